@@ -1,0 +1,40 @@
+package messages
+
+// Error codes the service sends in the Nats-Service-Error-Code header, with
+// a human-readable description in Nats-Service-Error. They follow HTTP's
+// meanings and are never renumbered.
+const (
+	// CodeBadRequest: the body is not valid msgpack, has a field of the
+	// wrong type, or breaks a rule such as an append without records.
+	CodeBadRequest = 400
+	// CodeOffsetOutOfRange: the offset is below the lowest or beyond the
+	// next offset of the log.
+	CodeOffsetOutOfRange = 404
+	// CodeTooLarge: the request, a record, or a single record to be read
+	// exceeds a size limit.
+	CodeTooLarge = 413
+	// CodeInternal: the service failed, for example on an I/O error or a
+	// record whose checksum does not match.
+	CodeInternal = 500
+	// CodeUnavailable: the service is shutting down or cannot take more
+	// work right now; the request may be retried.
+	CodeUnavailable = 503
+)
+
+// CodeText returns the short description of a code, or "" for an unknown
+// code.
+func CodeText(code int) string {
+	switch code {
+	case CodeBadRequest:
+		return "bad request"
+	case CodeOffsetOutOfRange:
+		return "offset out of range"
+	case CodeTooLarge:
+		return "too large"
+	case CodeInternal:
+		return "internal error"
+	case CodeUnavailable:
+		return "unavailable"
+	}
+	return ""
+}

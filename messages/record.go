@@ -1,0 +1,154 @@
+package messages
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// Record is one entry of the log.
+//
+// On the wire and on disk it is a msgpack map with the keys "value" (bin),
+// "offset" (uint), "timestamp" (int, unix nanoseconds), and, only when not
+// empty, "key" (bin) and "headers" (map of str to str). Unknown keys are
+// ignored when decoding, so that newer writers can add fields.
+type Record struct {
+	// Value is the payload.
+	Value []byte `msgpack:"value"`
+	// Offset is the record's position in the log, assigned by the log.
+	Offset uint64 `msgpack:"offset"`
+	// Timestamp is when the record was appended, in unix nanoseconds. The
+	// log sets it at append when it is zero.
+	Timestamp int64 `msgpack:"timestamp"`
+	// Key is an optional key, for example what a consumer partitions by.
+	Key []byte `msgpack:"key,omitempty"`
+	// Headers are optional metadata.
+	Headers map[string]string `msgpack:"headers,omitempty"`
+}
+
+var (
+	_ msgpack.CustomEncoder = (*Record)(nil)
+	_ msgpack.CustomDecoder = (*Record)(nil)
+)
+
+// EncodeMsgpack encodes r without reflection. Headers are written in key
+// order so that equal records encode to equal bytes.
+func (r *Record) EncodeMsgpack(e *msgpack.Encoder) error {
+	n := 3
+	if len(r.Key) > 0 {
+		n++
+	}
+	if len(r.Headers) > 0 {
+		n++
+	}
+	if err := e.EncodeMapLen(n); err != nil {
+		return err
+	}
+	if err := e.EncodeString("value"); err != nil {
+		return err
+	}
+	if err := e.EncodeBytes(r.Value); err != nil {
+		return err
+	}
+	if err := e.EncodeString("offset"); err != nil {
+		return err
+	}
+	if err := e.EncodeUint(r.Offset); err != nil {
+		return err
+	}
+	if err := e.EncodeString("timestamp"); err != nil {
+		return err
+	}
+	if err := e.EncodeInt(r.Timestamp); err != nil {
+		return err
+	}
+	if len(r.Key) > 0 {
+		if err := e.EncodeString("key"); err != nil {
+			return err
+		}
+		if err := e.EncodeBytes(r.Key); err != nil {
+			return err
+		}
+	}
+	if len(r.Headers) > 0 {
+		if err := e.EncodeString("headers"); err != nil {
+			return err
+		}
+		if err := e.EncodeMapLen(len(r.Headers)); err != nil {
+			return err
+		}
+		keys := slices.Sorted(maps.Keys(r.Headers))
+		for _, k := range keys {
+			if err := e.EncodeString(k); err != nil {
+				return err
+			}
+			if err := e.EncodeString(r.Headers[k]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// DecodeMsgpack decodes r without reflection, checking every declared
+// length against the bytes left before allocating.
+func (r *Record) DecodeMsgpack(d *msgpack.Decoder) error {
+	n, err := d.DecodeMapLen()
+	if err != nil {
+		return fmt.Errorf("%w: record: %v", ErrMalformed, err)
+	}
+	if err := checkLen(d, n, 2); err != nil {
+		return err
+	}
+	*r = Record{}
+	var scratch [32]byte
+	for ; n > 0; n-- {
+		key, err := decodeKey(d, &scratch)
+		if err != nil {
+			return fmt.Errorf("%w: record key: %v", ErrMalformed, err)
+		}
+		switch string(key) {
+		case "value":
+			r.Value, err = decodeBin(d)
+		case "offset":
+			r.Offset, err = decodeUint(d, "offset")
+		case "timestamp":
+			r.Timestamp, err = decodeInt(d, "timestamp")
+		case "key":
+			r.Key, err = decodeBin(d)
+		case "headers":
+			r.Headers, err = decodeHeaders(d)
+		default:
+			err = d.Skip()
+		}
+		if err != nil {
+			return fmt.Errorf("%w: record field %q: %v", ErrMalformed, key, err)
+		}
+	}
+	return nil
+}
+
+func decodeHeaders(d *msgpack.Decoder) (map[string]string, error) {
+	n, err := d.DecodeMapLen()
+	if err != nil || n <= 0 {
+		return nil, err
+	}
+	if err := checkLen(d, n, 2); err != nil {
+		return nil, err
+	}
+	h := make(map[string]string, n)
+	for ; n > 0; n-- {
+		k, err := decodeBin(d)
+		if err != nil {
+			return nil, err
+		}
+		v, err := decodeBin(d)
+		if err != nil {
+			return nil, err
+		}
+		h[string(k)] = string(v)
+	}
+	return h, nil
+}

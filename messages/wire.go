@@ -1,0 +1,64 @@
+package messages
+
+// The request and reply bodies of the NATS protocol. Each is a msgpack map
+// with the keys in its struct tags; optional keys may be left out by a
+// client, and keys a reader does not know are ignored.
+
+// AppendRequest asks the service to append records. Their offsets and
+// timestamps are assigned by the service; values sent for them are ignored.
+type AppendRequest struct {
+	Records []Record `msgpack:"records"`
+}
+
+// AppendReply answers an AppendRequest once its records are durable under
+// the service's sync mode. The records got the contiguous offsets
+// FirstOffset to LastOffset, in request order.
+type AppendReply struct {
+	FirstOffset uint64 `msgpack:"first_offset"`
+	LastOffset  uint64 `msgpack:"last_offset"`
+}
+
+// ReadRequest asks for records from Offset on. Zero MaxRecords means 1 and
+// zero MaxBytes means 1 MiB; the reply is also capped by the connection's
+// maximum payload. With WaitMS, a read at the next offset to be written
+// waits up to that many milliseconds for a record to arrive.
+type ReadRequest struct {
+	Offset     uint64 `msgpack:"offset"`
+	MaxRecords uint64 `msgpack:"max_records,omitempty"`
+	MaxBytes   uint64 `msgpack:"max_bytes,omitempty"`
+	WaitMS     uint64 `msgpack:"wait_ms,omitempty"`
+}
+
+// ReadReply holds records in offset order and the offset to read next.
+type ReadReply struct {
+	Records    []Record `msgpack:"records"`
+	NextOffset uint64   `msgpack:"next_offset"`
+}
+
+// TruncateRequest asks the service to delete records below Lowest. Whole
+// segments are deleted, so records below Lowest may remain readable until
+// their segment is entirely below it.
+type TruncateRequest struct {
+	Lowest uint64 `msgpack:"lowest"`
+}
+
+// TruncateReply gives the lowest offset still readable after a truncation.
+type TruncateReply struct {
+	LowestOffset uint64 `msgpack:"lowest_offset"`
+}
+
+// InfoReply describes the log. The request body is empty.
+type InfoReply struct {
+	LowestOffset uint64 `msgpack:"lowest_offset"`
+	NextOffset   uint64 `msgpack:"next_offset"`
+	Segments     uint64 `msgpack:"segments"`
+	Bytes        uint64 `msgpack:"bytes"`
+}
+
+// Committed is published on the committed subject after records
+// FirstOffset to LastOffset became durable. Notifications are published in
+// offset order.
+type Committed struct {
+	FirstOffset uint64 `msgpack:"first_offset"`
+	LastOffset  uint64 `msgpack:"last_offset"`
+}
