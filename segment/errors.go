@@ -1,0 +1,26 @@
+package segment
+
+import "errors"
+
+// Errors returned by the log. Match them with errors.Is: the returned
+// errors wrap them with the offset or file concerned.
+var (
+	// ErrOffsetOutOfRange is returned by Read for an offset below the
+	// lowest or above the highest record, and by Truncate for an offset
+	// beyond the next one to be written.
+	ErrOffsetOutOfRange = errors.New("offset out of range")
+	// ErrCorrupt is returned when stored bytes fail their checks: a CRC
+	// mismatch, a frame that runs past its store, or a record that does
+	// not decode or carries another offset than the index says.
+	ErrCorrupt = errors.New("corrupt record")
+	// ErrRecordTooLarge is returned by Append for a record whose frame
+	// cannot fit in an empty segment, and by ReadRaw when the first record
+	// alone exceeds the byte limit.
+	ErrRecordTooLarge = errors.New("record too large")
+	// ErrEmpty is returned by HighestOffset when the log holds no record.
+	ErrEmpty = errors.New("log is empty")
+	// ErrClosed is returned by every method called after Close or Remove.
+	ErrClosed = errors.New("log is closed")
+	// ErrConfig is returned by NewLog for an invalid Config.
+	ErrConfig = errors.New("invalid config")
+)

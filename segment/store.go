@@ -1,0 +1,131 @@
+package segment
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"sync"
+)
+
+const (
+	// frameHeader is the length (uint32) and CRC-32C (uint32) before each
+	// record in a store.
+	frameHeader = 8
+	// maxStoreBytes bounds MaxStoreBytes so that positions and frame
+	// lengths stay far from overflow.
+	maxStoreBytes = 1 << 40
+	// minPayload is the smallest encoded record. A frame claiming less is
+	// not a record: this rejects the zero-filled tail a file system may
+	// leave after a crash, whose zero length and zero CRC would otherwise
+	// check out (CRC-32C of nothing is zero).
+	minPayload = 1
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// store is the file of framed records of one segment. Writes happen under
+// the Log's write lock; reads use ReadAt and need no lock of their own.
+type store struct {
+	file *os.File
+	name string
+	// size is the number of bytes written. It changes only under the Log's
+	// write lock, and readers hold its read lock.
+	size uint64
+
+	// syncMu serialises sync with close, because syncs run outside the
+	// Log's lock so that appends go on during an fdatasync.
+	syncMu sync.Mutex
+	closed bool
+}
+
+func openStore(name string) (*store, error) {
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat store %s: %w", name, err)
+	}
+	return &store{file: f, name: name, size: uint64(fi.Size())}, nil
+}
+
+// appendFrame appends the frame of payload to buf.
+func appendFrame(buf, payload []byte) []byte {
+	buf = binary.BigEndian.AppendUint32(buf, uint32(len(payload)))
+	buf = binary.BigEndian.AppendUint32(buf, crc32.Checksum(payload, crcTable))
+	return append(buf, payload...)
+}
+
+// write appends already framed records with a single write, so that a batch
+// reaches the file whole or not at all as far as the log is concerned: on a
+// short or failed write the file is cut back to its previous size.
+func (s *store) write(frames []byte) error {
+	n, err := s.file.WriteAt(frames, int64(s.size))
+	if err == nil {
+		s.size += uint64(n)
+		return nil
+	}
+	if terr := s.file.Truncate(int64(s.size)); terr != nil {
+		return fmt.Errorf("write %s: %w (and cutting the partial write failed: %v)", s.name, err, terr)
+	}
+	return fmt.Errorf("write %s: %w", s.name, err)
+}
+
+// readAt reads len(b) bytes at pos.
+func (s *store) readAt(b []byte, pos uint64) error {
+	if _, err := s.file.ReadAt(b, int64(pos)); err != nil {
+		return fmt.Errorf("read %s at %d: %w", s.name, pos, err)
+	}
+	return nil
+}
+
+// checkFrame verifies that b holds exactly one intact frame and returns its
+// payload. pos is b's position in the store, for error messages.
+func checkFrame(b []byte, pos uint64) (payload []byte, err error) {
+	if len(b) < frameHeader {
+		return nil, fmt.Errorf("%w: frame at %d: %d bytes, shorter than its header", ErrCorrupt, pos, len(b))
+	}
+	n := binary.BigEndian.Uint32(b)
+	if uint64(n) != uint64(len(b)-frameHeader) || n < minPayload {
+		return nil, fmt.Errorf("%w: frame at %d: length %d, want %d", ErrCorrupt, pos, n, len(b)-frameHeader)
+	}
+	payload = b[frameHeader:]
+	if crc32.Checksum(payload, crcTable) != binary.BigEndian.Uint32(b[4:]) {
+		return nil, fmt.Errorf("%w: frame at %d: checksum mismatch", ErrCorrupt, pos)
+	}
+	return payload, nil
+}
+
+// sync makes the store's written bytes durable.
+func (s *store) sync() error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	if s.closed {
+		// close synced it.
+		return nil
+	}
+	if err := fdatasync(s.file); err != nil {
+		return fmt.Errorf("sync %s: %w", s.name, err)
+	}
+	return nil
+}
+
+func (s *store) close() error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	err := fdatasync(s.file)
+	if cerr := s.file.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("close %s: %w", s.name, err)
+	}
+	return nil
+}
