@@ -2,6 +2,7 @@ package messages
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -20,12 +21,17 @@ func Unmarshal(data []byte, v any) error {
 	d.r.Reset(data)
 	d.dec.Reset(&d.r)
 	err := d.dec.Decode(v)
+	if err == nil && d.r.Len() > 0 {
+		// Validate and the decoder disagree on where the value ends; better
+		// to refuse than to have read something else than was checked.
+		err = fmt.Errorf("%w: %d bytes left after decoding %T", ErrMalformed, d.r.Len(), v)
+	}
 	d.r.Reset(nil)
 	decoders.Put(d)
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrMalformed) {
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	return nil
+	return err
 }
 
 // Marshal encodes v as msgpack.
@@ -126,17 +132,7 @@ func decodeKey(d *msgpack.Decoder, scratch *[32]byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: nil map key", ErrMalformed)
 	}
 	if n > len(scratch) {
-		if err := checkLen(d, n, 1); err != nil {
-			return nil, err
-		}
-		for n > 0 {
-			k := min(n, len(scratch))
-			if err := d.ReadFull(scratch[:k]); err != nil {
-				return nil, err
-			}
-			n -= k
-		}
-		return nil, nil
+		return nil, discard(d, n, scratch)
 	}
 	if err := d.ReadFull(scratch[:n]); err != nil {
 		return nil, err
@@ -190,4 +186,83 @@ func decodeInt(d *msgpack.Decoder, field string) (int64, error) {
 		return 0, fmt.Errorf("%w: %s is not an integer (code 0x%02x)", ErrMalformed, field, c)
 	}
 	return d.DecodeInt64()
+}
+
+// discard reads and drops n bytes through scratch, after checkLen, so that
+// skipping a long string or binary value allocates nothing.
+func discard(d *msgpack.Decoder, n int, scratch *[32]byte) error {
+	if err := checkLen(d, n, 1); err != nil {
+		return err
+	}
+	for n > 0 {
+		k := min(n, len(scratch))
+		if err := d.ReadFull(scratch[:k]); err != nil {
+			return err
+		}
+		n -= k
+	}
+	return nil
+}
+
+// skipUnknown skips the value of a key that the decoder does not know. The
+// library's Decoder.Skip would read a declared length in chunks of up to
+// 1 MiB before finding the data short, and recurse as deeply as the data
+// nests; skipUnknown checks every length with checkLen and nests at most
+// MaxDepth levels below its caller, which matters for a direct
+// msgpack.Unmarshal that Validate did not check first. Extension values are
+// refused, as Validate refuses them.
+func skipUnknown(d *msgpack.Decoder) error {
+	return skipNested(d, 0)
+}
+
+func skipNested(d *msgpack.Decoder, depth int) error {
+	if depth >= MaxDepth {
+		return fmt.Errorf("%w: nested deeper than %d", ErrMalformed, MaxDepth)
+	}
+	c, err := d.PeekCode()
+	if err != nil {
+		return err
+	}
+	switch {
+	case msgpcode.IsString(c) || msgpcode.IsBin(c):
+		n, err := d.DecodeBytesLen()
+		if err != nil || n <= 0 {
+			return err
+		}
+		// Declared here, not above, so that the heap allocation it escapes
+		// to is only made for the values that need it.
+		var scratch [32]byte
+		return discard(d, n, &scratch)
+	case msgpcode.IsFixedArray(c) || c == msgpcode.Array16 || c == msgpcode.Array32:
+		n, err := d.DecodeArrayLen()
+		if err != nil {
+			return err
+		}
+		return skipNestedItems(d, depth, n, 1)
+	case msgpcode.IsFixedMap(c) || c == msgpcode.Map16 || c == msgpcode.Map32:
+		n, err := d.DecodeMapLen()
+		if err != nil {
+			return err
+		}
+		return skipNestedItems(d, depth, n, 2)
+	case msgpcode.IsExt(c):
+		return fmt.Errorf("%w: extension value (code 0x%02x)", ErrMalformed, c)
+	}
+	// What is left is nil, a bool, a number or an invalid code: at most
+	// nine bytes, which Skip reads into the decoder's own small buffer.
+	return d.Skip()
+}
+
+// skipNestedItems skips n items of width values each: 1 for an array, 2
+// (key and value) for a map.
+func skipNestedItems(d *msgpack.Decoder, depth, n, width int) error {
+	if err := checkLen(d, n, width); err != nil {
+		return err
+	}
+	for n *= width; n > 0; n-- {
+		if err := skipNested(d, depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
 }

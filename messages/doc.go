@@ -11,7 +11,8 @@
 // contents, and a decoder that believes it allocates whatever a few bytes
 // claim. Unmarshal therefore walks the bytes first (Validate) and rejects any
 // value whose declared length exceeds the bytes that remain, nests deeper
-// than MaxDepth, or is followed by trailing bytes. Only then does it decode.
+// than MaxDepth, is an extension value, or is followed by trailing bytes.
+// Only then does it decode.
 // Decoding request bytes or bytes read from disk with anything but Unmarshal
 // gives up that protection.
 package messages

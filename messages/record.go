@@ -29,13 +29,15 @@ type Record struct {
 }
 
 var (
-	_ msgpack.CustomEncoder = (*Record)(nil)
+	_ msgpack.CustomEncoder = Record{}
 	_ msgpack.CustomDecoder = (*Record)(nil)
 )
 
 // EncodeMsgpack encodes r without reflection. Headers are written in key
-// order so that equal records encode to equal bytes.
-func (r *Record) EncodeMsgpack(e *msgpack.Encoder) error {
+// order so that equal records encode to equal bytes. The receiver is a value
+// so that a Record that is not addressable, such as Marshal(rec), encodes
+// too; the library refuses those for pointer-receiver encoders.
+func (r Record) EncodeMsgpack(e *msgpack.Encoder) error {
 	n := 3
 	if len(r.Key) > 0 {
 		n++
@@ -95,6 +97,14 @@ func (r *Record) EncodeMsgpack(e *msgpack.Encoder) error {
 // DecodeMsgpack decodes r without reflection, checking every declared
 // length against the bytes left before allocating.
 func (r *Record) DecodeMsgpack(d *msgpack.Decoder) error {
+	var scratch [32]byte
+	return r.decode(d, &scratch)
+}
+
+// decode is DecodeMsgpack with a scratch for keys from the caller. The
+// scratch escapes to the heap, so a body of many records shares one rather
+// than allocating one per record.
+func (r *Record) decode(d *msgpack.Decoder, scratch *[32]byte) error {
 	n, err := d.DecodeMapLen()
 	if err != nil {
 		return fmt.Errorf("%w: record: %v", ErrMalformed, err)
@@ -103,9 +113,8 @@ func (r *Record) DecodeMsgpack(d *msgpack.Decoder) error {
 		return err
 	}
 	*r = Record{}
-	var scratch [32]byte
 	for ; n > 0; n-- {
-		key, err := decodeKey(d, &scratch)
+		key, err := decodeKey(d, scratch)
 		if err != nil {
 			return fmt.Errorf("%w: record key: %v", ErrMalformed, err)
 		}
@@ -121,7 +130,7 @@ func (r *Record) DecodeMsgpack(d *msgpack.Decoder) error {
 		case "headers":
 			r.Headers, err = decodeHeaders(d)
 		default:
-			err = d.Skip()
+			err = skipUnknown(d)
 		}
 		if err != nil {
 			return fmt.Errorf("%w: record field %q: %v", ErrMalformed, key, err)

@@ -13,12 +13,19 @@ const MaxDepth = 16
 
 // ErrMalformed is returned when bytes are not a well-formed msgpack value of
 // the expected shape: bad encoding, a declared length larger than the data,
-// too deep nesting, trailing bytes, or a field of the wrong type.
+// too deep nesting, an extension value, trailing bytes, or a field of the
+// wrong type.
 var ErrMalformed = errors.New("malformed msgpack")
 
 // Validate reports whether b holds exactly one well-formed msgpack value
 // whose every declared length fits in the bytes that follow it. It allocates
 // nothing and takes time linear in len(b), whatever the bytes claim.
+//
+// Extension values (fixext, ext8/16/32) are rejected although msgpack allows
+// them: evlog never sends one, and the msgpack library reads a map that it
+// finds inside an extension's payload, whose bytes Validate cannot vouch
+// for. An 11-byte extension wrapping {"x": array32 of 4294967295} would
+// otherwise pass Validate and make Unmarshal into a map allocate 64 GiB.
 func Validate(b []byte) error {
 	n, err := skipValue(b, 0, 0)
 	if err != nil {
@@ -56,20 +63,14 @@ func skipValue(b []byte, i, depth int) (int, error) {
 		return skipBytes(b, i, 4)
 	case 0xcb, 0xcf, 0xd3:
 		return skipBytes(b, i, 8)
-	case 0xd4, 0xd5, 0xd6, 0xd7, 0xd8: // fixext: type byte plus 1..16 bytes
-		return skipBytes(b, i, 1+1<<(c-0xd4))
+	case 0xc7, 0xc8, 0xc9, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8:
+		return 0, fmt.Errorf("%w: extension value (code 0x%02x) at byte %d", ErrMalformed, c, i-1)
 	case 0xc4, 0xd9: // bin8, str8
-		return skipSized(b, i, 1, 0)
+		return skipSized(b, i, 1)
 	case 0xc5, 0xda:
-		return skipSized(b, i, 2, 0)
+		return skipSized(b, i, 2)
 	case 0xc6, 0xdb:
-		return skipSized(b, i, 4, 0)
-	case 0xc7: // ext8: length, type byte, data
-		return skipSized(b, i, 1, 1)
-	case 0xc8:
-		return skipSized(b, i, 2, 1)
-	case 0xc9:
-		return skipSized(b, i, 4, 1)
+		return skipSized(b, i, 4)
 	case 0xdc, 0xdd, 0xde, 0xdf:
 		width := 2
 		if c == 0xdd || c == 0xdf {
@@ -109,13 +110,13 @@ func skipItems(b []byte, i, depth, n int) (int, error) {
 }
 
 // skipSized skips a length-prefixed payload: a big-endian length of width
-// bytes, extra bytes (the ext type), then the payload.
-func skipSized(b []byte, i, width, extra int) (int, error) {
+// bytes, then the payload.
+func skipSized(b []byte, i, width int) (int, error) {
 	n, j, err := readLen(b, i, width)
 	if err != nil {
 		return 0, err
 	}
-	return skipBytes(b, j, extra+n)
+	return skipBytes(b, j, n)
 }
 
 func skipBytes(b []byte, i, n int) (int, error) {
@@ -135,7 +136,14 @@ func readLen(b []byte, i, width int) (n, next int, err error) {
 	case 2:
 		n = int(binary.BigEndian.Uint16(b[i:]))
 	default:
-		n = int(binary.BigEndian.Uint32(b[i:]))
+		// Compared as uint64, so that on 32-bit platforms a length of 2 GiB
+		// or more is refused here rather than turning negative as an int
+		// and slipping past the checks against the bytes left.
+		u := binary.BigEndian.Uint32(b[i:])
+		if uint64(u) > uint64(len(b)-i-width) {
+			return 0, 0, fmt.Errorf("%w: length %d at byte %d exceeds the %d bytes left", ErrMalformed, u, i, len(b)-i-width)
+		}
+		n = int(u)
 	}
 	return n, i + width, nil
 }
