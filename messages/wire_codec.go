@@ -1,0 +1,337 @@
+package messages
+
+import (
+	"fmt"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// The protocol bodies encode and decode by hand, like Record: the service
+// handles one per request, reflection would cost more than the rest of the
+// request, and a hand-written decoder can check every declared length
+// before it allocates. Encoders have value receivers so that a body which
+// is not addressable, such as Marshal(AppendReply{...}), encodes too.
+//
+// Decoders follow the same rules for every body: keys are those of the
+// struct tags, unknown keys are skipped, nil stands for the zero value, and
+// an unsigned field accepts any msgpack integer encoding but no negative
+// value.
+
+var (
+	_ msgpack.CustomEncoder = AppendRequest{}
+	_ msgpack.CustomDecoder = (*AppendRequest)(nil)
+	_ msgpack.CustomEncoder = AppendReply{}
+	_ msgpack.CustomDecoder = (*AppendReply)(nil)
+	_ msgpack.CustomEncoder = ReadRequest{}
+	_ msgpack.CustomDecoder = (*ReadRequest)(nil)
+	_ msgpack.CustomEncoder = ReadReply{}
+	_ msgpack.CustomDecoder = (*ReadReply)(nil)
+	_ msgpack.CustomEncoder = TruncateRequest{}
+	_ msgpack.CustomDecoder = (*TruncateRequest)(nil)
+	_ msgpack.CustomEncoder = TruncateReply{}
+	_ msgpack.CustomDecoder = (*TruncateReply)(nil)
+	_ msgpack.CustomEncoder = InfoReply{}
+	_ msgpack.CustomDecoder = (*InfoReply)(nil)
+	_ msgpack.CustomEncoder = Committed{}
+	_ msgpack.CustomDecoder = (*Committed)(nil)
+)
+
+// EncodeMsgpack encodes r without reflection. Records is always written as
+// an array, empty when there are none, so that clients need not expect nil.
+func (r AppendRequest) EncodeMsgpack(e *msgpack.Encoder) error {
+	if err := e.EncodeMapLen(1); err != nil {
+		return err
+	}
+	if err := e.EncodeString("records"); err != nil {
+		return err
+	}
+	return encodeRecords(e, r.Records)
+}
+
+// DecodeMsgpack decodes r without reflection. The record count is checked
+// against the bytes left before the slice is allocated, so that decoding
+// allocates in proportion to the data, whatever the data declares.
+func (r *AppendRequest) DecodeMsgpack(d *msgpack.Decoder) error {
+	*r = AppendRequest{}
+	return decodeMap(d, "append request", func(key []byte) (err error) {
+		switch string(key) {
+		case "records":
+			r.Records, err = decodeRecords(d)
+		default:
+			err = skipUnknown(d)
+		}
+		return err
+	})
+}
+
+// EncodeMsgpack encodes r without reflection.
+func (r AppendReply) EncodeMsgpack(e *msgpack.Encoder) error {
+	return encodeUints(e,
+		uintField{key: "first_offset", val: r.FirstOffset},
+		uintField{key: "last_offset", val: r.LastOffset})
+}
+
+// DecodeMsgpack decodes r without reflection.
+func (r *AppendReply) DecodeMsgpack(d *msgpack.Decoder) error {
+	*r = AppendReply{}
+	return decodeMap(d, "append reply", func(key []byte) (err error) {
+		switch string(key) {
+		case "first_offset":
+			r.FirstOffset, err = decodeUint(d, "first_offset")
+		case "last_offset":
+			r.LastOffset, err = decodeUint(d, "last_offset")
+		default:
+			err = skipUnknown(d)
+		}
+		return err
+	})
+}
+
+// EncodeMsgpack encodes r without reflection, leaving out the optional
+// fields that are zero.
+func (r ReadRequest) EncodeMsgpack(e *msgpack.Encoder) error {
+	return encodeUints(e,
+		uintField{key: "offset", val: r.Offset},
+		uintField{key: "max_records", val: r.MaxRecords, omitEmpty: true},
+		uintField{key: "max_bytes", val: r.MaxBytes, omitEmpty: true},
+		uintField{key: "wait_ms", val: r.WaitMS, omitEmpty: true})
+}
+
+// DecodeMsgpack decodes r without reflection.
+func (r *ReadRequest) DecodeMsgpack(d *msgpack.Decoder) error {
+	*r = ReadRequest{}
+	return decodeMap(d, "read request", func(key []byte) (err error) {
+		switch string(key) {
+		case "offset":
+			r.Offset, err = decodeUint(d, "offset")
+		case "max_records":
+			r.MaxRecords, err = decodeUint(d, "max_records")
+		case "max_bytes":
+			r.MaxBytes, err = decodeUint(d, "max_bytes")
+		case "wait_ms":
+			r.WaitMS, err = decodeUint(d, "wait_ms")
+		default:
+			err = skipUnknown(d)
+		}
+		return err
+	})
+}
+
+// EncodeMsgpack encodes r without reflection, in the layout that
+// AppendReadReply writes from records already encoded.
+func (r ReadReply) EncodeMsgpack(e *msgpack.Encoder) error {
+	if err := e.EncodeMapLen(2); err != nil {
+		return err
+	}
+	if err := e.EncodeString("records"); err != nil {
+		return err
+	}
+	if err := encodeRecords(e, r.Records); err != nil {
+		return err
+	}
+	if err := e.EncodeString("next_offset"); err != nil {
+		return err
+	}
+	return e.EncodeUint(r.NextOffset)
+}
+
+// DecodeMsgpack decodes r without reflection, with the same bound on the
+// record count as AppendRequest.
+func (r *ReadReply) DecodeMsgpack(d *msgpack.Decoder) error {
+	*r = ReadReply{}
+	return decodeMap(d, "read reply", func(key []byte) (err error) {
+		switch string(key) {
+		case "records":
+			r.Records, err = decodeRecords(d)
+		case "next_offset":
+			r.NextOffset, err = decodeUint(d, "next_offset")
+		default:
+			err = skipUnknown(d)
+		}
+		return err
+	})
+}
+
+// EncodeMsgpack encodes r without reflection.
+func (r TruncateRequest) EncodeMsgpack(e *msgpack.Encoder) error {
+	return encodeUints(e, uintField{key: "lowest", val: r.Lowest})
+}
+
+// DecodeMsgpack decodes r without reflection.
+func (r *TruncateRequest) DecodeMsgpack(d *msgpack.Decoder) error {
+	*r = TruncateRequest{}
+	return decodeMap(d, "truncate request", func(key []byte) (err error) {
+		switch string(key) {
+		case "lowest":
+			r.Lowest, err = decodeUint(d, "lowest")
+		default:
+			err = skipUnknown(d)
+		}
+		return err
+	})
+}
+
+// EncodeMsgpack encodes r without reflection.
+func (r TruncateReply) EncodeMsgpack(e *msgpack.Encoder) error {
+	return encodeUints(e, uintField{key: "lowest_offset", val: r.LowestOffset})
+}
+
+// DecodeMsgpack decodes r without reflection.
+func (r *TruncateReply) DecodeMsgpack(d *msgpack.Decoder) error {
+	*r = TruncateReply{}
+	return decodeMap(d, "truncate reply", func(key []byte) (err error) {
+		switch string(key) {
+		case "lowest_offset":
+			r.LowestOffset, err = decodeUint(d, "lowest_offset")
+		default:
+			err = skipUnknown(d)
+		}
+		return err
+	})
+}
+
+// EncodeMsgpack encodes r without reflection.
+func (r InfoReply) EncodeMsgpack(e *msgpack.Encoder) error {
+	return encodeUints(e,
+		uintField{key: "lowest_offset", val: r.LowestOffset},
+		uintField{key: "next_offset", val: r.NextOffset},
+		uintField{key: "segments", val: r.Segments},
+		uintField{key: "bytes", val: r.Bytes})
+}
+
+// DecodeMsgpack decodes r without reflection.
+func (r *InfoReply) DecodeMsgpack(d *msgpack.Decoder) error {
+	*r = InfoReply{}
+	return decodeMap(d, "info reply", func(key []byte) (err error) {
+		switch string(key) {
+		case "lowest_offset":
+			r.LowestOffset, err = decodeUint(d, "lowest_offset")
+		case "next_offset":
+			r.NextOffset, err = decodeUint(d, "next_offset")
+		case "segments":
+			r.Segments, err = decodeUint(d, "segments")
+		case "bytes":
+			r.Bytes, err = decodeUint(d, "bytes")
+		default:
+			err = skipUnknown(d)
+		}
+		return err
+	})
+}
+
+// EncodeMsgpack encodes c without reflection.
+func (c Committed) EncodeMsgpack(e *msgpack.Encoder) error {
+	return encodeUints(e,
+		uintField{key: "first_offset", val: c.FirstOffset},
+		uintField{key: "last_offset", val: c.LastOffset})
+}
+
+// DecodeMsgpack decodes c without reflection.
+func (c *Committed) DecodeMsgpack(d *msgpack.Decoder) error {
+	*c = Committed{}
+	return decodeMap(d, "committed", func(key []byte) (err error) {
+		switch string(key) {
+		case "first_offset":
+			c.FirstOffset, err = decodeUint(d, "first_offset")
+		case "last_offset":
+			c.LastOffset, err = decodeUint(d, "last_offset")
+		default:
+			err = skipUnknown(d)
+		}
+		return err
+	})
+}
+
+// decodeMap decodes a map with string keys, handing each key to field,
+// which decodes or skips the value that follows. A nil map decodes as an
+// empty one. body names what is decoded in errors.
+func decodeMap(d *msgpack.Decoder, body string, field func(key []byte) error) error {
+	n, err := d.DecodeMapLen()
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrMalformed, body, err)
+	}
+	if err := checkLen(d, n, 2); err != nil {
+		return fmt.Errorf("%s: %w", body, err)
+	}
+	// One scratch for all keys: it escapes to the heap, so one allocation
+	// per body instead of one per key.
+	var scratch [32]byte
+	for ; n > 0; n-- {
+		key, err := decodeKey(d, &scratch)
+		if err != nil {
+			return fmt.Errorf("%w: %s key: %v", ErrMalformed, body, err)
+		}
+		if err := field(key); err != nil {
+			return fmt.Errorf("%w: %s field %q: %v", ErrMalformed, body, key, err)
+		}
+	}
+	return nil
+}
+
+// uintField is one unsigned integer entry of a body being encoded.
+type uintField struct {
+	key       string
+	val       uint64
+	omitEmpty bool
+}
+
+// encodeUints encodes fields as a map in the order given, leaving out the
+// omitEmpty fields that are zero. Values take the shortest integer
+// encoding, unlike the 9-byte uint64 that reflection writes.
+func encodeUints(e *msgpack.Encoder, fields ...uintField) error {
+	n := 0
+	for _, f := range fields {
+		if !f.omitEmpty || f.val != 0 {
+			n++
+		}
+	}
+	if err := e.EncodeMapLen(n); err != nil {
+		return err
+	}
+	for _, f := range fields {
+		if f.omitEmpty && f.val == 0 {
+			continue
+		}
+		if err := e.EncodeString(f.key); err != nil {
+			return err
+		}
+		if err := e.EncodeUint(f.val); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// encodeRecords encodes recs as an array of Record maps.
+func encodeRecords(e *msgpack.Encoder, recs []Record) error {
+	if err := e.EncodeArrayLen(len(recs)); err != nil {
+		return err
+	}
+	for i := range recs {
+		if err := recs[i].EncodeMsgpack(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// decodeRecords decodes an array of records. Every record takes at least
+// one byte (an empty map or nil), so a count larger than the bytes left is
+// refused before the slice is made. nil and an empty array decode to nil.
+func decodeRecords(d *msgpack.Decoder) ([]Record, error) {
+	n, err := d.DecodeArrayLen()
+	if err != nil || n <= 0 {
+		return nil, err
+	}
+	if err := checkLen(d, n, 1); err != nil {
+		return nil, err
+	}
+	recs := make([]Record, n)
+	var scratch [32]byte
+	for i := range recs {
+		if err := recs[i].decode(d, &scratch); err != nil {
+			return nil, fmt.Errorf("record %d: %w", i, err)
+		}
+	}
+	return recs, nil
+}
