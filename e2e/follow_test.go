@@ -1,0 +1,163 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/evlog/evlog/messages"
+	"github.com/evlog/evlog/service"
+)
+
+// appendConcurrently runs writers goroutines that each append perWriter
+// records in batches of batch, with values "<tag><writer>-<i>", and
+// returns once all are acknowledged.
+func appendConcurrently(t *testing.T, e *env, tag string, writers, perWriter, batch int) {
+	t.Helper()
+	ctx := ctxT(t)
+	var wg sync.WaitGroup
+	errc := make(chan error, writers)
+	for w := range writers {
+		wg.Go(func() {
+			for i := 0; i < perWriter; i += batch {
+				recs := make([]messages.Record, 0, batch)
+				for j := i; j < min(i+batch, perWriter); j++ {
+					recs = append(recs, rec(fmt.Appendf(nil, "%s%d-%d", tag, w, j)))
+				}
+				if _, err := e.c.Append(ctx, recs...); err != nil {
+					errc <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Fatalf("append: %v", err)
+	}
+}
+
+func TestFollowHistoryThenLive(t *testing.T) {
+	e := newEnv(t, service.Config{})
+	const history, writers, perWriter = 500, 4, 300
+	total := history + writers*perWriter
+	appendConcurrently(t, e, "h", 1, history, 50)
+
+	ctx, cancel := context.WithCancel(ctxT(t))
+	defer cancel()
+	var (
+		mu   sync.Mutex
+		seen []messages.Record
+	)
+	done := make(chan error, 1)
+	go func() {
+		done <- e.c.Follow(ctx, 0, func(r messages.Record) error {
+			mu.Lock()
+			seen = append(seen, r)
+			mu.Unlock()
+			return nil
+		})
+	}()
+	// Appends race with the follower's hand-over from history to live.
+	appendConcurrently(t, e, "w", writers, perWriter, 7)
+	waitFor(t, "the follower to see every record", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen) >= total
+	})
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("follow returned %v", err)
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != total {
+		t.Fatalf("saw %d records, want %d", len(seen), total)
+	}
+	values := make(map[string]bool, total)
+	for i, r := range seen {
+		if r.Offset != uint64(i) {
+			t.Fatalf("record %d has offset %d", i, r.Offset)
+		}
+		if values[string(r.Value)] {
+			t.Fatalf("value %q seen twice", r.Value)
+		}
+		values[string(r.Value)] = true
+	}
+	for w := range writers {
+		for j := range perWriter {
+			if !values[fmt.Sprintf("w%d-%d", w, j)] {
+				t.Fatalf("value w%d-%d missing", w, j)
+			}
+		}
+	}
+}
+
+func TestFollowHandlerError(t *testing.T) {
+	e := newEnv(t, service.Config{})
+	appendConcurrently(t, e, "w", 1, 10, 10)
+	stop := errors.New("enough")
+	n := 0
+	err := e.c.Follow(ctxT(t), 3, func(r messages.Record) error {
+		if r.Offset != uint64(3+n) {
+			t.Fatalf("offset %d, want %d", r.Offset, 3+n)
+		}
+		n++
+		if n == 5 {
+			return stop
+		}
+		return nil
+	})
+	if err != stop || n != 5 {
+		t.Fatalf("follow returned %v after %d records", err, n)
+	}
+}
+
+func TestCommittedNotifications(t *testing.T) {
+	e := newEnv(t, service.Config{})
+	notes := make(chan messages.Committed, 10000)
+	sub, err := e.nc.Subscribe("evlog.committed", func(m *nats.Msg) {
+		var c messages.Committed
+		if err := messages.Unmarshal(m.Data, &c); err != nil {
+			t.Errorf("decode notification: %v", err)
+			return
+		}
+		notes <- c
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := e.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	const writers, perWriter = 8, 200
+	appendConcurrently(t, e, "w", writers, perWriter, 5)
+	next := uint64(0)
+	count := 0
+	deadline := time.After(10 * time.Second)
+	for next < writers*perWriter {
+		select {
+		case c := <-notes:
+			if c.FirstOffset != next || c.LastOffset < c.FirstOffset {
+				t.Fatalf("notification %+v, want one from %d", c, next)
+			}
+			next = c.LastOffset + 1
+			count++
+		case <-deadline:
+			t.Fatalf("notifications stop at %d", next)
+		}
+	}
+	if next != writers*perWriter {
+		t.Fatalf("notifications end at %d", next)
+	}
+	t.Logf("%d appends acknowledged in %d commits", writers*perWriter/5, count)
+}

@@ -1,0 +1,177 @@
+// Package e2e tests the evlog service as its clients see it: an embedded
+// nats-server on a random loopback port, a segment.Log in a temporary
+// directory, and the service in-process, reached over TCP.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"go.uber.org/goleak"
+
+	"github.com/evlog/evlog/messages"
+	"github.com/evlog/evlog/segment"
+	"github.com/evlog/evlog/service"
+	"github.com/evlog/evlog/service/client"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// runServer starts an embedded nats-server on a random loopback port, as
+// nats-server's own tests do, and shuts it down when the test ends.
+func runServer(tb testing.TB, mod func(*server.Options)) *server.Server {
+	tb.Helper()
+	opts := &server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true}
+	if mod != nil {
+		mod(opts)
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		tb.Fatalf("nats-server: %v", err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		tb.Fatal("nats-server not ready")
+	}
+	tb.Cleanup(func() {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+	})
+	return ns
+}
+
+// connect opens a client connection over TCP, closed when the test ends.
+func connect(tb testing.TB, url string) *nats.Conn {
+	tb.Helper()
+	nc, err := nats.Connect(url, nats.Name(tb.Name()))
+	if err != nil {
+		tb.Fatalf("connect: %v", err)
+	}
+	tb.Cleanup(nc.Close)
+	return nc
+}
+
+// node is one service instance: its log, its connection and the service.
+type node struct {
+	dir  string
+	log  *segment.Log
+	nc   *nats.Conn
+	svc  *service.Service
+	once sync.Once
+}
+
+// startNode opens the log in dir and serves it, as a process owning both
+// would, and stops it when the test ends if the test has not.
+func startNode(tb testing.TB, url, dir string, lc segment.Config, cfg service.Config) *node {
+	tb.Helper()
+	n, err := tryNode(url, dir, lc, cfg)
+	if err != nil {
+		tb.Fatalf("start node: %v", err)
+	}
+	tb.Cleanup(func() { n.stop(tb) })
+	return n
+}
+
+func tryNode(url, dir string, lc segment.Config, cfg service.Config) (*node, error) {
+	l, err := segment.NewLog(dir, lc)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := nats.Connect(url, nats.Name("evlog service"))
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	if cfg.ProbeTimeout == 0 {
+		cfg.ProbeTimeout = 200 * time.Millisecond
+	}
+	svc, err := service.New(nc, l, cfg)
+	if err != nil {
+		nc.Close()
+		l.Close()
+		return nil, err
+	}
+	return &node{dir: dir, log: l, nc: nc, svc: svc}, nil
+}
+
+// stop stops the service, flushes its replies, then closes the
+// connection and the log, in the order a process owning them must.
+func (n *node) stop(tb testing.TB) {
+	tb.Helper()
+	n.once.Do(func() {
+		if err := n.svc.Stop(); err != nil {
+			tb.Errorf("stop service: %v", err)
+		}
+		if err := n.nc.Flush(); err != nil {
+			tb.Errorf("flush: %v", err)
+		}
+		n.nc.Close()
+		if err := n.log.Close(); err != nil {
+			tb.Errorf("close log: %v", err)
+		}
+	})
+}
+
+// env is one server, one node and one client, the usual test setup.
+type env struct {
+	ns   *server.Server
+	url  string
+	node *node
+	nc   *nats.Conn
+	c    *client.Client
+}
+
+func newEnv(tb testing.TB, cfg service.Config) *env {
+	tb.Helper()
+	ns := runServer(tb, nil)
+	e := &env{ns: ns, url: ns.ClientURL()}
+	e.node = startNode(tb, e.url, tb.TempDir(), smallSegments(), cfg)
+	e.nc = connect(tb, e.url)
+	e.c = client.New(e.nc, client.WithPrefix(cfgPrefix(cfg)))
+	return e
+}
+
+// smallSegments makes the log roll every few hundred records, so that
+// tests cross segment boundaries and truncation has whole segments to
+// delete.
+func smallSegments() segment.Config {
+	var c segment.Config
+	c.Segment.MaxStoreBytes = 16 << 10
+	return c
+}
+
+func cfgPrefix(cfg service.Config) string {
+	if cfg.Prefix == "" {
+		return messages.DefaultPrefix
+	}
+	return cfg.Prefix
+}
+
+func ctxT(tb testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	tb.Cleanup(cancel)
+	return ctx
+}
+
+func val(i int) []byte { return fmt.Appendf(nil, "value-%06d", i) }
+
+func rec(v []byte) messages.Record { return messages.Record{Value: v} }
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}

@@ -1,0 +1,140 @@
+package service
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/evlog/evlog/messages"
+	"github.com/evlog/evlog/segment"
+)
+
+// replyOverhead bounds the bytes a read reply adds around its records: a
+// fixmap header, the "records" key, an array32 header, the "next_offset"
+// key and a uint64, 35 bytes, rounded up.
+const replyOverhead = 64
+
+// Defaults used by DefaultConfig and for zero fields of a Config.
+const (
+	// DefaultName is the micro service name, shown by `nats micro ls`.
+	DefaultName = "evlog"
+	// DefaultVersion is the micro service version; micro requires semver.
+	DefaultVersion = "0.1.0"
+	// DefaultMaxRecordBytes lets any accepted record be read back from a
+	// default NATS server, whose messages carry at most 1 MiB.
+	DefaultMaxRecordBytes = 1<<20 - replyOverhead
+	// DefaultMaxBatchRecords bounds the records of one append request.
+	DefaultMaxBatchRecords = 10000
+	// DefaultMaxPendingAppends bounds the append requests written but not
+	// yet acknowledged.
+	DefaultMaxPendingAppends = 4096
+	// DefaultMaxParkedReads bounds the long-poll reads waiting at once.
+	DefaultMaxParkedReads = 10000
+	// DefaultMaxWait caps a read's wait_ms.
+	DefaultMaxWait = 30 * time.Second
+	// DefaultProbeTimeout is how long New waits for another instance to
+	// answer prefix.info.
+	DefaultProbeTimeout = time.Second
+)
+
+// Config configures a Service. The zero value of each field means its
+// default; New copies the Config and never writes to the caller's.
+type Config struct {
+	// Prefix is the subject prefix: the service answers Prefix.append and
+	// so on. Default messages.DefaultPrefix ("evlog").
+	Prefix string
+	// Name is the micro service name. Default "evlog".
+	Name string
+	// Version is the micro service version, in semver. Default "0.1.0".
+	Version string
+	// MaxRecordBytes bounds the msgpack encoding of one record, offset
+	// and timestamp included; larger records get 413. Default 1 MiB less
+	// 64 bytes. It is lowered to fit the connection's maximum payload, so
+	// that every accepted record can be read back.
+	MaxRecordBytes int
+	// MaxBatchRecords bounds the records of one append request; more get
+	// 413. Default 10000.
+	MaxBatchRecords int
+	// MaxPendingAppends bounds the append requests waiting for the
+	// committer; more get 503. Default 4096.
+	MaxPendingAppends int
+	// MaxParkedReads bounds the long-poll reads waiting at once; more get
+	// 503. Default 10000.
+	MaxParkedReads int
+	// MaxWait caps the wait_ms of a read. Default 30 s.
+	MaxWait time.Duration
+	// SyncMode must be the log's sync mode. Under segment.SyncAlways (the
+	// zero value) the committer syncs before acknowledging; under the
+	// other modes the log syncs on its own schedule and the committer
+	// acknowledges at once.
+	SyncMode segment.SyncMode
+	// ProbeTimeout is how long New waits for another instance to answer
+	// Prefix.info before concluding that the prefix is free. Default 1 s.
+	ProbeTimeout time.Duration
+	// Logger receives start-up, failure and slow-consumer reports. Nil is
+	// silent.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns a Config with every default filled in.
+func DefaultConfig() Config {
+	var c Config
+	return c.withDefaults()
+}
+
+func (c Config) withDefaults() Config {
+	if c.Prefix == "" {
+		c.Prefix = messages.DefaultPrefix
+	}
+	if c.Name == "" {
+		c.Name = DefaultName
+	}
+	if c.Version == "" {
+		c.Version = DefaultVersion
+	}
+	if c.MaxRecordBytes == 0 {
+		c.MaxRecordBytes = DefaultMaxRecordBytes
+	}
+	if c.MaxBatchRecords == 0 {
+		c.MaxBatchRecords = DefaultMaxBatchRecords
+	}
+	if c.MaxPendingAppends == 0 {
+		c.MaxPendingAppends = DefaultMaxPendingAppends
+	}
+	if c.MaxParkedReads == 0 {
+		c.MaxParkedReads = DefaultMaxParkedReads
+	}
+	if c.MaxWait == 0 {
+		c.MaxWait = DefaultMaxWait
+	}
+	if c.ProbeTimeout == 0 {
+		c.ProbeTimeout = DefaultProbeTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if err := messages.ValidatePrefix(c.Prefix); err != nil {
+		return fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	switch {
+	case c.MaxRecordBytes < 0:
+		return fmt.Errorf("%w: negative MaxRecordBytes %d", ErrConfig, c.MaxRecordBytes)
+	case c.MaxBatchRecords < 0:
+		return fmt.Errorf("%w: negative MaxBatchRecords %d", ErrConfig, c.MaxBatchRecords)
+	case c.MaxPendingAppends < 0:
+		return fmt.Errorf("%w: negative MaxPendingAppends %d", ErrConfig, c.MaxPendingAppends)
+	case c.MaxParkedReads < 0:
+		return fmt.Errorf("%w: negative MaxParkedReads %d", ErrConfig, c.MaxParkedReads)
+	case c.MaxWait < 0:
+		return fmt.Errorf("%w: negative MaxWait %v", ErrConfig, c.MaxWait)
+	case c.ProbeTimeout < 0:
+		return fmt.Errorf("%w: negative ProbeTimeout %v", ErrConfig, c.ProbeTimeout)
+	case c.SyncMode < segment.SyncAlways || c.SyncMode > segment.SyncNever:
+		return fmt.Errorf("%w: unknown sync mode %d", ErrConfig, c.SyncMode)
+	}
+	return nil
+}

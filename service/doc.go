@@ -1,0 +1,72 @@
+// Package service serves a segment.Log over NATS, so that a client in any
+// language can append, read, follow and truncate records.
+//
+// # Subjects
+//
+// The service answers requests on four subjects under a prefix (default
+// "evlog") and publishes on a fifth; the bodies are the msgpack maps of
+// package messages:
+//
+//	evlog.append     AppendRequest   -> AppendReply
+//	evlog.read       ReadRequest     -> ReadReply
+//	evlog.truncate   TruncateRequest -> TruncateReply
+//	evlog.info       (empty)         -> InfoReply
+//	evlog.committed  Committed, published after each group of appends is durable
+//
+// It is a nats.go/micro service, so $SRV.PING, $SRV.INFO and $SRV.STATS
+// discovery works. A failed request is answered with an empty body and the
+// headers Nats-Service-Error-Code (one of the messages.Code* numbers, in
+// decimal) and Nats-Service-Error (a human-readable description).
+//
+// # One log per prefix
+//
+// micro puts endpoints in a queue group by default, which would let two
+// evlog processes with separate disks split one prefix's appends between two
+// logs, each then holding half a history with colliding offsets. The
+// endpoints are therefore registered without a queue group, and New refuses
+// to start (ErrPrefixInUse) when something already answers prefix.info. The
+// check is a request, not a lock: two instances started at the same instant
+// can both pass it, and then both answer every request. Give each log its own
+// prefix.
+//
+// # Appends and group commit
+//
+// NATS hands a subscription's messages to its handler one at a time, so the
+// append handler never waits for the disk. It validates the request, writes
+// the records to the log without syncing (segment.Log.AppendUnsynced) and
+// queues the request for the committer. The committer takes everything
+// queued, syncs the log once when the sync mode is segment.SyncAlways, makes
+// the records visible to readers, publishes one Committed notification for
+// the contiguous range, and only then replies to each request in order. Many
+// clients thus share one fdatasync. When more than Config.MaxPendingAppends
+// requests wait for the committer, further appends get 503.
+//
+// A reply is an acknowledgement: its records survive a crash of the process
+// and, under SyncAlways, of the machine. An error reply other than 400, 413
+// or 503 means the outcome is unknown: the records may or may not be in the
+// log. If a sync fails the service stops accepting appends (500) and reports
+// the failure through Failed and Err, because the kernel may have dropped the
+// pages it could not write.
+//
+// # Reads
+//
+// Readers never see records beyond the committed offset, the offset after
+// the last acknowledged record. A read below the lowest offset or beyond the
+// committed offset gets 404. A read at exactly the committed offset returns
+// no records, or, with wait_ms, waits up to that long (capped by
+// Config.MaxWait) for records to commit, without holding up other requests.
+//
+// A read reply holds up to max_records records (default 1) and max_bytes
+// bytes of records (default 1 MiB), and never more than the connection's
+// maximum payload. max_bytes yields to the first record: a read that finds a
+// record always returns it, unless it alone cannot fit in a NATS message,
+// which gets 413.
+//
+// # Shutdown
+//
+// Stop stops the micro service, answers 503 to requests that still arrive,
+// lets the committer sync and acknowledge what it holds, answers parked reads
+// with what has committed, and returns. It does not close the log or the
+// connection: their owner does, after Stop. Run wires all of this, with an
+// embedded nats-server when no NATS URL is given, for the evlog binary.
+package service

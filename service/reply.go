@@ -1,0 +1,138 @@
+package service
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/evlog/evlog/messages"
+)
+
+// reject answers a request from its handler with an error code and a
+// description that starts with the code's text.
+func (s *Service) reject(req micro.Request, code int, format string, args ...any) {
+	desc := describe(code, format, args...)
+	if err := req.Error(strconv.Itoa(code), desc, nil); err != nil {
+		s.logger.Debug("reply failed", "subject", req.Subject(), "error", err)
+	}
+}
+
+// replyError answers a reply subject with an error after the request's
+// handler has returned. The micro.Request itself must not be touched then:
+// micro reads its state once the handler returns, without a lock.
+func (s *Service) replyError(reply string, code int, format string, args ...any) {
+	if reply == "" {
+		return
+	}
+	msg := &nats.Msg{Subject: reply, Header: nats.Header{
+		micro.ErrorHeader:     []string{describe(code, format, args...)},
+		micro.ErrorCodeHeader: []string{strconv.Itoa(code)},
+	}}
+	if err := s.nc.PublishMsg(msg); err != nil {
+		s.logger.Debug("reply failed", "subject", reply, "error", err)
+	}
+}
+
+// replyData answers a reply subject after the request's handler has
+// returned; see replyError.
+func (s *Service) replyData(reply string, data []byte) {
+	if reply == "" {
+		return
+	}
+	if err := s.nc.Publish(reply, data); err != nil {
+		s.logger.Debug("reply failed", "subject", reply, "error", err)
+	}
+}
+
+// describe builds an error description. Header values cannot span lines,
+// and the detail may quote anything a client sent.
+func describe(code int, format string, args ...any) string {
+	d := messages.CodeText(code) + ": " + fmt.Sprintf(format, args...)
+	return strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' {
+			return ' '
+		}
+		return r
+	}, d)
+}
+
+// appendUint appends n in msgpack's shortest unsigned form.
+func appendUint(dst []byte, n uint64) []byte {
+	switch {
+	case n < 1<<7:
+		return append(dst, byte(n))
+	case n < 1<<8:
+		return append(dst, 0xcc, byte(n))
+	case n < 1<<16:
+		return binary.BigEndian.AppendUint16(append(dst, 0xcd), uint16(n))
+	case n < 1<<32:
+		return binary.BigEndian.AppendUint32(append(dst, 0xce), uint32(n))
+	}
+	return binary.BigEndian.AppendUint64(append(dst, 0xcf), n)
+}
+
+// appendOffsets appends a map of two unsigned integers, the shape of
+// AppendReply and Committed, without reflection on the committer's path.
+func appendOffsets(dst []byte, k1 string, v1 uint64, k2 string, v2 uint64) []byte {
+	dst = append(dst, 0x82)
+	dst = appendStr(dst, k1)
+	dst = appendUint(dst, v1)
+	dst = appendStr(dst, k2)
+	return appendUint(dst, v2)
+}
+
+// appendStr appends a fixstr; keys here are shorter than 32 bytes.
+func appendStr(dst []byte, s string) []byte {
+	return append(append(dst, 0xa0|byte(len(s))), s...)
+}
+
+// recordSize returns an upper bound of the msgpack encoding of r once the
+// log has given it an offset and a timestamp, so that a record is refused
+// at append rather than found unreadable later.
+func recordSize(r *messages.Record) int {
+	const (
+		mapHeader = 1      // at most five keys
+		valueKey  = 1 + 5  // "value"
+		offset    = 7 + 9  // "offset", uint64
+		timestamp = 10 + 9 // "timestamp", int64
+		keyKey    = 1 + 3  // "key"
+		hdrsKey   = 1 + 7  // "headers"
+	)
+	n := mapHeader + valueKey + binSize(len(r.Value)) + offset + timestamp
+	if len(r.Key) > 0 {
+		n += keyKey + binSize(len(r.Key))
+	}
+	if len(r.Headers) > 0 {
+		n += hdrsKey + 5
+		for k, v := range r.Headers {
+			n += strSize(len(k)) + strSize(len(v))
+		}
+	}
+	return n
+}
+
+func binSize(n int) int {
+	switch {
+	case n < 1<<8:
+		return 2 + n
+	case n < 1<<16:
+		return 3 + n
+	}
+	return 5 + n
+}
+
+func strSize(n int) int {
+	switch {
+	case n < 32:
+		return 1 + n
+	case n < 1<<8:
+		return 2 + n
+	case n < 1<<16:
+		return 3 + n
+	}
+	return 5 + n
+}

@@ -1,0 +1,408 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/oklog/run"
+
+	"github.com/evlog/evlog/messages"
+	"github.com/evlog/evlog/segment"
+)
+
+// Defaults of Options.
+const (
+	// DefaultDir is the data directory of the binary.
+	DefaultDir = "data"
+	// DefaultNATSListen is where the embedded nats-server listens: the
+	// port NATS clients and the nats CLI try first, on loopback only.
+	DefaultNATSListen = "127.0.0.1:4222"
+	// readyTimeout bounds the embedded server's start.
+	readyTimeout = 10 * time.Second
+)
+
+// Options configures Run. The zero value of each field means its default.
+type Options struct {
+	// Dir is the log's data directory, created if missing. Default "data".
+	Dir string
+	// Prefix is the subject prefix. Default "evlog".
+	Prefix string
+
+	// NATSURL is the NATS server to join. Empty starts an embedded
+	// nats-server listening on NATSListen.
+	NATSURL string
+	// NATSListen is the host:port of the embedded server. Default
+	// 127.0.0.1:4222; port -1 picks a free port.
+	NATSListen string
+	// CredsFile, User and Password, Token and NKeyFile (a seed file)
+	// authenticate to NATSURL; TLSCAFile, TLSCertFile and TLSKeyFile set
+	// up TLS to it. All are ignored with the embedded server, which the
+	// service joins in-process.
+	CredsFile, User, Password, Token, NKeyFile string
+	TLSCAFile, TLSCertFile, TLSKeyFile         string
+
+	// SyncMode is the log's sync mode. Default segment.SyncAlways.
+	SyncMode segment.SyncMode
+	// SyncInterval is the period of segment.SyncInterval. Default 1 s.
+	SyncInterval time.Duration
+	// MaxStoreBytes and MaxIndexBytes size the segments; zero means the
+	// segment package's defaults.
+	MaxStoreBytes, MaxIndexBytes uint64
+
+	// Logger receives everything Run, the service, the log and the
+	// embedded server report. Nil is silent.
+	Logger *slog.Logger
+	// Ready, if set, is called once the service answers, with the URL a
+	// NATS client connects to. Tests use it to learn a random port.
+	Ready func(clientURL string)
+}
+
+func (o Options) withDefaults() Options {
+	if o.Dir == "" {
+		o.Dir = DefaultDir
+	}
+	if o.Prefix == "" {
+		o.Prefix = messages.DefaultPrefix
+	}
+	if o.NATSListen == "" {
+		o.NATSListen = DefaultNATSListen
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// exit ends the process on a second signal; a variable for tests.
+var exit = os.Exit
+
+// errStop ends the run group on a requested stop: a signal or the
+// context. It is not an error to report.
+var errStop = errors.New("stop requested")
+
+// Run serves a log until ctx is done or the process gets SIGINT or
+// SIGTERM, then stops gracefully: the service stops taking requests and
+// acknowledges what it has written, the connection drains, the embedded
+// server (if any) shuts down, and the log is synced and closed. A second
+// signal during that exits the process at once; the log's files stay
+// recoverable, since nothing acknowledged depends on what the shutdown
+// would still have done. Run returns nil after a requested stop, and
+// otherwise the error that ended it, joined with any error of the
+// shutdown.
+func Run(ctx context.Context, o Options) error {
+	o = o.withDefaults()
+	logger := o.Logger
+	if err := messages.ValidatePrefix(o.Prefix); err != nil {
+		return fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+
+	// Signals are caught from the start, so that one during start-up
+	// still ends in a graceful stop.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	first := make(chan os.Signal, 1)
+	sigDone := make(chan struct{})
+	var sigWG sync.WaitGroup
+	sigWG.Go(func() {
+		select {
+		case sig := <-sigs:
+			first <- sig
+		case <-sigDone:
+			return
+		}
+		select {
+		case sig := <-sigs:
+			logger.Error("second signal: exiting at once; the log recovers on the next start", "signal", sig.String())
+			exit(1)
+		case <-sigDone:
+		}
+	})
+	defer func() {
+		signal.Stop(sigs)
+		close(sigDone)
+		sigWG.Wait()
+	}()
+
+	// Resources are set up in dependency order and torn down in the
+	// reverse order by their actors' interrupts, which run.Group calls
+	// one after another in the order the actors were added.
+	var (
+		mu       sync.Mutex
+		stopErrs []error
+		actors   []actor
+	)
+	record := func(err error) {
+		if err != nil {
+			mu.Lock()
+			stopErrs = append(stopErrs, err)
+			mu.Unlock()
+		}
+	}
+	abort := func(err error) error {
+		for i := len(actors) - 1; i >= 0; i-- {
+			actors[i].interrupt(err)
+		}
+		return errors.Join(append([]error{err}, stopErrs...)...)
+	}
+
+	var log *segment.Log
+	{
+		cfg := segment.Config{Logger: logger.With("component", "segment")}
+		cfg.Segment.MaxStoreBytes = o.MaxStoreBytes
+		cfg.Segment.MaxIndexBytes = o.MaxIndexBytes
+		cfg.Sync.Mode = o.SyncMode
+		cfg.Sync.Interval = o.SyncInterval
+		l, err := segment.NewLog(o.Dir, cfg)
+		if err != nil {
+			return fmt.Errorf("open log: %w", err)
+		}
+		log = l
+		logger.Info("log open", "dir", o.Dir, "sync", o.SyncMode.String(), "next_offset", l.NextOffset())
+		stop := make(chan struct{})
+		var once sync.Once
+		actors = append(actors, actor{
+			execute: func() error { <-stop; return nil },
+			interrupt: func(error) {
+				once.Do(func() {
+					record(closeLog(l))
+					close(stop)
+				})
+			},
+		})
+	}
+
+	var ns *server.Server
+	clientURL := o.NATSURL
+	if o.NATSURL == "" {
+		s, err := startServer(o.NATSListen, logger.With("component", "nats-server"))
+		if err != nil {
+			return abort(err)
+		}
+		ns = s
+		clientURL = s.ClientURL()
+		logger.Info("embedded nats-server listening", "url", clientURL)
+		var once sync.Once
+		stopped := make(chan struct{})
+		actors = append(actors, actor{
+			execute: func() error {
+				s.WaitForShutdown()
+				select {
+				case <-stopped:
+					return nil
+				default:
+					return errors.New("embedded nats-server shut down")
+				}
+			},
+			interrupt: func(error) {
+				once.Do(func() {
+					close(stopped)
+					s.Shutdown()
+				})
+			},
+		})
+	}
+
+	var nc *nats.Conn
+	{
+		closed := make(chan struct{})
+		c, err := connect(o, ns, closed, logger)
+		if err != nil {
+			return abort(err)
+		}
+		nc = c
+		var once sync.Once
+		stopped := make(chan struct{})
+		actors = append(actors, actor{
+			execute: func() error {
+				select {
+				case <-closed:
+				case <-stopped:
+					return nil
+				}
+				select {
+				case <-stopped:
+					return nil
+				default:
+					return errors.New("nats connection closed")
+				}
+			},
+			interrupt: func(error) {
+				once.Do(func() {
+					close(stopped)
+					// Drain flushes the replies the service has
+					// published before closing.
+					if err := c.Drain(); err != nil {
+						c.Close()
+					}
+					<-closed
+				})
+			},
+		})
+	}
+
+	{
+		svc, err := New(nc, log, Config{
+			Prefix:   o.Prefix,
+			SyncMode: o.SyncMode,
+			Logger:   logger.With("component", "service"),
+		})
+		if err != nil {
+			return abort(err)
+		}
+		var once sync.Once
+		stop := make(chan struct{})
+		actors = append(actors, actor{
+			execute: func() error {
+				select {
+				case <-svc.Failed():
+					return svc.Err()
+				case <-stop:
+					return nil
+				}
+			},
+			interrupt: func(error) {
+				once.Do(func() {
+					record(svc.Stop())
+					close(stop)
+				})
+			},
+		})
+	}
+
+	if o.Ready != nil {
+		o.Ready(clientURL)
+	}
+
+	var g run.Group
+	{
+		stop := make(chan struct{})
+		g.Add(func() error {
+			select {
+			case sig := <-first:
+				logger.Info("stopping: signal", "signal", sig.String())
+			case <-ctx.Done():
+				logger.Info("stopping: context done", "cause", context.Cause(ctx))
+			case <-stop:
+			}
+			return errStop
+		}, func(error) {
+			close(stop)
+		})
+	}
+	for i := len(actors) - 1; i >= 0; i-- {
+		g.Add(actors[i].execute, actors[i].interrupt)
+	}
+	err := g.Run()
+	if errors.Is(err, errStop) {
+		err = nil
+	} else {
+		logger.Error("stopped on failure", "error", err)
+	}
+	logger.Info("stopped")
+	return errors.Join(append([]error{err}, stopErrs...)...)
+}
+
+type actor struct {
+	execute   func() error
+	interrupt func(error)
+}
+
+func closeLog(l *segment.Log) error {
+	if err := l.Close(); err != nil {
+		return fmt.Errorf("close log: %w", err)
+	}
+	return nil
+}
+
+// startServer starts an embedded nats-server. It handles no signals: Run
+// does, and stops it in order.
+func startServer(listen string, logger *slog.Logger) (*server.Server, error) {
+	host, portText, err := net.SplitHostPort(listen)
+	if err != nil {
+		return nil, fmt.Errorf("%w: nats listen address %q: %v", ErrConfig, listen, err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return nil, fmt.Errorf("%w: nats listen port %q: %v", ErrConfig, portText, err)
+	}
+	ns, err := server.NewServer(&server.Options{
+		ServerName: "evlog",
+		Host:       host,
+		Port:       port,
+		NoSigs:     true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats-server: %w", err)
+	}
+	ns.SetLoggerV2(natsLogger{logger}, false, false, false)
+	ns.Start()
+	if !ns.ReadyForConnections(readyTimeout) {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+		return nil, fmt.Errorf("embedded nats-server not ready on %s within %v", listen, readyTimeout)
+	}
+	return ns, nil
+}
+
+// connect joins the embedded server in-process, or the external one with
+// the options' credentials. closed is closed when the connection is.
+func connect(o Options, ns *server.Server, closed chan struct{}, logger *slog.Logger) (*nats.Conn, error) {
+	opts := []nats.Option{
+		nats.Name("evlog " + o.Prefix),
+		nats.ClosedHandler(func(*nats.Conn) { close(closed) }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				logger.Warn("nats disconnected", "error", err)
+			}
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			logger.Info("nats reconnected", "url", c.ConnectedUrlRedacted())
+		}),
+	}
+	url := o.NATSURL
+	if ns != nil {
+		url = ns.ClientURL()
+		opts = append(opts, nats.InProcessServer(ns))
+	} else {
+		opts = append(opts, nats.MaxReconnects(-1))
+		if o.CredsFile != "" {
+			opts = append(opts, nats.UserCredentials(o.CredsFile))
+		}
+		if o.User != "" || o.Password != "" {
+			opts = append(opts, nats.UserInfo(o.User, o.Password))
+		}
+		if o.Token != "" {
+			opts = append(opts, nats.Token(o.Token))
+		}
+		if o.NKeyFile != "" {
+			opt, err := nats.NkeyOptionFromSeed(o.NKeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("nkey seed %s: %w", o.NKeyFile, err)
+			}
+			opts = append(opts, opt)
+		}
+		if o.TLSCAFile != "" {
+			opts = append(opts, nats.RootCAs(o.TLSCAFile))
+		}
+		if o.TLSCertFile != "" || o.TLSKeyFile != "" {
+			opts = append(opts, nats.ClientCert(o.TLSCertFile, o.TLSKeyFile))
+		}
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to nats at %s: %w", url, err)
+	}
+	logger.Info("connected to nats", "url", nc.ConnectedUrlRedacted(), "max_payload", nc.MaxPayload())
+	return nc, nil
+}
