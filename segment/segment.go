@@ -201,7 +201,9 @@ func (s *segment) bounds(k uint64) (start, end uint64, err error) {
 	if k+1 < s.index.n {
 		_, end = s.index.entry(k + 1)
 	}
-	if start+frameHeader+minPayload > end || end > s.end {
+	// Compared so that nothing overflows: a damaged entry may hold any
+	// position, and start+frameHeader could wrap past zero.
+	if end > s.end || start > end || end-start < frameHeader+minPayload {
 		return 0, 0, fmt.Errorf("%w: index of %s: record %d at [%d, %d) outside the store (%d bytes)",
 			ErrCorrupt, s.store.name, s.base+k, start, end, s.end)
 	}

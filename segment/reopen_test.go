@@ -1,0 +1,198 @@
+package segment
+
+import (
+	"errors"
+	"os"
+	"testing"
+
+	"github.com/evlog/evlog/messages"
+)
+
+func TestReopenAfterClose(t *testing.T) {
+	fs := uint64(frameSize(t, value(0), 0))
+	tests := []struct {
+		name     string
+		maxStore uint64
+		maxIndex uint64
+		n        int
+		sync     SyncMode
+	}{
+		{"empty", 3 * fs, 100 * entryWidth, 0, SyncNever},
+		{"one segment", 3 * fs, 100 * entryWidth, 2, SyncNever},
+		{"active segment full", 3 * fs, 100 * entryWidth, 6, SyncNever},
+		{"several segments", 3 * fs, 100 * entryWidth, 10, SyncNever},
+		{"rolled on the index", 1 << 20, 2 * entryWidth, 7, SyncNever},
+		{"sync always", 3 * fs, 100 * entryWidth, 10, SyncAlways},
+		{"sync interval", 3 * fs, 100 * entryWidth, 10, SyncInterval},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			c := testConfig(tt.maxStore, tt.maxIndex)
+			c.Sync.Mode = tt.sync
+			l := openLog(t, dir, c)
+			want := appendN(t, l, tt.n)
+			closeLog(t, l)
+			for round := range 3 {
+				l = openLog(t, dir, c)
+				if rec := l.Recovered(); len(rec) != 0 {
+					t.Fatalf("round %d: clean reopen recovered %+v", round, rec)
+				}
+				if n := l.NextOffset(); n != uint64(len(want)) {
+					t.Fatalf("round %d: next %d, want %d", round, n, len(want))
+				}
+				checkReadAll(t, l, want)
+				want = append(want, appendN(t, l, 2)...)
+				closeLog(t, l)
+			}
+		})
+	}
+}
+
+// TestReopenTrustsCleanIndex shows that a clean reopen reads no more than
+// the last frame of each segment: damage in the middle of a closed segment
+// goes unnoticed by NewLog and is caught by the Read of that record.
+func TestReopenTrustsCleanIndex(t *testing.T) {
+	fs := uint64(frameSize(t, value(0), 0))
+	dir := t.TempDir()
+	c := quietConfig(3*fs, 0)
+	l := openLog(t, dir, c)
+	want := appendN(t, l, 8) // [0 1 2] [3 4 5] [6 7]
+	closeLog(t, l)
+	for _, p := range files(t, dir, storeSuffix) {
+		b := readFile(t, p)
+		b[frameHeader+2] ^= 0x10 // the first record's payload
+		writeFile(t, p, b)
+	}
+	l = openLog(t, dir, c)
+	if rec := l.Recovered(); len(rec) != 0 {
+		t.Fatalf("NewLog scanned: %+v", rec)
+	}
+	for _, w := range want {
+		r, err := l.Read(w.Offset)
+		if w.Offset%3 == 0 {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("read damaged %d: %v, %+v", w.Offset, err, r)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("read %d: %v", w.Offset, err)
+		}
+		checkRecord(t, r, w)
+	}
+}
+
+// TestInitExisting follows proglog's testInitExisting: a log opened on the
+// files of another continues where it left off.
+func TestInitExisting(t *testing.T) {
+	dir := t.TempDir()
+	c := quietConfig(32, 0)
+	c.Segment.MaxStoreBytes = uint64(frameSize(t, []byte("hello world"), 0)) * 2
+	l := openLog(t, dir, c)
+	want := appendValues(t, l, []byte("hello world"), []byte("hello world"), []byte("hello world"))
+	if lo, err := l.LowestOffset(); err != nil || lo != 0 {
+		t.Fatalf("lowest %d, %v", lo, err)
+	}
+	if hi, err := l.HighestOffset(); err != nil || hi != 2 {
+		t.Fatalf("highest %d, %v", hi, err)
+	}
+	closeLog(t, l)
+
+	n, err := NewLog(dir, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	if lo, err := n.LowestOffset(); err != nil || lo != 0 {
+		t.Fatalf("reopened lowest %d, %v", lo, err)
+	}
+	if hi, err := n.HighestOffset(); err != nil || hi != 2 {
+		t.Fatalf("reopened highest %d, %v", hi, err)
+	}
+	checkReadAll(t, n, want)
+	appendValues(t, n, []byte("again"))
+	if hi, _ := n.HighestOffset(); hi != 3 {
+		t.Fatalf("highest %d after append, want 3", hi)
+	}
+}
+
+func TestClosedLog(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, quietConfig(0, 0))
+	appendN(t, l, 3)
+	closeLog(t, l)
+	closeLog(t, l) // idempotent
+
+	tests := []struct {
+		name string
+		call func() error
+	}{
+		{"Append", func() error { _, err := l.Append(&messages.Record{}); return err }},
+		{"AppendBatch", func() error { _, err := l.AppendBatch(appendable(1)); return err }},
+		{"Read", func() error { _, err := l.Read(0); return err }},
+		{"ReadRaw", func() error { _, _, err := l.ReadRaw(0, 1, 100, nil); return err }},
+		{"LowestOffset", func() error { _, err := l.LowestOffset(); return err }},
+		{"HighestOffset", func() error { _, err := l.HighestOffset(); return err }},
+		{"Truncate", func() error { return l.Truncate(1) }},
+		{"Sync", l.Sync},
+		{"Reset", l.Reset},
+		{"Reader", func() error { _, err := l.Reader().Read(make([]byte, 1)); return err }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.call(); !errors.Is(err, ErrClosed) {
+				t.Fatalf("got %v, want ErrClosed", err)
+			}
+		})
+	}
+	if n := l.NextOffset(); n != 0 {
+		t.Fatalf("next offset %d after close", n)
+	}
+	if st := l.Stats(); st != (Stats{}) {
+		t.Fatalf("stats %+v after close", st)
+	}
+	// Close left the files as they were.
+	if got := bases(t, dir); len(got) != 1 {
+		t.Fatalf("bases %v", got)
+	}
+}
+
+func TestRemove(t *testing.T) {
+	dir := t.TempDir() + "/log"
+	l, err := NewLog(dir, quietConfig(64, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, 5)
+	if err := l.Remove(); err != nil {
+		t.Fatalf("remove: %v", err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("dir after remove: %v", err)
+	}
+	if _, err := l.Read(0); !errors.Is(err, ErrClosed) {
+		t.Fatalf("read after remove: %v", err)
+	}
+}
+
+func TestReset(t *testing.T) {
+	dir := t.TempDir()
+	c := quietConfig(64, 0)
+	c.Segment.InitialOffset = 10
+	l := openLog(t, dir, c)
+	appendN(t, l, 5)
+	if err := l.Reset(); err != nil {
+		t.Fatalf("reset: %v", err)
+	}
+	if lo, _ := l.LowestOffset(); lo != 10 || l.NextOffset() != 10 {
+		t.Fatalf("after reset: lowest %d next %d", lo, l.NextOffset())
+	}
+	if got := bases(t, dir); len(got) != 1 || got[0] != 10 {
+		t.Fatalf("bases after reset %v", got)
+	}
+	want := appendN(t, l, 3)
+	closeLog(t, l)
+	l = openLog(t, dir, c)
+	checkReadAll(t, l, want)
+}
