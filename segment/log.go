@@ -436,14 +436,16 @@ func (l *Log) ReadRaw(offset uint64, maxRecords, maxBytes int, dst []byte) ([]by
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	s, k, err := l.locate(offset)
-	if err != nil {
+	if err != nil || maxRecords <= 0 {
 		return dst, 0, err
 	}
 	first, end, err := s.bounds(k)
 	if err != nil {
 		return dst, 0, err
 	}
-	if end-first-frameHeader > uint64(maxBytes) {
+	// A negative limit admits nothing; as uint64 it would admit everything.
+	limit := uint64(max(maxBytes, 0))
+	if end-first-frameHeader > limit {
 		return dst, 0, fmt.Errorf("%w: record %d takes %d bytes, the limit is %d", ErrRecordTooLarge, offset, end-first-frameHeader, maxBytes)
 	}
 	// Walk the index to see how many records fit, then read them with one
@@ -451,7 +453,7 @@ func (l *Log) ReadRaw(offset uint64, maxRecords, maxBytes int, dst []byte) ([]by
 	m, total := 1, end-first-frameHeader
 	for ; m < maxRecords && k+uint64(m) < s.index.n; m++ {
 		start, e, err := s.bounds(k + uint64(m))
-		if err != nil || start != end || total+e-start-frameHeader > uint64(maxBytes) {
+		if err != nil || start != end || total+e-start-frameHeader > limit {
 			break
 		}
 		total += e - start - frameHeader
