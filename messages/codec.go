@@ -89,6 +89,22 @@ func remaining(d *msgpack.Decoder) int {
 	return -1
 }
 
+// decodeLen reads a str, bin, array or map header with read. On 32-bit
+// platforms the library turns a 32-bit length of 2 GiB or more into a
+// negative int, which callers would take for nil (-1) or let pass checkLen;
+// decodeLen refuses any negative length that does not come from a nil.
+func decodeLen(d *msgpack.Decoder, read func() (int, error)) (int, error) {
+	c, err := d.PeekCode()
+	if err != nil {
+		return 0, err
+	}
+	n, err := read()
+	if err == nil && n < 0 && c != msgpcode.Nil {
+		return 0, fmt.Errorf("%w: length does not fit in an int", ErrMalformed)
+	}
+	return n, err
+}
+
 // checkLen rejects a declared count of n items that each take at least
 // minBytes, when the decoder can tell that fewer bytes remain. It is the
 // custom decoders' own guard, kept even though Unmarshal validates first, so
@@ -107,7 +123,7 @@ func checkLen(d *msgpack.Decoder, n, minBytes int) error {
 // decodeBin decodes a bin or str value into a new slice of exactly its
 // length; nil decodes to nil.
 func decodeBin(d *msgpack.Decoder) ([]byte, error) {
-	n, err := d.DecodeBytesLen()
+	n, err := decodeLen(d, d.DecodeBytesLen)
 	if err != nil || n < 0 {
 		return nil, err
 	}
@@ -124,7 +140,7 @@ func decodeBin(d *msgpack.Decoder) ([]byte, error) {
 // decodeKey reads a map key into scratch without allocating. A key longer
 // than scratch is skipped and returned as nil, which matches no field.
 func decodeKey(d *msgpack.Decoder, scratch *[32]byte) ([]byte, error) {
-	n, err := d.DecodeBytesLen()
+	n, err := decodeLen(d, d.DecodeBytesLen)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +241,7 @@ func skipNested(d *msgpack.Decoder, depth int) error {
 	}
 	switch {
 	case msgpcode.IsString(c) || msgpcode.IsBin(c):
-		n, err := d.DecodeBytesLen()
+		n, err := decodeLen(d, d.DecodeBytesLen)
 		if err != nil || n <= 0 {
 			return err
 		}
@@ -234,13 +250,13 @@ func skipNested(d *msgpack.Decoder, depth int) error {
 		var scratch [32]byte
 		return discard(d, n, &scratch)
 	case msgpcode.IsFixedArray(c) || c == msgpcode.Array16 || c == msgpcode.Array32:
-		n, err := d.DecodeArrayLen()
+		n, err := decodeLen(d, d.DecodeArrayLen)
 		if err != nil {
 			return err
 		}
 		return skipNestedItems(d, depth, n, 1)
 	case msgpcode.IsFixedMap(c) || c == msgpcode.Map16 || c == msgpcode.Map32:
-		n, err := d.DecodeMapLen()
+		n, err := decodeLen(d, d.DecodeMapLen)
 		if err != nil {
 			return err
 		}

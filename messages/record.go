@@ -105,7 +105,7 @@ func (r *Record) DecodeMsgpack(d *msgpack.Decoder) error {
 // scratch escapes to the heap, so a body of many records shares one rather
 // than allocating one per record.
 func (r *Record) decode(d *msgpack.Decoder, scratch *[32]byte) error {
-	n, err := d.DecodeMapLen()
+	n, err := decodeLen(d, d.DecodeMapLen)
 	if err != nil {
 		return fmt.Errorf("%w: record: %v", ErrMalformed, err)
 	}
@@ -140,7 +140,7 @@ func (r *Record) decode(d *msgpack.Decoder, scratch *[32]byte) error {
 }
 
 func decodeHeaders(d *msgpack.Decoder) (map[string]string, error) {
-	n, err := d.DecodeMapLen()
+	n, err := decodeLen(d, d.DecodeMapLen)
 	if err != nil || n <= 0 {
 		return nil, err
 	}

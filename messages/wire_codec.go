@@ -246,7 +246,7 @@ func (c *Committed) DecodeMsgpack(d *msgpack.Decoder) error {
 // which decodes or skips the value that follows. A nil map decodes as an
 // empty one. body names what is decoded in errors.
 func decodeMap(d *msgpack.Decoder, body string, field func(key []byte) error) error {
-	n, err := d.DecodeMapLen()
+	n, err := decodeLen(d, d.DecodeMapLen)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrMalformed, body, err)
 	}
@@ -319,7 +319,7 @@ func encodeRecords(e *msgpack.Encoder, recs []Record) error {
 // one byte (an empty map or nil), so a count larger than the bytes left is
 // refused before the slice is made. nil and an empty array decode to nil.
 func decodeRecords(d *msgpack.Decoder) ([]Record, error) {
-	n, err := d.DecodeArrayLen()
+	n, err := decodeLen(d, d.DecodeArrayLen)
 	if err != nil || n <= 0 {
 		return nil, err
 	}
