@@ -89,7 +89,17 @@ func (s *Service) handleAppend(req micro.Request) {
 		}
 		return
 	}
-	s.queue <- pendingAppend{reply: req.Reply(), first: first, last: first + uint64(len(rs)) - 1}
+	p := pendingAppend{reply: req.Reply(), first: first, last: first + uint64(len(rs)) - 1}
+	if s.cfg.SyncMode != segment.SyncAlways && s.uncommitted.Load() == 0 {
+		// Nothing to sync and nothing ahead of it: commit here and save
+		// the hand-over to the committer. Under SyncAlways the committer
+		// must sync, so that requests arriving meanwhile share the sync.
+		s.inlineBatch[0] = p
+		s.inlineBody = s.commitBatch(s.inlineBatch[:], s.inlineBody)
+		return
+	}
+	s.uncommitted.Add(1)
+	s.queue <- p
 }
 
 // commit is the committer: it takes every append queued, syncs once for
@@ -115,6 +125,7 @@ func (s *Service) commit() {
 			}
 		}
 		body = s.commitBatch(batch, body)
+		s.uncommitted.Add(-int64(len(batch)))
 	}
 }
 

@@ -39,7 +39,9 @@
 // the records visible to readers, publishes one Committed notification for
 // the contiguous range, and only then replies to each request in order. Many
 // clients thus share one fdatasync. When more than Config.MaxPendingAppends
-// requests wait for the committer, further appends get 503.
+// requests wait for the committer, further appends get 503. Under the other
+// sync modes there is nothing to share, and an append that finds nothing
+// waiting is committed by its own handler, sparing a goroutine hand-over.
 //
 // A reply is an acknowledgement: its records survive a crash of the process
 // and, under SyncAlways, of the machine. An error reply other than 400, 413

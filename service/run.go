@@ -158,30 +158,13 @@ func Run(ctx context.Context, o Options) error {
 
 	var log *segment.Log
 	{
-		cfg := segment.Config{Logger: logger.With("component", "segment")}
-		cfg.Segment.MaxStoreBytes = o.MaxStoreBytes
-		cfg.Segment.MaxIndexBytes = o.MaxIndexBytes
-		cfg.Sync.Mode = o.SyncMode
-		cfg.Sync.Interval = o.SyncInterval
-		l, err := segment.NewLog(o.Dir, cfg)
+		l, err := openLog(o, logger)
 		if err != nil {
-			return fmt.Errorf("open log: %w", err)
+			return abort(err)
 		}
 		log = l
-		logger.Info("log open", "dir", o.Dir, "sync", o.SyncMode.String(), "next_offset", l.NextOffset())
-		stop := make(chan struct{})
-		var once sync.Once
-		actors = append(actors, actor{
-			execute: func() error { <-stop; return nil },
-			interrupt: func(error) {
-				once.Do(func() {
-					record(closeLog(l))
-					close(stop)
-				})
-			},
-		})
+		actors = append(actors, logActor(l, record))
 	}
-
 	var ns *server.Server
 	clientURL := o.NATSURL
 	if o.NATSURL == "" {
@@ -189,30 +172,10 @@ func Run(ctx context.Context, o Options) error {
 		if err != nil {
 			return abort(err)
 		}
-		ns = s
-		clientURL = s.ClientURL()
+		ns, clientURL = s, s.ClientURL()
 		logger.Info("embedded nats-server listening", "url", clientURL)
-		var once sync.Once
-		stopped := make(chan struct{})
-		actors = append(actors, actor{
-			execute: func() error {
-				s.WaitForShutdown()
-				select {
-				case <-stopped:
-					return nil
-				default:
-					return errors.New("embedded nats-server shut down")
-				}
-			},
-			interrupt: func(error) {
-				once.Do(func() {
-					close(stopped)
-					s.Shutdown()
-				})
-			},
-		})
+		actors = append(actors, serverActor(s))
 	}
-
 	var nc *nats.Conn
 	{
 		closed := make(chan struct{})
@@ -221,36 +184,8 @@ func Run(ctx context.Context, o Options) error {
 			return abort(err)
 		}
 		nc = c
-		var once sync.Once
-		stopped := make(chan struct{})
-		actors = append(actors, actor{
-			execute: func() error {
-				select {
-				case <-closed:
-				case <-stopped:
-					return nil
-				}
-				select {
-				case <-stopped:
-					return nil
-				default:
-					return errors.New("nats connection closed")
-				}
-			},
-			interrupt: func(error) {
-				once.Do(func() {
-					close(stopped)
-					// Drain flushes the replies the service has
-					// published before closing.
-					if err := c.Drain(); err != nil {
-						c.Close()
-					}
-					<-closed
-				})
-			},
-		})
+		actors = append(actors, connActor(c, closed))
 	}
-
 	{
 		svc, err := New(nc, log, Config{
 			Prefix:   o.Prefix,
@@ -260,24 +195,7 @@ func Run(ctx context.Context, o Options) error {
 		if err != nil {
 			return abort(err)
 		}
-		var once sync.Once
-		stop := make(chan struct{})
-		actors = append(actors, actor{
-			execute: func() error {
-				select {
-				case <-svc.Failed():
-					return svc.Err()
-				case <-stop:
-					return nil
-				}
-			},
-			interrupt: func(error) {
-				once.Do(func() {
-					record(svc.Stop())
-					close(stop)
-				})
-			},
-		})
+		actors = append(actors, serviceActor(svc, record))
 	}
 
 	if o.Ready != nil {
@@ -318,11 +236,114 @@ type actor struct {
 	interrupt func(error)
 }
 
-func closeLog(l *segment.Log) error {
-	if err := l.Close(); err != nil {
-		return fmt.Errorf("close log: %w", err)
+// logActor closes the log when interrupted; it fails on its own never.
+func logActor(l *segment.Log, record func(error)) actor {
+	stop := make(chan struct{})
+	var once sync.Once
+	return actor{
+		execute: func() error { <-stop; return nil },
+		interrupt: func(error) {
+			once.Do(func() {
+				if err := l.Close(); err != nil {
+					record(fmt.Errorf("close log: %w", err))
+				}
+				close(stop)
+			})
+		},
 	}
-	return nil
+}
+
+// serverActor ends the run if the embedded server shuts down on its own,
+// and shuts it down when interrupted.
+func serverActor(s *server.Server) actor {
+	stopped := make(chan struct{})
+	var once sync.Once
+	return actor{
+		execute: func() error {
+			s.WaitForShutdown()
+			select {
+			case <-stopped:
+				return nil
+			default:
+				return errors.New("embedded nats-server shut down")
+			}
+		},
+		interrupt: func(error) {
+			once.Do(func() {
+				close(stopped)
+				s.Shutdown()
+			})
+		},
+	}
+}
+
+// connActor ends the run if the connection closes on its own, and drains
+// it when interrupted: draining flushes what the service has published.
+func connActor(c *nats.Conn, closed <-chan struct{}) actor {
+	stopped := make(chan struct{})
+	var once sync.Once
+	return actor{
+		execute: func() error {
+			select {
+			case <-closed:
+			case <-stopped:
+				return nil
+			}
+			select {
+			case <-stopped:
+				return nil
+			default:
+				return errors.New("nats connection closed")
+			}
+		},
+		interrupt: func(error) {
+			once.Do(func() {
+				close(stopped)
+				if err := c.Drain(); err != nil {
+					c.Close()
+				}
+				<-closed
+			})
+		},
+	}
+}
+
+// serviceActor ends the run if the service fails, and stops it when
+// interrupted.
+func serviceActor(svc *Service, record func(error)) actor {
+	stop := make(chan struct{})
+	var once sync.Once
+	return actor{
+		execute: func() error {
+			select {
+			case <-svc.Failed():
+				return svc.Err()
+			case <-stop:
+				return nil
+			}
+		},
+		interrupt: func(error) {
+			once.Do(func() {
+				record(svc.Stop())
+				close(stop)
+			})
+		},
+	}
+}
+
+// openLog opens the log as the options say.
+func openLog(o Options, logger *slog.Logger) (*segment.Log, error) {
+	cfg := segment.Config{Logger: logger.With("component", "segment")}
+	cfg.Segment.MaxStoreBytes = o.MaxStoreBytes
+	cfg.Segment.MaxIndexBytes = o.MaxIndexBytes
+	cfg.Sync.Mode = o.SyncMode
+	cfg.Sync.Interval = o.SyncInterval
+	l, err := segment.NewLog(o.Dir, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open log: %w", err)
+	}
+	logger.Info("log open", "dir", l.Dir(), "sync", o.SyncMode.String(), "next_offset", l.NextOffset())
+	return l, nil
 }
 
 // startServer starts an embedded nats-server. It handles no signals: Run

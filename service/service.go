@@ -45,6 +45,13 @@ type Service struct {
 	// request is only written when its place in queue is certain.
 	appendMu sync.Mutex
 	queue    chan pendingAppend
+	// uncommitted counts the appends queued and not yet committed. When
+	// it is zero, an append handler holding appendMu may commit its own
+	// request: nothing can be committed out of order.
+	uncommitted atomic.Int64
+	// inlineBatch and inlineBody serve those commits, under appendMu.
+	inlineBatch [1]pendingAppend
+	inlineBody  []byte
 
 	// parkMu guards parked. Lock order: appendMu is never held with it.
 	parkMu sync.Mutex

@@ -16,6 +16,8 @@ type Error struct {
 	Description string
 }
 
+// Error returns the code and the description, prefixed with "evlog" so
+// that it reads well in a chain of wrapped errors.
 func (e *Error) Error() string {
 	if e.Description == "" {
 		return fmt.Sprintf("evlog: %d %s", e.Code, messages.CodeText(e.Code))
