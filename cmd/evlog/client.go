@@ -1,0 +1,348 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/evlog/evlog/messages"
+	"github.com/evlog/evlog/service/client"
+	"github.com/nats-io/nats.go"
+	"github.com/peterbourgon/ff/v3/ffcli"
+)
+
+// clientFlags are the flags every client subcommand shares.
+type clientFlags struct {
+	url     *string
+	prefix  *string
+	creds   *string
+	timeout *time.Duration
+	json    *bool
+}
+
+func addClientFlags(fs *flag.FlagSet) clientFlags {
+	url := os.Getenv("NATS_URL")
+	if url == "" {
+		url = nats.DefaultURL
+	}
+	return clientFlags{
+		url:     fs.String("nats-url", url, "NATS server URL (default from NATS_URL when set)"),
+		prefix:  fs.String("prefix", messages.DefaultPrefix, "subject prefix of the log"),
+		creds:   fs.String("nats-creds", "", "NATS credentials file"),
+		timeout: fs.Duration("timeout", 5*time.Second, "how long to wait for each reply"),
+		json:    fs.Bool("json", false, "print JSON instead of text"),
+	}
+}
+
+// connect dials NATS and returns a client; the caller closes the connection.
+func (f clientFlags) connect() (*nats.Conn, *client.Client, error) {
+	opts := []nats.Option{nats.Name("evlog cli"), nats.Timeout(*f.timeout)}
+	if *f.creds != "" {
+		opts = append(opts, nats.UserCredentials(*f.creds))
+	}
+	nc, err := nats.Connect(*f.url, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to %s: %w", *f.url, err)
+	}
+	return nc, client.New(nc, client.WithPrefix(*f.prefix)), nil
+}
+
+func (f clientFlags) ctx(parent context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(parent, *f.timeout)
+}
+
+func appendCommand(stdin io.Reader, stdout io.Writer) *ffcli.Command {
+	fs := flag.NewFlagSet("evlog append", flag.ContinueOnError)
+	cf := addClientFlags(fs)
+	key := fs.String("key", "", "key of every appended record")
+	var headers headerFlag
+	fs.Var(&headers, "header", "header NAME=VALUE of every record (repeatable)")
+	batch := fs.Int("batch", 100, "records per request when reading stdin")
+	return &ffcli.Command{
+		Name:       "append",
+		ShortUsage: "evlog append [flags] [VALUE ...]",
+		ShortHelp:  "append values given as arguments, or one per line of stdin",
+		FlagSet:    fs,
+		Exec: func(ctx context.Context, args []string) error {
+			if *batch < 1 {
+				return usageError{fmt.Errorf("--batch must be at least 1")}
+			}
+			nc, c, err := cf.connect()
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			send := func(values []string) error {
+				recs := make([]messages.Record, len(values))
+				for i, v := range values {
+					recs[i] = messages.Record{Value: []byte(v), Key: []byte(*key), Headers: headers.m}
+				}
+				rctx, cancel := cf.ctx(ctx)
+				defer cancel()
+				rep, err := c.Append(rctx, recs...)
+				if err != nil {
+					return err
+				}
+				if *cf.json {
+					return json.NewEncoder(stdout).Encode(rep)
+				}
+				_, err = fmt.Fprintf(stdout, "appended offsets %d-%d\n", rep.FirstOffset, rep.LastOffset)
+				return err
+			}
+			if len(args) > 0 {
+				return send(args)
+			}
+			sc := bufio.NewScanner(stdin)
+			sc.Buffer(make([]byte, 64<<10), 1<<20)
+			var pending []string
+			for sc.Scan() {
+				pending = append(pending, sc.Text())
+				if len(pending) == *batch {
+					if err := send(pending); err != nil {
+						return err
+					}
+					pending = pending[:0]
+				}
+			}
+			if err := sc.Err(); err != nil {
+				return fmt.Errorf("read stdin: %w", err)
+			}
+			if len(pending) > 0 {
+				return send(pending)
+			}
+			return nil
+		},
+	}
+}
+
+// headerFlag collects repeated NAME=VALUE flags.
+type headerFlag struct{ m map[string]string }
+
+func (h *headerFlag) String() string { return "" }
+
+func (h *headerFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("header %q is not NAME=VALUE", s)
+	}
+	if h.m == nil {
+		h.m = map[string]string{}
+	}
+	h.m[k] = v
+	return nil
+}
+
+func readCommand(stdout io.Writer) *ffcli.Command {
+	fs := flag.NewFlagSet("evlog read", flag.ContinueOnError)
+	cf := addClientFlags(fs)
+	offset := fs.String("offset", "earliest", "first offset to read: a number, earliest or latest")
+	max := fs.Uint64("max", 1, "most records to read")
+	wait := fs.Duration("wait", 0, "at the end of the log, wait this long for a record")
+	return &ffcli.Command{
+		Name:       "read",
+		ShortUsage: "evlog read [flags]",
+		ShortHelp:  "read records from an offset",
+		FlagSet:    fs,
+		Exec: func(ctx context.Context, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Errorf("read takes no arguments, got %q", args)}
+			}
+			nc, c, err := cf.connect()
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			from, err := resolveOffset(ctx, cf, c, *offset)
+			if err != nil {
+				return err
+			}
+			rctx, cancel := context.WithTimeout(ctx, *cf.timeout+*wait)
+			defer cancel()
+			rep, err := c.Read(rctx, from, client.ReadOptions{MaxRecords: *max, Wait: *wait})
+			if err != nil {
+				return err
+			}
+			p := printer{w: stdout, json: *cf.json}
+			for _, r := range rep.Records {
+				if err := p.record(r); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+}
+
+func tailCommand(stdout io.Writer) *ffcli.Command {
+	fs := flag.NewFlagSet("evlog tail", flag.ContinueOnError)
+	cf := addClientFlags(fs)
+	from := fs.String("from", "latest", "where to start: an offset, earliest or latest")
+	return &ffcli.Command{
+		Name:       "tail",
+		ShortUsage: "evlog tail [flags]",
+		ShortHelp:  "print records as they are committed, like tail -f; stop with Ctrl-C",
+		FlagSet:    fs,
+		Exec: func(ctx context.Context, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Errorf("tail takes no arguments, got %q", args)}
+			}
+			nc, c, err := cf.connect()
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			start, err := resolveOffset(ctx, cf, c, *from)
+			if err != nil {
+				return err
+			}
+			ctx, stop := notifyContext(ctx)
+			defer stop()
+			p := printer{w: stdout, json: *cf.json}
+			err = c.Follow(ctx, start, p.record)
+			if ctx.Err() != nil {
+				return nil // interrupted: the normal way to stop tailing
+			}
+			return err
+		},
+	}
+}
+
+func truncateCommand(stdout io.Writer) *ffcli.Command {
+	fs := flag.NewFlagSet("evlog truncate", flag.ContinueOnError)
+	cf := addClientFlags(fs)
+	lowest := fs.String("lowest", "", "delete the segments whose records are all below this offset (required)")
+	return &ffcli.Command{
+		Name:       "truncate",
+		ShortUsage: "evlog truncate --lowest N [flags]",
+		ShortHelp:  "delete old records, whole segments at a time",
+		FlagSet:    fs,
+		Exec: func(ctx context.Context, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Errorf("truncate takes no arguments, got %q", args)}
+			}
+			n, err := strconv.ParseUint(*lowest, 10, 64)
+			if err != nil {
+				return usageError{fmt.Errorf("--lowest: want an offset, got %q", *lowest)}
+			}
+			nc, c, err := cf.connect()
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			rctx, cancel := cf.ctx(ctx)
+			defer cancel()
+			got, err := c.Truncate(rctx, n)
+			if err != nil {
+				return err
+			}
+			if *cf.json {
+				return json.NewEncoder(stdout).Encode(messages.TruncateReply{LowestOffset: got})
+			}
+			_, err = fmt.Fprintf(stdout, "lowest offset is now %d\n", got)
+			return err
+		},
+	}
+}
+
+func infoCommand(stdout io.Writer) *ffcli.Command {
+	fs := flag.NewFlagSet("evlog info", flag.ContinueOnError)
+	cf := addClientFlags(fs)
+	return &ffcli.Command{
+		Name:       "info",
+		ShortUsage: "evlog info [flags]",
+		ShortHelp:  "show the log's offsets, segments and size",
+		FlagSet:    fs,
+		Exec: func(ctx context.Context, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Errorf("info takes no arguments, got %q", args)}
+			}
+			nc, c, err := cf.connect()
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			rctx, cancel := cf.ctx(ctx)
+			defer cancel()
+			inf, err := c.Info(rctx)
+			if err != nil {
+				return err
+			}
+			if *cf.json {
+				return json.NewEncoder(stdout).Encode(inf)
+			}
+			_, err = fmt.Fprintf(stdout, "lowest offset  %d\nnext offset    %d\nrecords        %d\nsegments       %d\nbytes          %d\n",
+				inf.LowestOffset, inf.NextOffset, inf.NextOffset-inf.LowestOffset, inf.Segments, inf.Bytes)
+			return err
+		},
+	}
+}
+
+// resolveOffset turns "earliest", "latest" or a number into an offset.
+func resolveOffset(ctx context.Context, cf clientFlags, c *client.Client, s string) (uint64, error) {
+	switch s {
+	case "earliest", "latest":
+		rctx, cancel := cf.ctx(ctx)
+		defer cancel()
+		inf, err := c.Info(rctx)
+		if err != nil {
+			return 0, err
+		}
+		if s == "earliest" {
+			return inf.LowestOffset, nil
+		}
+		return inf.NextOffset, nil
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, usageError{fmt.Errorf("want an offset, earliest or latest, got %q", s)}
+	}
+	return n, nil
+}
+
+// printer writes records for people (tab-separated) or as JSON lines.
+type printer struct {
+	w    io.Writer
+	json bool
+}
+
+// jsonRecord is how records look in JSON output: text stays text.
+type jsonRecord struct {
+	Offset    uint64            `json:"offset"`
+	Timestamp time.Time         `json:"timestamp"`
+	Key       any               `json:"key,omitempty"`
+	Value     any               `json:"value"`
+	Headers   map[string]string `json:"headers,omitempty"`
+}
+
+func (p printer) record(r messages.Record) error {
+	if p.json {
+		jr := jsonRecord{Offset: r.Offset, Timestamp: time.Unix(0, r.Timestamp).UTC(), Value: readable(r.Value), Headers: r.Headers}
+		if len(r.Key) > 0 {
+			jr.Key = readable(r.Key)
+		}
+		return json.NewEncoder(p.w).Encode(jr)
+	}
+	line := fmt.Sprintf("%d\t%s", r.Offset, time.Unix(0, r.Timestamp).UTC().Format(time.RFC3339Nano))
+	if len(r.Key) > 0 {
+		line += "\tkey=" + fmt.Sprint(readable(r.Key))
+	}
+	_, err := fmt.Fprintf(p.w, "%s\t%v\n", line, readable(r.Value))
+	return err
+}
+
+// readable shows valid UTF-8 as a string and anything else as bytes, which
+// JSON encodes in base64.
+func readable(b []byte) any {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	return b
+}
