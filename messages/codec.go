@@ -22,8 +22,8 @@ func Unmarshal(data []byte, v any) error {
 	d.dec.Reset(&d.r)
 	err := d.dec.Decode(v)
 	if err == nil && d.r.Len() > 0 {
-		// Validate and the decoder disagree on where the value ends; better
-		// to refuse than to have read something else than was checked.
+		// Validate and the decoder disagree on where the value ends, so the
+		// decoder read something other than what was checked: refuse it.
 		err = fmt.Errorf("%w: %d bytes left after decoding %T", ErrMalformed, d.r.Len(), v)
 	}
 	d.r.Reset(nil)

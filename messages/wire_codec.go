@@ -251,7 +251,7 @@ func decodeMap(d *msgpack.Decoder, body string, field func(key []byte) error) er
 		return fmt.Errorf("%w: %s: %v", ErrMalformed, body, err)
 	}
 	if err := checkLen(d, n, 2); err != nil {
-		return fmt.Errorf("%s: %w", body, err)
+		return fmt.Errorf("%w: %s: %v", ErrMalformed, body, err)
 	}
 	// One scratch for all keys: it escapes to the heap, so one allocation
 	// per body instead of one per key.
