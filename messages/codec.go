@@ -80,6 +80,17 @@ func (e *Encoder) Encode(v any) ([]byte, error) {
 	return e.buf.Bytes(), nil
 }
 
+// EncodeRecord encodes r like Encode, but calls its encoder directly
+// instead of through the library's type lookup: the storage engine encodes
+// every appended record this way.
+func (e *Encoder) EncodeRecord(r *Record) ([]byte, error) {
+	e.buf.Reset()
+	if err := r.EncodeMsgpack(e.enc); err != nil {
+		return nil, fmt.Errorf("encode record: %w", err)
+	}
+	return e.buf.Bytes(), nil
+}
+
 // remaining returns how many bytes a decoder reading from memory has left,
 // or -1 when it reads from a stream and cannot tell.
 func remaining(d *msgpack.Decoder) int {

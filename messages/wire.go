@@ -2,20 +2,21 @@ package messages
 
 // The request and reply bodies of the NATS protocol. Each is a msgpack map
 // with the keys in its struct tags; optional keys may be left out by a
-// client, and keys a reader does not know are ignored.
+// client, and keys a reader does not know are ignored. The json tags give
+// the same names to the command line's JSON output.
 
 // AppendRequest asks the service to append records. Their offsets and
 // timestamps are assigned by the service; values sent for them are ignored.
 type AppendRequest struct {
-	Records []Record `msgpack:"records"`
+	Records []Record `msgpack:"records" json:"records"`
 }
 
 // AppendReply answers an AppendRequest once its records are durable under
 // the service's sync mode. The records got the contiguous offsets
 // FirstOffset to LastOffset, in request order.
 type AppendReply struct {
-	FirstOffset uint64 `msgpack:"first_offset"`
-	LastOffset  uint64 `msgpack:"last_offset"`
+	FirstOffset uint64 `msgpack:"first_offset" json:"first_offset"`
+	LastOffset  uint64 `msgpack:"last_offset" json:"last_offset"`
 }
 
 // ReadRequest asks for records from Offset on. Zero MaxRecords means 1 and
@@ -23,42 +24,42 @@ type AppendReply struct {
 // maximum payload. With WaitMS, a read at the next offset to be written
 // waits up to that many milliseconds for a record to arrive.
 type ReadRequest struct {
-	Offset     uint64 `msgpack:"offset"`
-	MaxRecords uint64 `msgpack:"max_records,omitempty"`
-	MaxBytes   uint64 `msgpack:"max_bytes,omitempty"`
-	WaitMS     uint64 `msgpack:"wait_ms,omitempty"`
+	Offset     uint64 `msgpack:"offset" json:"offset"`
+	MaxRecords uint64 `msgpack:"max_records,omitempty" json:"max_records,omitempty"`
+	MaxBytes   uint64 `msgpack:"max_bytes,omitempty" json:"max_bytes,omitempty"`
+	WaitMS     uint64 `msgpack:"wait_ms,omitempty" json:"wait_ms,omitempty"`
 }
 
 // ReadReply holds records in offset order and the offset to read next.
 type ReadReply struct {
-	Records    []Record `msgpack:"records"`
-	NextOffset uint64   `msgpack:"next_offset"`
+	Records    []Record `msgpack:"records" json:"records"`
+	NextOffset uint64   `msgpack:"next_offset" json:"next_offset"`
 }
 
 // TruncateRequest asks the service to delete records below Lowest. Whole
 // segments are deleted, so records below Lowest may remain readable until
 // their segment is entirely below it.
 type TruncateRequest struct {
-	Lowest uint64 `msgpack:"lowest"`
+	Lowest uint64 `msgpack:"lowest" json:"lowest"`
 }
 
 // TruncateReply gives the lowest offset still readable after a truncation.
 type TruncateReply struct {
-	LowestOffset uint64 `msgpack:"lowest_offset"`
+	LowestOffset uint64 `msgpack:"lowest_offset" json:"lowest_offset"`
 }
 
 // InfoReply describes the log. The request body is empty.
 type InfoReply struct {
-	LowestOffset uint64 `msgpack:"lowest_offset"`
-	NextOffset   uint64 `msgpack:"next_offset"`
-	Segments     uint64 `msgpack:"segments"`
-	Bytes        uint64 `msgpack:"bytes"`
+	LowestOffset uint64 `msgpack:"lowest_offset" json:"lowest_offset"`
+	NextOffset   uint64 `msgpack:"next_offset" json:"next_offset"`
+	Segments     uint64 `msgpack:"segments" json:"segments"`
+	Bytes        uint64 `msgpack:"bytes" json:"bytes"`
 }
 
 // Committed is published on the committed subject after records
 // FirstOffset to LastOffset became durable. Notifications are published in
 // offset order.
 type Committed struct {
-	FirstOffset uint64 `msgpack:"first_offset"`
-	LastOffset  uint64 `msgpack:"last_offset"`
+	FirstOffset uint64 `msgpack:"first_offset" json:"first_offset"`
+	LastOffset  uint64 `msgpack:"last_offset" json:"last_offset"`
 }

@@ -28,8 +28,9 @@ type Log struct {
 	segments []*segment
 	closed   bool
 	enc      *messages.Encoder
-	frames   []byte // scratch for a batch's frames
-	ends     []int  // scratch: end of each frame in frames
+	scratch  messages.Record // what enc encodes, so that it need not escape
+	frames   []byte          // scratch for a batch's frames
+	ends     []int           // scratch: end of each frame in frames
 
 	// syncMu guards the group-commit state. A Sync caller that finds no
 	// sync running becomes the leader: it syncs everything written so far
@@ -240,10 +241,11 @@ func (l *Log) encode(records []*messages.Record, first uint64) error {
 	now := time.Now().UnixNano()
 	l.frames, l.ends = l.frames[:0], l.ends[:0]
 	for j, r := range records {
-		payload, err := l.enc.Encode(&messages.Record{
+		l.scratch = messages.Record{
 			Value: r.Value, Key: r.Key, Headers: r.Headers,
 			Offset: first + uint64(j), Timestamp: cmpOr(r.Timestamp, now),
-		})
+		}
+		payload, err := l.enc.EncodeRecord(&l.scratch)
 		if err != nil {
 			return fmt.Errorf("append: %w", err)
 		}
