@@ -42,7 +42,10 @@
 //
 // The active segment's index file is grown to MaxIndexBytes and mapped into
 // memory (gommap), so appending an entry is a memory write; sealing or
-// closing cuts the file to the entries in use.
+// closing cuts the file to the entries in use. On Linux the grown file's
+// blocks are allocated at once (fallocate): a write through the mapping to
+// an unallocated block of a full file system would kill the process with
+// SIGBUS, where the store's write reports the full disk as an error.
 //
 // # Recovery
 //

@@ -55,7 +55,7 @@ func (i *index) mapSize(size uint64) error {
 		return err
 	}
 	size -= size % entryWidth
-	if err := i.file.Truncate(int64(size)); err != nil {
+	if err := resize(i.file, int64(size)); err != nil {
 		return fmt.Errorf("resize index %s: %w", i.name, err)
 	}
 	if size == 0 {

@@ -1,0 +1,10 @@
+//go:build !linux
+
+package segment
+
+import "os"
+
+// resize sets the size of f, an index about to be mapped. Elsewhere than
+// on Linux the file may be sparse: on a full file system, a write through
+// the mapping to a hole may then kill the process with SIGBUS.
+func resize(f *os.File, size int64) error { return f.Truncate(size) }
