@@ -1,0 +1,676 @@
+package segment
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/tysonmote/gommap"
+)
+
+// Segment statuses in a CheckReport.
+const (
+	// StatusOK: every record reads back intact and the index matches the
+	// store.
+	StatusOK = "ok"
+	// StatusRepaired: Check repaired what it found; nothing is left to do.
+	StatusRepaired = "repaired"
+	// StatusDamaged: damage remains, either records that cannot be read
+	// or files that the log refuses to open.
+	StatusDamaged = "damaged"
+)
+
+// maxProblems bounds the problems listed for one segment; the rest are
+// counted.
+const maxProblems = 10
+
+// CheckOptions configures Check.
+type CheckOptions struct {
+	// Repair rebuilds every index that does not match its store and cuts
+	// the torn tail of the last segment's store, as NewLog would. It never
+	// deletes records that may be intact: a damaged sealed segment, or a
+	// last segment with intact records after its damage, is left as it
+	// is and reported. Without Repair, Check opens every file read-only.
+	Repair bool
+	// Progress, when not nil, is called as the stores are read, with the
+	// bytes checked so far and the total, for a progress bar.
+	Progress func(done, total int64)
+}
+
+// CheckReport is what Check found in a log directory.
+type CheckReport struct {
+	// Dir is the directory checked.
+	Dir string `json:"dir"`
+	// Segments holds one report a segment, in offset order.
+	Segments []SegmentReport `json:"segments"`
+	// Records is the number of records that read back intact.
+	Records uint64 `json:"records"`
+	// Bytes is the total size of the stores.
+	Bytes uint64 `json:"bytes"`
+	// LowestOffset and NextOffset bound the log as it reads: the first
+	// segment's base and the offset after the last segment's last record.
+	LowestOffset uint64 `json:"lowest_offset"`
+	NextOffset   uint64 `json:"next_offset"`
+	// Damaged counts the segments whose status is StatusDamaged.
+	Damaged int `json:"damaged"`
+	// Repaired counts the segments whose status is StatusRepaired.
+	Repaired int `json:"repaired"`
+	// Notes are findings about the directory that are not damage.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// OK reports whether no damage remains.
+func (r CheckReport) OK() bool { return r.Damaged == 0 }
+
+// SegmentReport is what Check found in one segment.
+type SegmentReport struct {
+	// BaseOffset is the offset of the segment's first record.
+	BaseOffset uint64 `json:"base_offset"`
+	// Store is the path of the segment's store.
+	Store string `json:"store"`
+	// Bytes is the size of the store.
+	Bytes uint64 `json:"bytes"`
+	// Records is the number of records that read back intact.
+	Records uint64 `json:"records"`
+	// NextOffset is the offset after the segment's last record as the log
+	// reads it: where the next segment must begin.
+	NextOffset uint64 `json:"next_offset"`
+	// Status is StatusOK, StatusRepaired or StatusDamaged.
+	Status string `json:"status"`
+	// Problems describes the damage found, before any repair, one
+	// problem a line.
+	Problems []string `json:"problems,omitempty"`
+	// FirstBad is where the first damaged record is, when a problem
+	// concerns a record.
+	FirstBad *Location `json:"first_bad,omitempty"`
+	// Notes are findings that are not damage, such as an index left
+	// preallocated by a crash, which NewLog rebuilds.
+	Notes []string `json:"notes,omitempty"`
+	// Repairs lists what Repair changed.
+	Repairs []string `json:"repairs,omitempty"`
+	// Advice says what an operator can do about damage that remains.
+	Advice string `json:"advice,omitempty"`
+}
+
+// Location is a record's place in the log.
+type Location struct {
+	// Offset is the record's offset.
+	Offset uint64 `json:"offset"`
+	// Position is where its frame starts, or should start, in the store.
+	Position uint64 `json:"position"`
+}
+
+// Check verifies the log in dir, which no process may have open: every
+// frame's length and CRC, that every record decodes and carries the offset
+// its place implies, that each index matches its store (entry count,
+// relative offsets, positions; cut to size, or preallocated with zeros as
+// a crash leaves it), and that each segment begins where the one before it
+// ends. It reads what NewLog and Read would: an index that NewLog trusts is
+// followed record by record, any other is judged against the store.
+//
+// Damage is reported, not returned: the error is for a directory that
+// cannot be checked at all. With opts.Repair, see CheckOptions.
+func Check(dir string, opts CheckOptions) (CheckReport, error) {
+	rep := CheckReport{Dir: dir}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return rep, fmt.Errorf("check: %w", err)
+	}
+	if !fi.IsDir() {
+		return rep, fmt.Errorf("check: %s is not a directory", dir)
+	}
+	bases, err := segmentBases(dir)
+	if err != nil {
+		return rep, fmt.Errorf("check: %w", err)
+	}
+	p := &progress{report: opts.Progress}
+	for _, base := range bases {
+		fi, err := os.Stat(segmentName(dir, base, storeSuffix))
+		if err != nil {
+			return rep, fmt.Errorf("check: %w", err)
+		}
+		p.total += fi.Size()
+	}
+	p.add(0)
+	checks := make([]*segmentCheck, len(bases))
+	for i, base := range bases {
+		c, err := checkSegment(dir, base, i == len(bases)-1, p)
+		if err != nil {
+			return rep, err
+		}
+		if opts.Repair && c.fix {
+			if c, err = repairSegment(dir, c); err != nil {
+				return rep, err
+			}
+		}
+		checks[i] = c
+	}
+	checkContinuity(checks)
+	for i, c := range checks {
+		// Truncating to the next segment's base deletes this one.
+		c.truncateTo = c.report.NextOffset
+		if i+1 < len(checks) {
+			c.truncateTo = checks[i+1].report.BaseOffset
+		}
+		c.finish()
+		r := c.report
+		rep.Segments = append(rep.Segments, r)
+		rep.Records += r.Records
+		rep.Bytes += r.Bytes
+		switch r.Status {
+		case StatusDamaged:
+			rep.Damaged++
+		case StatusRepaired:
+			rep.Repaired++
+		}
+		if i == 0 {
+			rep.LowestOffset = r.BaseOffset
+		}
+		rep.NextOffset = r.NextOffset
+	}
+	rep.Notes, err = strayIndexes(dir, bases)
+	return rep, err
+}
+
+// segmentCheck is the state of one segment's check.
+type segmentCheck struct {
+	report   SegmentReport
+	last     bool
+	trusted  bool // NewLog trusts the index as it is
+	indexBad bool // the index does not match the store
+	extra    int  // problems beyond maxProblems
+	problems int  // problems found, listed or not
+	// storeDamaged says the store holds bytes that are not intact
+	// records; tornAt is where the scan of the store stopped.
+	storeDamaged bool
+	tornAt       uint64
+	// fix says Repair can set the segment right without deleting any
+	// record that may be intact.
+	fix bool
+	// advice collects what to tell an operator, by kind.
+	restore, cutWarning, foreign bool
+	// truncateTo is the lowest offset that truncation deletes the
+	// segment at.
+	truncateTo uint64
+}
+
+func (c *segmentCheck) problem(at *Location, format string, args ...any) {
+	c.problems++
+	if len(c.report.Problems) < maxProblems {
+		c.report.Problems = append(c.report.Problems, fmt.Sprintf(format, args...))
+	} else {
+		c.extra++
+	}
+	if at != nil && (c.report.FirstBad == nil || at.Offset < c.report.FirstBad.Offset) {
+		c.report.FirstBad = at
+	}
+}
+
+// listed returns the problems, with a last line counting those left out.
+func (c *segmentCheck) listed() []string {
+	if c.extra == 0 {
+		return c.report.Problems
+	}
+	return append(slices.Clip(c.report.Problems), fmt.Sprintf("and %d more problems", c.extra))
+}
+
+// finish sets the status and the advice.
+func (c *segmentCheck) finish() {
+	r := &c.report
+	r.Problems, c.extra = c.listed(), 0
+	switch {
+	case c.problems > 0:
+		r.Status = StatusDamaged
+	case len(r.Repairs) > 0:
+		r.Status = StatusRepaired
+	default:
+		r.Status = StatusOK
+	}
+	if r.Status != StatusDamaged {
+		return
+	}
+	var advice []string
+	if c.fix {
+		advice = append(advice, "Run the check again with repair to fix it.")
+	}
+	if c.cutWarning {
+		advice = append(advice, fmt.Sprintf("Copy %s aside before the log is opened: opening it cuts "+
+			"the last segment at its first damaged frame, and intact records follow that frame.", r.Store))
+	}
+	if c.foreign {
+		advice = append(advice, "Frames with valid checksums hold no record or another offset's record: "+
+			"the file was probably copied from another log or renamed; put the right file in its place.")
+	}
+	if c.restore {
+		off := r.BaseOffset
+		if r.FirstBad != nil {
+			off = r.FirstBad.Offset
+		}
+		advice = append(advice, fmt.Sprintf("Reads of the damaged records fail as corrupt while the "+
+			"rest stay readable. Repair deletes nothing that may be intact: restore %s from a backup "+
+			"or replica, or, if the records from offset %d on may be given up, truncate the log to "+
+			"offset %d, which deletes this segment and those before it.", r.Store, off, c.truncateTo))
+	}
+	r.Advice = strings.Join(advice, " ")
+}
+
+// checkSegment checks one segment read-only. An error means the segment
+// could not be checked at all; damage goes into the report.
+func checkSegment(dir string, base uint64, last bool, p *progress) (*segmentCheck, error) {
+	name := segmentName(dir, base, storeSuffix)
+	c := &segmentCheck{last: last, report: SegmentReport{BaseOffset: base, Store: name, NextOffset: base}}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("check: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("check: %w", err)
+	}
+	st := &store{file: f, name: name, size: uint64(fi.Size())}
+	c.report.Bytes = st.size
+	ib, err := os.ReadFile(segmentName(dir, base, indexSuffix))
+	noIndex := errors.Is(err, os.ErrNotExist)
+	if err != nil && !noIndex {
+		return nil, fmt.Errorf("check: %w", err)
+	}
+	// The index as NewLog maps it, read-only: openIndex drops a partial
+	// last entry.
+	idx := &index{name: segmentName(dir, base, indexSuffix), mmap: gommap.MMap(ib[:len(ib)-len(ib)%entryWidth])}
+	s := &segment{base: base, store: st, index: idx}
+
+	positions, end, err := scanStore(st)
+	if err == nil {
+		var bad map[int]error
+		if bad, err = verifyRecords(s, positions, end, p); err == nil {
+			c.tornAt = end
+			c.storeDamaged = end < st.size || len(bad) > 0
+			c.foreign = len(bad) > 0
+			if len(ib)%entryWidth != 0 {
+				c.problem(nil, "index is %d bytes, not a whole number of %d-byte entries", len(ib), entryWidth)
+				c.indexBad = true
+			}
+			if c.trusted = s.trusted(idx.capacity()); c.trusted {
+				c.followIndex(s, positions, end, bad, noIndex)
+			} else {
+				c.judgeIndex(s, positions, end, bad, noIndex)
+			}
+		}
+	}
+	if err != nil {
+		// An I/O error is damage of its own kind: report it and go on
+		// with the other segments.
+		c.problem(nil, "store unreadable: %v", err)
+		c.storeDamaged, c.restore = true, true
+	}
+	p.endSegment(st.size)
+	return c, nil
+}
+
+// verifyRecords decodes every frame the scan found intact and checks that
+// it holds the record of its offset, as Read does. It returns the failures
+// by frame number.
+func verifyRecords(s *segment, positions []uint64, end uint64, p *progress) (map[int]error, error) {
+	r := bufio.NewReaderSize(io.NewSectionReader(s.store.file, 0, int64(end)), 1<<20)
+	var b []byte
+	var bad map[int]error
+	for i, pos := range positions {
+		stop := end
+		if i+1 < len(positions) {
+			stop = positions[i+1]
+		}
+		b = slices.Grow(b[:0], int(stop-pos))[:stop-pos]
+		if _, err := io.ReadFull(r, b); err != nil {
+			return nil, fmt.Errorf("read %s at %d: %w", s.store.name, pos, err)
+		}
+		payload, err := checkFrame(b, pos)
+		if err == nil {
+			_, err = decodeRecord(payload, s.base+uint64(i))
+		}
+		if err != nil {
+			if bad == nil {
+				bad = map[int]error{}
+			}
+			bad[i] = err
+		}
+		p.add(stop - pos)
+	}
+	return bad, nil
+}
+
+// followIndex checks a segment whose index NewLog trusts: every entry is
+// read as Read reads it. Frames the scan already verified are not read
+// twice.
+func (c *segmentCheck) followIndex(s *segment, positions []uint64, end uint64, bad map[int]error, noIndex bool) {
+	n := s.index.capacity()
+	s.index.n, s.end = n, s.store.size
+	c.report.NextOffset = s.base + n
+	for k := range n {
+		off := s.base + k
+		rel, pos := s.index.entry(k)
+		scanned := k < uint64(len(positions))
+		if rel != uint32(k) || scanned && pos != positions[k] {
+			at := &Location{Offset: off, Position: pos}
+			if scanned {
+				at.Position = positions[k]
+			}
+			c.problem(at, "index entry %d is (relative offset %d, position %d), want (%d, %d)", k, rel, pos, k, at.Position)
+			c.indexBad = true
+			continue
+		}
+		stop := s.store.size
+		if k+1 < n {
+			_, stop = s.index.entry(k + 1)
+		}
+		if scanned && stop == frameEnd(positions, end, int(k)) {
+			if err := bad[int(k)]; err != nil {
+				c.problem(&Location{Offset: off, Position: pos}, "%v", err)
+			} else {
+				c.report.Records++
+			}
+			continue
+		}
+		if err := readEntry(s, k); err != nil {
+			c.problem(&Location{Offset: off, Position: pos}, "read offset %d: %v", off, err)
+			continue
+		}
+		c.report.Records++
+	}
+	if noIndex {
+		c.report.Notes = append(c.report.Notes, "index file missing; opening the log creates it")
+		c.fix = true
+	}
+	switch {
+	case !c.storeDamaged && c.indexBad:
+		c.fix = true
+	case c.storeDamaged:
+		// The last frame is intact, so records follow the damage:
+		// nothing can be cut.
+		c.restore = true
+		if end < s.store.size && c.problems == 0 {
+			c.problem(&Location{Offset: s.base + uint64(len(positions)), Position: end},
+				"store damaged at position %d: %v", end, frameDamage(s.store, end))
+		}
+	}
+}
+
+// frameEnd is where the scan found frame k to end.
+func frameEnd(positions []uint64, end uint64, k int) uint64 {
+	if k+1 < len(positions) {
+		return positions[k+1]
+	}
+	return end
+}
+
+// readEntry reads relative entry k as Read does.
+func readEntry(s *segment, k uint64) error {
+	start, end, err := s.bounds(k)
+	if err != nil {
+		return err
+	}
+	b := make([]byte, end-start)
+	if err := s.store.readAt(b, start); err != nil {
+		return err
+	}
+	payload, err := checkFrame(b, start)
+	if err != nil {
+		return err
+	}
+	_, err = decodeRecord(payload, s.base+k)
+	return err
+}
+
+// judgeIndex checks a segment whose index NewLog would rebuild from the
+// store: the records are those the scan found, and the index is compared
+// with them.
+func (c *segmentCheck) judgeIndex(s *segment, positions []uint64, end uint64, bad map[int]error, noIndex bool) {
+	c.report.NextOffset = s.base + uint64(len(positions))
+	for i := range positions {
+		if err := bad[i]; err != nil {
+			c.problem(&Location{Offset: s.base + uint64(i), Position: positions[i]}, "%v", err)
+			continue
+		}
+		c.report.Records++
+	}
+	n := s.index.capacity()
+	for k := range min(n, uint64(len(positions))) {
+		if rel, pos := s.index.entry(k); rel != uint32(k) || pos != positions[k] {
+			c.problem(&Location{Offset: s.base + k, Position: positions[k]},
+				"index entry %d is (relative offset %d, position %d), want (%d, %d)", k, rel, pos, k, positions[k])
+			c.indexBad = true
+		}
+	}
+	if have := uint64(len(positions)); n < have {
+		at := &Location{Offset: s.base + n, Position: positions[n]}
+		if noIndex {
+			c.problem(at, "index file missing, the store holds %d records", have)
+		} else {
+			c.problem(at, "index holds %d entries, the store %d records", n, have)
+		}
+		c.indexBad = true
+	}
+	// Entries past the store's records: zeros where a crash left the
+	// index preallocated, positions past the scan's end for records lost
+	// or damaged, anything else is garbage.
+	var spare, past, intactPast uint64
+	for k := uint64(len(positions)); k < n; k++ {
+		rel, pos := s.index.entry(k)
+		switch {
+		case rel == 0 && pos == 0:
+			spare++
+		case pos < end:
+			if !c.indexBad {
+				c.problem(&Location{Offset: s.base + k, Position: pos},
+					"index entry %d is (relative offset %d, position %d), inside the store's records", k, rel, pos)
+			}
+			c.indexBad = true
+		default:
+			past++
+			if payload, err := frameAt(s.store, pos); err == nil {
+				if _, err := decodeRecord(payload, s.base+k); err == nil {
+					intactPast++
+				}
+			}
+		}
+	}
+	switch {
+	case c.indexBad:
+	case spare > 0:
+		// Preallocated: a crash left it so, and entries past the end are
+		// of records that a power loss took before they were synced.
+		note := fmt.Sprintf("index not cut to size (as a crash leaves it): %d entries for %d records", n, len(positions))
+		if past > intactPast {
+			note += fmt.Sprintf(", %d of them for records past the store's intact end", past-intactPast)
+		}
+		c.report.Notes = append(c.report.Notes, note+"; opening the log rebuilds it")
+	case past > intactPast && end == s.store.size:
+		// Cut to size, so closed, yet the store lacks records it lists.
+		c.problem(&Location{Offset: s.base + uint64(len(positions)), Position: end},
+			"index lists %d records past the end of the store: records are missing", past)
+		c.indexBad = true
+	}
+	if end < s.store.size {
+		at := &Location{Offset: s.base + uint64(len(positions)), Position: end}
+		why := frameDamage(s.store, end)
+		switch {
+		case c.last && intactPast == 0 && len(bad) == 0:
+			c.problem(at, "torn tail: %d bytes after the last intact record, from position %d: %v",
+				s.store.size-end, end, why)
+		default:
+			c.problem(at, "store damaged from position %d (offset %d on, %d bytes): %v",
+				end, at.Offset, s.store.size-end, why)
+			c.restore = true
+		}
+		if intactPast > 0 {
+			c.problem(nil, "%d intact records after the damage are out of reach: opening the log rebuilds "+
+				"the index from the store, which stops at the damage", intactPast)
+			c.cutWarning = c.last
+		}
+	}
+	switch {
+	case len(bad) > 0:
+		c.restore = true
+	case end < s.store.size:
+		c.fix = !c.restore
+	default:
+		// The store is intact: rebuilding the index fixes the rest, and
+		// cuts an index that is merely preallocated.
+		c.fix = c.indexBad || spare+past > 0 || noIndex
+	}
+}
+
+// frameAt reads and checks the frame that starts at pos, taking its length
+// from its header, and returns its payload.
+func frameAt(s *store, pos uint64) ([]byte, error) {
+	if pos > s.size || s.size-pos < frameHeader {
+		return nil, fmt.Errorf("%w: frame at %d: the store ends at %d, before the frame's header", ErrCorrupt, pos, s.size)
+	}
+	var hdr [frameHeader]byte
+	if err := s.readAt(hdr[:], pos); err != nil {
+		return nil, err
+	}
+	n := uint64(binary.BigEndian.Uint32(hdr[:]))
+	if n < minPayload {
+		return nil, fmt.Errorf("%w: frame at %d: length 0", ErrCorrupt, pos)
+	}
+	if n > s.size-pos-frameHeader {
+		return nil, fmt.Errorf("%w: frame at %d: length %d runs past the end of the store (%d bytes)", ErrCorrupt, pos, n, s.size)
+	}
+	b := make([]byte, frameHeader+n)
+	if err := s.readAt(b, pos); err != nil {
+		return nil, err
+	}
+	return checkFrame(b, pos)
+}
+
+// frameDamage says why the frame at pos is not intact.
+func frameDamage(s *store, pos uint64) error {
+	if _, err := frameAt(s, pos); err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: frame at %d is intact but the scan stopped there", ErrCorrupt, pos)
+}
+
+// repairSegment rebuilds the segment's index from its store, cutting the
+// store's torn tail when it is the last segment, and checks it again.
+func repairSegment(dir string, c *segmentCheck) (*segmentCheck, error) {
+	base := c.report.BaseOffset
+	// An index that agrees with its store at both ends is trusted as it
+	// is: empty it, so that opening the segment rebuilds all of it. The
+	// store is the truth, and a crash here leaves an index that NewLog
+	// rebuilds too.
+	name := segmentName(dir, base, indexSuffix)
+	if err := os.Truncate(name, 0); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("repair: %w", err)
+	}
+	s, rec, err := openSegment(dir, base, 0, c.last)
+	if err != nil {
+		return nil, fmt.Errorf("repair: %w", err)
+	}
+	n := s.index.n
+	if err := s.close(); err != nil {
+		return nil, fmt.Errorf("repair: %w", err)
+	}
+	if err := syncDir(dir); err != nil {
+		return nil, fmt.Errorf("repair: %w", err)
+	}
+	after, err := checkSegment(dir, base, c.last, nil)
+	if err != nil {
+		return nil, err
+	}
+	r := &after.report
+	if rec != nil && rec.TruncatedBytes > 0 {
+		r.Repairs = append(r.Repairs, fmt.Sprintf("cut the torn tail: %d bytes from position %d", rec.TruncatedBytes, c.tornAt))
+	}
+	r.Repairs = append(r.Repairs, fmt.Sprintf("rebuilt the index from the store: %d entries", n))
+	// Report what was found; what is still wrong comes after it.
+	remaining := after.listed()
+	r.Problems, r.FirstBad, r.Notes = c.listed(), c.report.FirstBad, c.report.Notes
+	for _, p := range remaining {
+		r.Problems = append(r.Problems, "after repair: "+p)
+	}
+	return after, nil
+}
+
+// checkContinuity checks that each segment begins where the one before it
+// ends, as NewLog reads them.
+func checkContinuity(checks []*segmentCheck) {
+	for i := 1; i < len(checks); i++ {
+		prev, c := checks[i-1], checks[i]
+		next, base := prev.report.NextOffset, c.report.BaseOffset
+		switch {
+		case base < next:
+			c.problem(&Location{Offset: base}, "begins at offset %d, inside the segment before it, which ends at %d: "+
+				"the log refuses to open", base, next)
+			c.fix = false
+			c.restore = true
+		case base > next && prev.storeDamaged:
+			prev.problem(nil, "offsets %d to %d cannot be read", next, base-1)
+		case base > next:
+			c.problem(&Location{Offset: next}, "offsets %d to %d are missing: no segment holds them", next, base-1)
+			c.restore = true
+		}
+	}
+}
+
+// strayIndexes lists the index files without a store, which the log
+// ignores.
+func strayIndexes(dir string, bases []uint64) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("check: %w", err)
+	}
+	var notes []string
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), indexSuffix)
+		if !ok || e.IsDir() {
+			continue
+		}
+		if base, err := strconv.ParseUint(name, 10, 64); err == nil && !slices.Contains(bases, base) {
+			notes = append(notes, fmt.Sprintf("%s: index without a store, which the log ignores", filepath.Join(dir, e.Name())))
+		}
+	}
+	return notes, nil
+}
+
+// progress reports the bytes checked to a callback, at most every MiB.
+// A nil *progress reports nothing.
+type progress struct {
+	report      func(done, total int64)
+	done, total int64
+	reported    int64
+	// segment is what the current segment has added so far.
+	segment uint64
+}
+
+func (p *progress) add(n uint64) {
+	if p == nil {
+		return
+	}
+	p.segment += n
+	p.done += int64(n)
+	if p.report != nil && (p.done-p.reported >= 1<<20 || p.done == p.total || p.done == 0) {
+		p.reported = p.done
+		p.report(p.done, p.total)
+	}
+}
+
+// endSegment accounts for the rest of a store of size bytes, which the
+// scan found damaged or did not read.
+func (p *progress) endSegment(size uint64) {
+	if p == nil {
+		return
+	}
+	if size > p.segment {
+		p.add(size - p.segment)
+	}
+	p.segment = 0
+}
