@@ -62,6 +62,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			truncateCommand(stdout),
 			infoCommand(stdout),
 			decodeCommand(stdin, stdout),
+			checkCommand(stdout, stderr),
 		},
 	}
 	root.Exec = func(_ context.Context, args []string) error {
