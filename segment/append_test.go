@@ -333,3 +333,52 @@ func TestRecordTooLarge(t *testing.T) {
 		})
 	}
 }
+
+// TestOffsetsExhausted appends at the top of the offset space: offsets must
+// not wrap around to 0 and be given out again.
+func TestOffsetsExhausted(t *testing.T) {
+	const top = ^uint64(0) // NextOffset can be at most this
+	tests := []struct {
+		name    string
+		initial uint64
+		batch   int
+		wantErr bool
+	}{
+		{"last record fits", top - 1, 1, false},
+		{"batch up to the top", top - 3, 3, false},
+		{"batch one past the top", top - 3, 4, true},
+		{"no room at all", top, 1, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			c := quietConfig(0, 0)
+			c.Segment.InitialOffset = tt.initial
+			l := openLog(t, dir, c)
+			batch := appendable(tt.batch)
+			first, err := l.AppendBatch(batch)
+			if tt.wantErr {
+				if !errors.Is(err, ErrOffsetOutOfRange) {
+					t.Fatalf("append of %d at %d: offset %d, %v; want ErrOffsetOutOfRange", tt.batch, tt.initial, first, err)
+				}
+				if n := l.NextOffset(); n != tt.initial {
+					t.Fatalf("next offset %d after a refused append, want %d", n, tt.initial)
+				}
+				return
+			}
+			if err != nil || first != tt.initial {
+				t.Fatalf("append: offset %d, %v", first, err)
+			}
+			if n := l.NextOffset(); n != top {
+				t.Fatalf("next offset %d, want %d", n, top)
+			}
+			if _, err := l.Append(&messages.Record{}); !errors.Is(err, ErrOffsetOutOfRange) {
+				t.Fatalf("append past the top: %v, want ErrOffsetOutOfRange", err)
+			}
+			checkReadAll(t, l, batch)
+			closeLog(t, l)
+			l = openLog(t, dir, c)
+			checkReadAll(t, l, batch)
+		})
+	}
+}

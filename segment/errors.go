@@ -6,8 +6,9 @@ import "errors"
 // errors wrap them with the offset or file concerned.
 var (
 	// ErrOffsetOutOfRange is returned by Read for an offset below the
-	// lowest or above the highest record, and by Truncate for an offset
-	// beyond the next one to be written.
+	// lowest or above the highest record, by Truncate for an offset
+	// beyond the next one to be written, and by Append when the records
+	// would pass the largest offset, 2^64-2.
 	ErrOffsetOutOfRange = errors.New("offset out of range")
 	// ErrCorrupt is returned when stored bytes fail their checks: a CRC
 	// mismatch, a frame that runs past its store, or a record that does

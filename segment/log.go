@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -129,9 +130,12 @@ func segmentBases(dir string) ([]uint64, error) {
 		if !ok || e.IsDir() {
 			continue
 		}
+		// Only names as segmentName makes them are ours: "7.store" parses
+		// too, but the log would then open and create
+		// 00000000000000000007.store instead.
 		base, err := strconv.ParseUint(name, 10, 64)
-		if err != nil {
-			continue // not ours
+		if err != nil || len(name) != 20 {
+			continue
 		}
 		bases = append(bases, base)
 	}
@@ -185,6 +189,12 @@ func (l *Log) AppendUnsynced(records []*messages.Record) (first uint64, err erro
 		return 0, fmt.Errorf("append: log failed earlier: %w", serr)
 	}
 	first = l.active().next()
+	// NextOffset must stay representable: past the largest offset the
+	// next one would wrap to 0 and offsets would be given out again.
+	if uint64(len(records)) > math.MaxUint64-first {
+		return 0, fmt.Errorf("%w: append of %d records at offset %d would pass the largest offset",
+			ErrOffsetOutOfRange, len(records), first)
+	}
 	if err := l.encode(records, first); err != nil {
 		return 0, err
 	}

@@ -3,6 +3,7 @@ package segment
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/evlog/evlog/messages"
@@ -195,4 +196,65 @@ func TestReset(t *testing.T) {
 	closeLog(t, l)
 	l = openLog(t, dir, c)
 	checkReadAll(t, l, want)
+}
+
+// TestForeignFiles puts files into a log's directory that the log did not
+// name: NewLog must leave them alone and neither create segments for them
+// nor move its offsets.
+func TestForeignFiles(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		dir  bool
+	}{
+		{"short number", "7.store", false},
+		{"long number", "0000000000000000000007.store", false},
+		{"not a number", "notes.store", false},
+		{"backup", "00000000000000000007.store.bak", false},
+		{"orphan index", "00000000000000000007.index", false},
+		{"directory", "00000000000000000007.store", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			c := quietConfig(0, 0)
+			l := openLog(t, dir, c)
+			want := appendN(t, l, 5)
+			closeLog(t, l)
+			path := filepath.Join(dir, tt.file)
+			if tt.dir {
+				if err := os.Mkdir(path, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				writeFile(t, path, []byte("not a segment"))
+			}
+			before, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			l = openLog(t, dir, c)
+			if n := l.NextOffset(); n != 5 {
+				t.Fatalf("next offset %d, want 5", n)
+			}
+			if r := l.Recovered(); len(r) != 0 {
+				t.Fatalf("recovered %+v", r)
+			}
+			checkReadAll(t, l, want)
+			closeLog(t, l)
+			after, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(after) != len(before) {
+				t.Fatalf("files %v, were %v", after, before)
+			}
+			if !tt.dir {
+				if b := readFile(t, path); string(b) != "not a segment" {
+					t.Fatalf("%s changed to %q", tt.file, b)
+				}
+			}
+		})
+	}
 }
