@@ -258,3 +258,87 @@ func TestForeignFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestReopenWithOtherLimits reopens a log with smaller and larger segment
+// limits than it was written with: the existing segments stay readable and
+// new records obey the new limits.
+func TestReopenWithOtherLimits(t *testing.T) {
+	fs := uint64(frameSize(t, value(0), 0))
+	tests := []struct {
+		name              string
+		storeFrames, idx  uint64 // limits when written
+		storeFrames2, id2 uint64 // limits when reopened
+		wantActiveGrows   bool   // the reopened active segment takes more records
+	}{
+		{"smaller store", 4, 100, 2, 100, false},
+		{"smaller index", 100, 4, 100, 2, false},
+		{"larger store", 4, 100, 8, 100, true},
+		{"larger index", 100, 4, 100, 8, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			l := openLog(t, dir, quietConfig(tt.storeFrames*fs, tt.idx*entryWidth))
+			want := appendN(t, l, 7) // [0 1 2 3] [4 5 6]
+			closeLog(t, l)
+			c := quietConfig(tt.storeFrames2*fs, tt.id2*entryWidth)
+			l = openLog(t, dir, c)
+			if r := l.Recovered(); len(r) != 0 {
+				t.Fatalf("recovered %+v", r)
+			}
+			checkReadAll(t, l, want)
+			want = append(want, appendN(t, l, 6)...)
+			checkReadAll(t, l, want)
+			b := bases(t, dir)
+			grew := b[1] == 4 && (len(b) == 2 || b[2] > 8)
+			if grew != tt.wantActiveGrows {
+				t.Fatalf("bases %v: active segment took more records: %v, want %v", b, grew, tt.wantActiveGrows)
+			}
+			// Segments made under the new limits obey them.
+			for _, p := range files(t, dir, storeSuffix)[2:] {
+				if fi, _ := os.Stat(p); uint64(fi.Size()) > tt.storeFrames2*fs {
+					t.Fatalf("%s: %d bytes, over %d", p, fi.Size(), tt.storeFrames2*fs)
+				}
+			}
+			closeLog(t, l)
+			l = openLog(t, dir, c)
+			checkReadAll(t, l, want)
+		})
+	}
+}
+
+// TestSyncFailureIsSticky makes fdatasync fail by closing the active
+// store's file under the log: Sync must report it, later appends must be
+// refused rather than acknowledged, and the records written before stay
+// in the files for the next NewLog.
+func TestSyncFailureIsSticky(t *testing.T) {
+	dir := t.TempDir()
+	c := quietConfig(0, 0)
+	l, err := NewLog(dir, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := appendN(t, l, 3)
+	l.active().store.file.Close()
+	serr := l.Sync()
+	if serr == nil {
+		t.Fatal("sync of a closed file succeeded")
+	}
+	for range 2 {
+		if _, err := l.Append(&messages.Record{Value: []byte("x")}); !errors.Is(err, serr) {
+			t.Fatalf("append after a failed sync: %v, want it to wrap %v", err, serr)
+		}
+		if err := l.Sync(); !errors.Is(err, serr) {
+			t.Fatalf("sync after a failed sync: %v, want %v", err, serr)
+		}
+	}
+	if n := l.NextOffset(); n != 3 {
+		t.Fatalf("next offset %d, want 3", n)
+	}
+	if err := l.Close(); err == nil {
+		t.Fatal("close with a closed store file succeeded")
+	}
+	l = openLog(t, dir, c)
+	checkReadAll(t, l, want)
+	appendN(t, l, 1)
+}
