@@ -3,6 +3,7 @@ package service
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/micro"
 
@@ -15,6 +16,8 @@ import (
 type pendingAppend struct {
 	reply       string
 	first, last uint64
+	start       time.Time // when the request came, for the metrics
+	bytes       int       // of the request, for the metrics
 }
 
 // handleAppend validates and writes an append request, then leaves the
@@ -89,7 +92,7 @@ func (s *Service) handleAppend(req micro.Request) {
 		}
 		return
 	}
-	p := pendingAppend{reply: req.Reply(), first: first, last: first + uint64(len(rs)) - 1}
+	p := pendingAppend{reply: req.Reply(), first: first, last: first + uint64(len(rs)) - 1, start: requestStart(req), bytes: len(req.Data())}
 	if s.cfg.SyncMode != segment.SyncAlways && s.uncommitted.Load() == 0 {
 		// Nothing to sync and nothing ahead of it: commit here and save
 		// the hand-over to the committer. Under SyncAlways the committer
@@ -134,6 +137,7 @@ func (s *Service) commit() {
 func (s *Service) commitBatch(batch []pendingAppend, body []byte) []byte {
 	select {
 	case <-s.failed:
+		s.metrics.failed(batch, messages.CodeInternal)
 		for _, p := range batch {
 			s.replyError(p.reply, messages.CodeInternal, "%v", s.failErr)
 		}
@@ -141,8 +145,9 @@ func (s *Service) commitBatch(batch []pendingAppend, body []byte) []byte {
 	default:
 	}
 	if s.cfg.SyncMode == segment.SyncAlways {
-		if err := s.log.Sync(); err != nil {
+		if err := s.metrics.sync(s.log); err != nil {
 			s.fail(fmt.Errorf("%w: %w", ErrSyncFailed, err))
+			s.metrics.failed(batch, messages.CodeInternal)
 			for _, p := range batch {
 				s.replyError(p.reply, messages.CodeInternal, "sync: %v", err)
 			}
@@ -163,5 +168,6 @@ func (s *Service) commitBatch(batch []pendingAppend, body []byte) []byte {
 		body = appendOffsets(body[:0], "first_offset", p.first, "last_offset", p.last)
 		s.replyData(p.reply, body)
 	}
+	s.metrics.committed(batch)
 	return body
 }

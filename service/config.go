@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/evlog/evlog/messages"
 	"github.com/evlog/evlog/segment"
 )
@@ -23,6 +25,10 @@ const (
 	// DefaultMaxRecordBytes lets any accepted record be read back from a
 	// default NATS server, whose messages carry at most 1 MiB.
 	DefaultMaxRecordBytes = 1<<20 - replyOverhead
+	// DefaultMaxReadBytes bounds the records of one read reply. It is
+	// above the 1 MiB maximum payload of a default NATS server, which
+	// therefore is the limit that applies unless the server allows more.
+	DefaultMaxReadBytes = 8 << 20
 	// DefaultMaxBatchRecords bounds the records of one append request.
 	DefaultMaxBatchRecords = 10000
 	// DefaultMaxPendingAppends bounds the append requests written but not
@@ -52,6 +58,12 @@ type Config struct {
 	// 64 bytes. It is lowered to fit the connection's maximum payload, so
 	// that every accepted record can be read back.
 	MaxRecordBytes int
+	// MaxReadBytes bounds the bytes of records in one read reply: a read's
+	// max_bytes is lowered to it, and a record larger than it cannot be
+	// read (413). It must be at least MaxRecordBytes, so that every
+	// accepted record can be read back. Default 8 MiB; the connection's
+	// maximum payload also applies.
+	MaxReadBytes int
 	// MaxBatchRecords bounds the records of one append request; more get
 	// 413. Default 10000.
 	MaxBatchRecords int
@@ -74,6 +86,10 @@ type Config struct {
 	// Logger receives start-up, failure and slow-consumer reports. Nil is
 	// silent.
 	Logger *slog.Logger
+	// Registerer, if set, gets the service's Prometheus metrics (see
+	// metrics.go for the list) from New until Stop. Nil keeps them
+	// unregistered; they still feed the micro stats.
+	Registerer prometheus.Registerer
 }
 
 // DefaultConfig returns a Config with every default filled in.
@@ -94,6 +110,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxRecordBytes == 0 {
 		c.MaxRecordBytes = DefaultMaxRecordBytes
+	}
+	if c.MaxReadBytes == 0 {
+		c.MaxReadBytes = DefaultMaxReadBytes
 	}
 	if c.MaxBatchRecords == 0 {
 		c.MaxBatchRecords = DefaultMaxBatchRecords
@@ -123,6 +142,8 @@ func (c Config) validate() error {
 	switch {
 	case c.MaxRecordBytes < 0:
 		return fmt.Errorf("%w: negative MaxRecordBytes %d", ErrConfig, c.MaxRecordBytes)
+	case c.MaxReadBytes < c.MaxRecordBytes:
+		return fmt.Errorf("%w: MaxReadBytes %d is below MaxRecordBytes %d: accepted records could not be read", ErrConfig, c.MaxReadBytes, c.MaxRecordBytes)
 	case c.MaxBatchRecords < 0:
 		return fmt.Errorf("%w: negative MaxBatchRecords %d", ErrConfig, c.MaxBatchRecords)
 	case c.MaxPendingAppends < 0:

@@ -11,7 +11,7 @@ import (
 func TestDefaultConfig(t *testing.T) {
 	c := DefaultConfig()
 	if c.Prefix != messages.DefaultPrefix || c.MaxRecordBytes != DefaultMaxRecordBytes || c.MaxBatchRecords != 10000 ||
-		c.MaxPendingAppends != 4096 || c.MaxWait != 30*time.Second || c.Logger == nil {
+		c.MaxPendingAppends != 4096 || c.MaxReadBytes != 8<<20 || c.MaxWait != 30*time.Second || c.Logger == nil {
 		t.Fatalf("defaults: %+v", c)
 	}
 	if err := c.validate(); err != nil {
@@ -28,6 +28,7 @@ func TestConfigValidate(t *testing.T) {
 		{"empty token", func(c *Config) { c.Prefix = "a..b" }},
 		{"negative record bytes", func(c *Config) { c.MaxRecordBytes = -1 }},
 		{"negative batch", func(c *Config) { c.MaxBatchRecords = -1 }},
+		{"read bytes below record bytes", func(c *Config) { c.MaxReadBytes = c.MaxRecordBytes - 1 }},
 		{"negative pending", func(c *Config) { c.MaxPendingAppends = -1 }},
 		{"negative parked", func(c *Config) { c.MaxParkedReads = -1 }},
 		{"negative wait", func(c *Config) { c.MaxWait = -time.Second }},

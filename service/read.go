@@ -153,6 +153,7 @@ func (s *Service) answerParked(p *parkedRead) {
 	buf := getBuf()
 	defer putBuf(buf)
 	body, code, desc := s.read(p.req, buf)
+	s.metrics.answered(epRead, code, time.Time{})
 	if code != 0 {
 		s.replyError(p.reply, code, "%s", desc)
 		return
@@ -175,8 +176,8 @@ func (s *Service) read(rr messages.ReadRequest, buf *readBuf) (body []byte, code
 		maxRecords = defaultReadRecords
 	}
 	maxRecords = min(maxRecords, next-rr.Offset, math.MaxInt32)
-	// The reply must fit in one NATS message.
-	limit := int(s.nc.MaxPayload()) - replyOverhead
+	// The reply must fit in one NATS message and in MaxReadBytes.
+	limit := min(int(s.nc.MaxPayload())-replyOverhead, s.cfg.MaxReadBytes)
 	maxBytes := uint64(defaultReadBytes)
 	if rr.MaxBytes > 0 {
 		maxBytes = rr.MaxBytes

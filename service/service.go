@@ -28,6 +28,7 @@ type Service struct {
 	// on this connection can carry.
 	maxRecordBytes int
 	micro          micro.Service
+	metrics        *metrics
 
 	// committed is the offset after the last acknowledged record. Readers
 	// see nothing at or beyond it. Only the committer advances it.
@@ -106,6 +107,7 @@ func New(nc *nats.Conn, log *segment.Log, cfg Config) (*Service, error) {
 		s.logger.Info("record size limited by the NATS max payload", "max_record_bytes", limit, "max_payload", nc.MaxPayload())
 		s.maxRecordBytes = limit
 	}
+	s.metrics = newMetrics(s, log.Recovered())
 	if err := s.probe(); err != nil {
 		return nil, err
 	}
@@ -115,6 +117,9 @@ func New(nc *nats.Conn, log *segment.Log, cfg Config) (*Service, error) {
 		}
 	}
 	s.committed.Store(log.NextOffset())
+	if err := s.registerMetrics(); err != nil {
+		return nil, err
+	}
 
 	go s.commit()
 	go s.poll()
@@ -158,7 +163,7 @@ func (s *Service) register() error {
 		Description:        "durable segmented event log",
 		Metadata:           map[string]string{"prefix": s.cfg.Prefix},
 		QueueGroupDisabled: true,
-		StatsHandler:       func(*micro.Endpoint) any { return s.Stats() },
+		StatsHandler:       s.metrics.endpointStats,
 		ErrorHandler: func(_ micro.Service, e *micro.NATSError) {
 			s.logger.Warn("nats subscription error", "subject", e.Subject, "error", e.Description)
 		},
@@ -169,16 +174,17 @@ func (s *Service) register() error {
 	s.micro = ms
 	g := ms.AddGroup(s.cfg.Prefix, micro.WithGroupQueueGroupDisabled())
 	for _, e := range []struct {
-		name string
-		h    micro.HandlerFunc
+		ep endpoint
+		h  micro.HandlerFunc
 	}{
-		{"append", s.handleAppend},
-		{"read", s.handleRead},
-		{"truncate", s.handleTruncate},
-		{"info", s.handleInfo},
+		{epAppend, s.handleAppend},
+		{epRead, s.handleRead},
+		{epTruncate, s.handleTruncate},
+		{epInfo, s.handleInfo},
 	} {
-		if err := g.AddEndpoint(e.name, e.h, micro.WithEndpointQueueGroupDisabled()); err != nil {
-			return fmt.Errorf("add endpoint %s: %w", e.name, err)
+		name := endpointNames[e.ep]
+		if err := g.AddEndpoint(name, s.observe(e.ep, e.h), micro.WithEndpointQueueGroupDisabled()); err != nil {
+			return fmt.Errorf("add endpoint %s: %w", name, err)
 		}
 	}
 	// Once New returns, a request from any connection must find the
@@ -199,8 +205,9 @@ func (s *Service) Subjects() messages.Subjects { return s.subjects }
 // the offset readers see as the next one.
 func (s *Service) CommittedOffset() uint64 { return s.committed.Load() }
 
-// Stats is a snapshot of the service's state, also published as the data
-// of the endpoints in micro's $SRV.STATS replies.
+// Stats is a snapshot of the service's state, also published, within
+// EndpointStats, as the data of the endpoints in micro's $SRV.STATS
+// replies.
 type Stats struct {
 	// CommittedOffset is the offset after the last acknowledged record.
 	CommittedOffset uint64 `json:"committed_offset"`
@@ -292,6 +299,7 @@ func (s *Service) stop() error {
 	if err := s.nc.FlushTimeout(flushTimeout); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 		errs = append(errs, fmt.Errorf("flush replies: %w", err))
 	}
+	s.unregisterMetrics()
 	s.logger.Info("service stopped", "next_offset", s.committed.Load(), "took", time.Since(start))
 	return errors.Join(errs...)
 }
