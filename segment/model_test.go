@@ -51,7 +51,7 @@ func (s *logMachine) append(t *rapid.T) {
 }
 
 func (s *logMachine) appendBatch(t *rapid.T) {
-	values := rapid.SliceOfN(valueGen, 1, 8).Draw(t, "values")
+	values := rapid.SliceOfN(valueGen, 1, 5).Draw(t, "values")
 	batch := make([]*messages.Record, len(values))
 	for i, v := range values {
 		batch[i] = &messages.Record{Value: v}
@@ -266,7 +266,7 @@ func TestModel(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := &logMachine{base: base, dir: dir, config: quietConfig(
-			rapid.Uint64Range(120, 600).Draw(t, "maxStoreBytes"),
+			rapid.Uint64Range(120, 800).Draw(t, "maxStoreBytes"),
 			rapid.Uint64Range(1, 8).Draw(t, "maxIndexEntries")*entryWidth,
 		)}
 		s.config.Segment.InitialOffset = rapid.SampledFrom([]uint64{0, 1, 127, 128, 65535, 1 << 32}).Draw(t, "initialOffset")

@@ -3,6 +3,7 @@ package segment
 import (
 	"bytes"
 	"errors"
+	"io"
 	"testing"
 
 	"github.com/evlog/evlog/messages"
@@ -62,6 +63,14 @@ func TestReaderSnapshot(t *testing.T) {
 	}
 	if !bytes.Equal(got.Bytes(), before) {
 		t.Fatalf("reader gave %d bytes, want the %d there were", got.Len(), len(before))
+	}
+
+	// A reader whose log is closed under it fails rather than stop short
+	// as if it had read everything.
+	r = l.Reader()
+	closeLog(t, l)
+	if _, err := io.ReadAll(r); err == nil {
+		t.Fatal("reader of a closed log read to the end")
 	}
 }
 
