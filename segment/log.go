@@ -441,7 +441,9 @@ func (l *Log) locate(offset uint64) (*segment, uint64, error) {
 // ReadRaw appends to dst the stored msgpack encodings of consecutive records
 // from offset on, checksum-verified but not decoded: at most maxRecords of
 // them and at most maxBytes of encodings in all, stopping early at the end
-// of a segment. It returns the extended dst and how many records it holds.
+// of a segment or before a damaged record. It returns the extended dst and
+// how many records it holds; only a damaged record at offset itself gives
+// ErrCorrupt.
 // When the record at offset alone exceeds maxBytes it returns
 // ErrRecordTooLarge and dst unchanged.
 func (l *Log) ReadRaw(offset uint64, maxRecords, maxBytes int, dst []byte) ([]byte, int, error) {
@@ -482,6 +484,11 @@ func (l *Log) ReadRaw(offset uint64, maxRecords, maxBytes int, dst []byte) ([]by
 		start, e, _ := s.bounds(k + uint64(j))
 		frame := dst[r : r+int(e-start)]
 		payload, err := checkFrame(frame, start)
+		if err != nil && j > 0 {
+			// Return the intact records before it: the next read
+			// starts at the damaged one and gets the error alone.
+			return dst[:w], j, nil
+		}
 		if err != nil {
 			return dst[:base], 0, fmt.Errorf("read offset %d: %w", offset+uint64(j), err)
 		}
