@@ -357,32 +357,34 @@ func (c *segmentCheck) followIndex(s *segment, positions []uint64, end uint64, b
 		off := s.base + k
 		rel, pos := s.index.entry(k)
 		scanned := k < uint64(len(positions))
-		if rel != uint32(k) || scanned && pos != positions[k] {
+		entryBad := rel != uint32(k) || scanned && pos != positions[k]
+		if entryBad {
 			at := &Location{Offset: off, Position: pos}
 			if scanned {
 				at.Position = positions[k]
 			}
 			c.problem(at, "index entry %d is (relative offset %d, position %d), want (%d, %d)", k, rel, pos, k, at.Position)
 			c.indexBad = true
-			continue
 		}
+		// Read the record as Read does, unless the scan verified the very
+		// frame the index gives. Reads ignore the relative offset, so a
+		// record whose entry has only that wrong still reads.
 		stop := s.store.size
 		if k+1 < n {
 			_, stop = s.index.entry(k + 1)
 		}
-		if scanned && stop == frameEnd(positions, end, int(k)) {
-			if err := bad[int(k)]; err != nil {
-				c.problem(&Location{Offset: off, Position: pos}, "%v", err)
-			} else {
-				c.report.Records++
+		err := bad[int(k)]
+		if !scanned || pos != positions[k] || stop != frameEnd(positions, end, int(k)) {
+			if err = readEntry(s, k); err != nil {
+				err = fmt.Errorf("read offset %d: %w", off, err)
 			}
-			continue
 		}
-		if err := readEntry(s, k); err != nil {
-			c.problem(&Location{Offset: off, Position: pos}, "read offset %d: %v", off, err)
-			continue
+		switch {
+		case err == nil:
+			c.report.Records++
+		case !entryBad:
+			c.problem(&Location{Offset: off, Position: pos}, "%v", err)
 		}
-		c.report.Records++
 	}
 	if noIndex {
 		c.report.Notes = append(c.report.Notes, "index file missing; opening the log creates it")
@@ -631,7 +633,7 @@ func strayIndexes(dir string, bases []uint64) ([]string, error) {
 	var notes []string
 	for _, e := range entries {
 		name, ok := strings.CutSuffix(e.Name(), indexSuffix)
-		if !ok || e.IsDir() {
+		if !ok || e.IsDir() || len(name) != len(filepath.Base(segmentName("", 0, ""))) {
 			continue
 		}
 		if base, err := strconv.ParseUint(name, 10, 64); err == nil && !slices.Contains(bases, base) {

@@ -255,21 +255,24 @@ func TestCheckSealedIndex(t *testing.T) {
 		damage func(t *testing.T, path string)
 		// at is the first bad offset, in the segment [3 4 5] or at its end.
 		at uint64
+		// readable is how many records read back: all three, unless the
+		// log trusts the damaged index as it is.
+		readable uint64
 	}{
 		{"garbage", func(t *testing.T, p string) {
 			b := readFile(t, p)
 			fillRandom(rand.New(rand.NewPCG(3, 4)), b)
 			writeFile(t, p, b)
-		}, 3},
+		}, 3, 3},
 		// Record 3's frame then ends where entry 1 says record 4 begins.
-		{"middle entry zeroed", func(t *testing.T, p string) { patchFile(t, p, entryWidth, make([]byte, entryWidth)) }, 3},
-		{"middle relative offset wrong", func(t *testing.T, p string) { patchFile(t, p, entryWidth+3, []byte{7}) }, 4},
-		{"missing", func(t *testing.T, p string) { os.Remove(p) }, 3},
-		{"empty", func(t *testing.T, p string) { writeFile(t, p, nil) }, 3},
-		{"cut mid-entry", func(t *testing.T, p string) { writeFile(t, p, readFile(t, p)[:2*entryWidth+5]) }, 5},
+		{"middle entry zeroed", func(t *testing.T, p string) { patchFile(t, p, entryWidth, make([]byte, entryWidth)) }, 3, 1},
+		{"middle relative offset wrong", func(t *testing.T, p string) { patchFile(t, p, entryWidth+3, []byte{7}) }, 4, 3},
+		{"missing", func(t *testing.T, p string) { os.Remove(p) }, 3, 3},
+		{"empty", func(t *testing.T, p string) { writeFile(t, p, nil) }, 3, 3},
+		{"cut mid-entry", func(t *testing.T, p string) { writeFile(t, p, readFile(t, p)[:2*entryWidth+5]) }, 5, 3},
 		{"entry past the store", func(t *testing.T, p string) {
 			writeFile(t, p, append(readFile(t, p), indexEntry(3, 1<<20)...))
-		}, 6},
+		}, 6, 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -283,6 +286,9 @@ func TestCheckSealedIndex(t *testing.T) {
 			}
 			if s.FirstBad == nil || s.FirstBad.Offset != tt.at {
 				t.Fatalf("first bad %+v, want offset %d: %q", s.FirstBad, tt.at, s.Problems)
+			}
+			if s.Records != tt.readable {
+				t.Fatalf("%d records read back, want %d", s.Records, tt.readable)
 			}
 			if !strings.Contains(s.Advice, "repair") {
 				t.Fatalf("advice %q, want to run repair", s.Advice)
