@@ -16,6 +16,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/oklog/run"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/evlog/evlog/messages"
 	"github.com/evlog/evlog/segment"
@@ -40,17 +42,26 @@ type Options struct {
 	Prefix string
 
 	// NATSURL is the NATS server to join. Empty starts an embedded
-	// nats-server listening on NATSListen.
+	// nats-server.
 	NATSURL string
-	// NATSListen is the host:port of the embedded server. Default
-	// 127.0.0.1:4222; port -1 picks a free port.
+	// NATSListen is the host:port of the embedded server; port -1 picks a
+	// free port. Default: the listen address of NATSConfigFile if it has
+	// one, else 127.0.0.1:4222. It conflicts with NATSURL.
 	NATSListen string
+	// NATSConfigFile is a nats-server configuration file for the embedded
+	// server: accounts, users and their permissions, TLS, limits. NATSListen
+	// overrides its listen address. It conflicts with NATSURL.
+	NATSConfigFile string
 	// CredsFile, User and Password, Token and NKeyFile (a seed file)
-	// authenticate to NATSURL; TLSCAFile, TLSCertFile and TLSKeyFile set
-	// up TLS to it. All are ignored with the embedded server, which the
-	// service joins in-process.
+	// authenticate the service's connection, to NATSURL or to the
+	// embedded server, whose in-process connection needs them when
+	// NATSConfigFile requires authentication. At most one of the four
+	// ways may be given.
 	CredsFile, User, Password, Token, NKeyFile string
-	TLSCAFile, TLSCertFile, TLSKeyFile         string
+	// TLSCAFile verifies NATSURL's certificate; TLSCertFile and TLSKeyFile
+	// are a client certificate for it. They need NATSURL: the in-process
+	// connection to the embedded server needs no TLS.
+	TLSCAFile, TLSCertFile, TLSKeyFile string
 
 	// SyncMode is the log's sync mode. Default segment.SyncAlways.
 	SyncMode segment.SyncMode
@@ -60,12 +71,27 @@ type Options struct {
 	// segment package's defaults.
 	MaxStoreBytes, MaxIndexBytes uint64
 
+	// MaxRecordBytes, MaxReadBytes, MaxBatchRecords, MaxPendingAppends,
+	// MaxParkedReads and MaxWait are the service's limits (see Config);
+	// zero means Config's defaults.
+	MaxRecordBytes, MaxReadBytes, MaxBatchRecords int
+	MaxPendingAppends, MaxParkedReads             int
+	MaxWait                                       time.Duration
+
+	// MetricsAddr is the host:port of the HTTP listener that serves
+	// /metrics, /healthz and /readyz; port 0 picks a free port. Empty
+	// serves no HTTP.
+	MetricsAddr string
+
 	// Logger receives everything Run, the service, the log and the
 	// embedded server report. Nil is silent.
 	Logger *slog.Logger
 	// Ready, if set, is called once the service answers, with the URL a
 	// NATS client connects to. Tests use it to learn a random port.
 	Ready func(clientURL string)
+	// MetricsReady, if set, is called once the HTTP listener of
+	// MetricsAddr is bound, before the log is opened, with its address.
+	MetricsReady func(addr string)
 }
 
 func (o Options) withDefaults() Options {
@@ -75,13 +101,49 @@ func (o Options) withDefaults() Options {
 	if o.Prefix == "" {
 		o.Prefix = messages.DefaultPrefix
 	}
-	if o.NATSListen == "" {
-		o.NATSListen = DefaultNATSListen
-	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return o
+}
+
+// validate checks what the service's Config does not.
+func (o Options) validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
+	}
+	if o.MetricsAddr != "" {
+		if err := checkAddr(o.MetricsAddr); err != nil {
+			return bad("MetricsAddr %q: %v", o.MetricsAddr, err)
+		}
+	}
+	if o.NATSURL != "" {
+		switch {
+		case o.NATSListen != "":
+			return bad("NATSListen is for the embedded server and conflicts with NATSURL")
+		case o.NATSConfigFile != "":
+			return bad("NATSConfigFile is for the embedded server and conflicts with NATSURL")
+		}
+	} else if o.TLSCAFile != "" || o.TLSCertFile != "" || o.TLSKeyFile != "" {
+		return bad("TLSCAFile, TLSCertFile and TLSKeyFile need NATSURL: the embedded server is joined in-process")
+	}
+	ways := 0
+	for _, set := range []bool{o.CredsFile != "", o.NKeyFile != "", o.Token != "", o.User != "" || o.Password != ""} {
+		if set {
+			ways++
+		}
+	}
+	switch {
+	case ways > 1:
+		return bad("more than one way to authenticate to NATS: give one of CredsFile, NKeyFile, Token, or User and Password")
+	case o.Password != "" && o.User == "":
+		return bad("Password without User")
+	case (o.TLSCertFile == "") != (o.TLSKeyFile == ""):
+		return bad("TLSCertFile and TLSKeyFile go together")
+	case o.SyncInterval < 0:
+		return bad("negative SyncInterval %v", o.SyncInterval)
+	}
+	return nil
 }
 
 // exit ends the process on a second signal; a variable for tests.
@@ -103,8 +165,32 @@ var errStop = errors.New("stop requested")
 func Run(ctx context.Context, o Options) error {
 	o = o.withDefaults()
 	logger := o.Logger
-	if err := messages.ValidatePrefix(o.Prefix); err != nil {
-		return fmt.Errorf("%w: %v", ErrConfig, err)
+	if err := o.validate(); err != nil {
+		return err
+	}
+	var reg *prometheus.Registry
+	cfg := Config{
+		Prefix:            o.Prefix,
+		SyncMode:          o.SyncMode,
+		MaxRecordBytes:    o.MaxRecordBytes,
+		MaxReadBytes:      o.MaxReadBytes,
+		MaxBatchRecords:   o.MaxBatchRecords,
+		MaxPendingAppends: o.MaxPendingAppends,
+		MaxParkedReads:    o.MaxParkedReads,
+		MaxWait:           o.MaxWait,
+		Logger:            logger.With("component", "service"),
+	}
+	if o.MetricsAddr != "" {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(
+			collectors.NewGoCollector(),
+			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+			collectors.NewBuildInfoCollector(),
+		)
+		cfg.Registerer = reg
+	}
+	if err := cfg.withDefaults().validate(); err != nil {
+		return err
 	}
 
 	// Signals are caught from the start, so that one during start-up
@@ -141,6 +227,7 @@ func Run(ctx context.Context, o Options) error {
 		mu       sync.Mutex
 		stopErrs []error
 		actors   []actor
+		h        health
 	)
 	record := func(err error) {
 		if err != nil {
@@ -150,12 +237,25 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	abort := func(err error) error {
+		h.stopping.Store(true)
 		for i := len(actors) - 1; i >= 0; i-- {
 			actors[i].interrupt(err)
 		}
 		return errors.Join(append([]error{err}, stopErrs...)...)
 	}
 
+	// First up and last down: /healthz answers while a long recovery
+	// runs, and /readyz says "shutting down" until the very end.
+	if o.MetricsAddr != "" {
+		a, addr, err := listenHTTP(o.MetricsAddr, httpHandler(&h, reg, logger), logger.With("component", "http"))
+		if err != nil {
+			return abort(err)
+		}
+		actors = append(actors, a)
+		if o.MetricsReady != nil {
+			o.MetricsReady(addr.String())
+		}
+	}
 	var log *segment.Log
 	{
 		l, err := openLog(o, logger)
@@ -163,12 +263,13 @@ func Run(ctx context.Context, o Options) error {
 			return abort(err)
 		}
 		log = l
-		actors = append(actors, logActor(l, record))
+		h.logOpen.Store(true)
+		actors = append(actors, logActor(l, &h, record))
 	}
 	var ns *server.Server
 	clientURL := o.NATSURL
 	if o.NATSURL == "" {
-		s, err := startServer(o.NATSListen, logger.With("component", "nats-server"))
+		s, err := startServer(o, logger.With("component", "nats-server"))
 		if err != nil {
 			return abort(err)
 		}
@@ -184,17 +285,15 @@ func Run(ctx context.Context, o Options) error {
 			return abort(err)
 		}
 		nc = c
+		h.nc.Store(c)
 		actors = append(actors, connActor(c, closed))
 	}
 	{
-		svc, err := New(nc, log, Config{
-			Prefix:   o.Prefix,
-			SyncMode: o.SyncMode,
-			Logger:   logger.With("component", "service"),
-		})
+		svc, err := New(nc, log, cfg)
 		if err != nil {
 			return abort(err)
 		}
+		h.svc.Store(svc)
 		actors = append(actors, serviceActor(svc, record))
 	}
 
@@ -204,17 +303,24 @@ func Run(ctx context.Context, o Options) error {
 
 	var g run.Group
 	{
+		// Added first, so its interrupt runs first whatever ends the
+		// group: readiness flips before anything stops.
 		stop := make(chan struct{})
 		g.Add(func() error {
+			var reason []any
 			select {
 			case sig := <-first:
-				logger.Info("stopping: signal", "signal", sig.String())
+				reason = []any{"signal", sig.String()}
 			case <-ctx.Done():
-				logger.Info("stopping: context done", "cause", context.Cause(ctx))
+				reason = []any{"cause", context.Cause(ctx)}
 			case <-stop:
+				return errStop
 			}
+			h.stopping.Store(true)
+			logger.Info("stopping", reason...)
 			return errStop
 		}, func(error) {
+			h.stopping.Store(true)
 			close(stop)
 		})
 	}
@@ -237,13 +343,14 @@ type actor struct {
 }
 
 // logActor closes the log when interrupted; it fails on its own never.
-func logActor(l *segment.Log, record func(error)) actor {
+func logActor(l *segment.Log, h *health, record func(error)) actor {
 	stop := make(chan struct{})
 	var once sync.Once
 	return actor{
 		execute: func() error { <-stop; return nil },
 		interrupt: func(error) {
 			once.Do(func() {
+				h.logOpen.Store(false)
 				if err := l.Close(); err != nil {
 					record(fmt.Errorf("close log: %w", err))
 				}
@@ -346,38 +453,54 @@ func openLog(o Options, logger *slog.Logger) (*segment.Log, error) {
 	return l, nil
 }
 
-// startServer starts an embedded nats-server. It handles no signals: Run
-// does, and stops it in order.
-func startServer(listen string, logger *slog.Logger) (*server.Server, error) {
-	host, portText, err := net.SplitHostPort(listen)
-	if err != nil {
-		return nil, fmt.Errorf("%w: nats listen address %q: %v", ErrConfig, listen, err)
+// startServer starts an embedded nats-server, configured by
+// o.NATSConfigFile if given. It handles no signals: Run does, and stops it
+// in order.
+func startServer(o Options, logger *slog.Logger) (*server.Server, error) {
+	opts := &server.Options{}
+	if o.NATSConfigFile != "" {
+		fo, err := server.ProcessConfigFile(o.NATSConfigFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: nats config: %v", ErrConfig, err)
+		}
+		opts = fo
 	}
-	port, err := strconv.Atoi(portText)
-	if err != nil {
-		return nil, fmt.Errorf("%w: nats listen port %q: %v", ErrConfig, portText, err)
+	listen := o.NATSListen
+	if listen == "" && opts.Host == "" && opts.Port == 0 {
+		listen = DefaultNATSListen
 	}
-	ns, err := server.NewServer(&server.Options{
-		ServerName: "evlog",
-		Host:       host,
-		Port:       port,
-		NoSigs:     true,
-	})
+	if listen != "" {
+		host, portText, err := net.SplitHostPort(listen)
+		if err != nil {
+			return nil, fmt.Errorf("%w: nats listen address %q: %v", ErrConfig, listen, err)
+		}
+		port, err := strconv.Atoi(portText)
+		if err != nil {
+			return nil, fmt.Errorf("%w: nats listen port %q: %v", ErrConfig, portText, err)
+		}
+		opts.Host, opts.Port = host, port
+	}
+	if opts.ServerName == "" {
+		opts.ServerName = "evlog"
+	}
+	opts.NoSigs = true
+	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats-server: %w", err)
 	}
-	ns.SetLoggerV2(natsLogger{logger}, false, false, false)
+	ns.SetLoggerV2(natsLogger{logger}, opts.Debug, opts.Trace, false)
 	ns.Start()
 	if !ns.ReadyForConnections(readyTimeout) {
 		ns.Shutdown()
 		ns.WaitForShutdown()
-		return nil, fmt.Errorf("embedded nats-server not ready on %s within %v", listen, readyTimeout)
+		return nil, fmt.Errorf("embedded nats-server not ready on %s:%d within %v", opts.Host, opts.Port, readyTimeout)
 	}
 	return ns, nil
 }
 
-// connect joins the embedded server in-process, or the external one with
-// the options' credentials. closed is closed when the connection is.
+// connect joins the embedded server in-process, or the external one over
+// TLS if configured, with the options' credentials in both cases. closed
+// is closed when the connection is.
 func connect(o Options, ns *server.Server, closed chan struct{}, logger *slog.Logger) (*nats.Conn, error) {
 	opts := []nats.Option{
 		nats.Name("evlog " + o.Prefix),
@@ -391,37 +514,40 @@ func connect(o Options, ns *server.Server, closed chan struct{}, logger *slog.Lo
 			logger.Info("nats reconnected", "url", c.ConnectedUrlRedacted())
 		}),
 	}
+	if o.CredsFile != "" {
+		opts = append(opts, nats.UserCredentials(o.CredsFile))
+	}
+	if o.User != "" || o.Password != "" {
+		opts = append(opts, nats.UserInfo(o.User, o.Password))
+	}
+	if o.Token != "" {
+		opts = append(opts, nats.Token(o.Token))
+	}
+	if o.NKeyFile != "" {
+		opt, err := nats.NkeyOptionFromSeed(o.NKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("nkey seed %s: %w", o.NKeyFile, err)
+		}
+		opts = append(opts, opt)
+	}
 	url := o.NATSURL
 	if ns != nil {
 		url = ns.ClientURL()
 		opts = append(opts, nats.InProcessServer(ns))
 	} else {
 		opts = append(opts, nats.MaxReconnects(-1))
-		if o.CredsFile != "" {
-			opts = append(opts, nats.UserCredentials(o.CredsFile))
-		}
-		if o.User != "" || o.Password != "" {
-			opts = append(opts, nats.UserInfo(o.User, o.Password))
-		}
-		if o.Token != "" {
-			opts = append(opts, nats.Token(o.Token))
-		}
-		if o.NKeyFile != "" {
-			opt, err := nats.NkeyOptionFromSeed(o.NKeyFile)
-			if err != nil {
-				return nil, fmt.Errorf("nkey seed %s: %w", o.NKeyFile, err)
-			}
-			opts = append(opts, opt)
-		}
 		if o.TLSCAFile != "" {
 			opts = append(opts, nats.RootCAs(o.TLSCAFile))
 		}
-		if o.TLSCertFile != "" || o.TLSKeyFile != "" {
+		if o.TLSCertFile != "" {
 			opts = append(opts, nats.ClientCert(o.TLSCertFile, o.TLSKeyFile))
 		}
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
+		if ns != nil && errors.Is(err, nats.ErrAuthorization) {
+			return nil, fmt.Errorf("connect to the embedded nats-server: %w (its config requires a user: give the service one of its users' credentials)", err)
+		}
 		return nil, fmt.Errorf("connect to nats at %s: %w", url, err)
 	}
 	logger.Info("connected to nats", "url", nc.ConnectedUrlRedacted(), "max_payload", nc.MaxPayload())

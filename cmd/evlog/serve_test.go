@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/evlog/evlog/segment"
+	"github.com/evlog/evlog/service"
+)
+
+// resolve runs `evlog serve args` up to the point of starting the service
+// and returns the options it would start with.
+func resolve(t *testing.T, args ...string) (service.Options, string, error) {
+	t.Helper()
+	var got service.Options
+	runService = func(_ context.Context, o service.Options) error {
+		got = o
+		return nil
+	}
+	t.Cleanup(func() { runService = service.Run })
+	out, err := cli(t, "", append([]string{"serve"}, args...)...)
+	return got, out, err
+}
+
+func writeFile(t *testing.T, name, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestServeDefaults(t *testing.T) {
+	o, _, err := resolve(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := service.DefaultConfig()
+	if o.Dir != "./data" || o.Prefix != "evlog" || o.NATSListen != "" || o.NATSURL != "" || o.MetricsAddr != "" ||
+		o.SyncMode != segment.SyncAlways || o.MaxRecordBytes != d.MaxRecordBytes || o.MaxReadBytes != d.MaxReadBytes ||
+		o.MaxBatchRecords != d.MaxBatchRecords || o.MaxPendingAppends != d.MaxPendingAppends ||
+		o.MaxStoreBytes != segment.DefaultMaxStoreBytes || o.Logger == nil {
+		t.Fatalf("defaults: %+v", o)
+	}
+}
+
+// TestServePrecedence checks the documented order: flag, then
+// environment, then config file, then default.
+func TestServePrecedence(t *testing.T) {
+	cfg := writeFile(t, "evlog.conf", `# every source sets some of these
+prefix fromfile
+max-record-bytes 3000
+max-batch-records 30
+max-pending-appends 300 # a trailing comment
+metrics-addr 127.0.0.1:9393
+log-json
+`)
+	t.Setenv("EVLOG_CONFIG", cfg)
+	t.Setenv("EVLOG_PREFIX", "fromenv")
+	t.Setenv("EVLOG_MAX_BATCH_RECORDS", "20")
+	o, out, err := resolve(t, "--max-batch-records", "10", "--sync", "interval")
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	for _, c := range []struct {
+		name      string
+		got, want any
+	}{
+		{"flag beats env and file", o.MaxBatchRecords, 10},
+		{"env beats file", o.Prefix, "fromenv"},
+		{"file beats default", o.MaxRecordBytes, 3000},
+		{"file with a comment", o.MaxPendingAppends, 300},
+		{"file's metrics addr", o.MetricsAddr, "127.0.0.1:9393"},
+		{"flag alone", o.SyncMode, segment.SyncInterval},
+		{"default", o.Dir, "./data"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
+		}
+	}
+
+	// --config on the command line beats EVLOG_CONFIG.
+	other := writeFile(t, "other.conf", "max-record-bytes 4000\n")
+	o, out, err = resolve(t, "--config", other)
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if o.MaxRecordBytes != 4000 || o.MaxPendingAppends != service.DefaultMaxPendingAppends {
+		t.Errorf("--config flag: record bytes %d, pending %d", o.MaxRecordBytes, o.MaxPendingAppends)
+	}
+}
+
+func TestServeInvalidConfig(t *testing.T) {
+	badFile := writeFile(t, "bad.conf", "max-wobble 3\n")
+	badValue := writeFile(t, "badvalue.conf", "max-record-bytes lots\n")
+	for _, tc := range []struct {
+		name string
+		env  [2]string
+		args []string
+		want string
+	}{
+		{"sync mode", [2]string{}, []string{"--sync", "sometimes"}, "--sync"},
+		{"store too small", [2]string{}, []string{"--max-store-bytes", "1000"}, "--max-store-bytes 1000 is too small"},
+		{"store below record", [2]string{}, []string{"--max-record-bytes", "5000", "--max-store-bytes", "5007"}, "--max-store-bytes"},
+		{"index too small", [2]string{}, []string{"--max-index-bytes", "11"}, "--max-index-bytes"},
+		{"read below record", [2]string{}, []string{"--max-read-bytes", "100"}, "--max-read-bytes 100 is below --max-record-bytes"},
+		{"zero batch", [2]string{}, []string{"--max-batch-records", "0"}, "--max-batch-records"},
+		{"negative pending", [2]string{}, []string{"--max-pending-appends", "-1"}, "--max-pending-appends"},
+		{"zero wait", [2]string{}, []string{"--max-wait", "0s"}, "--max-wait"},
+		{"metrics addr", [2]string{}, []string{"--metrics-addr", "localhost"}, "--metrics-addr"},
+		{"metrics port", [2]string{}, []string{"--metrics-addr", ":99999"}, "--metrics-addr"},
+		{"token and user", [2]string{}, []string{"--nats-token", "t", "--nats-user", "u"}, "--nats-token and --nats-user conflict"},
+		{"creds and nkey", [2]string{}, []string{"--nats-creds", "c", "--nats-nkey", "n"}, "--nats-creds and --nats-nkey conflict"},
+		{"password alone", [2]string{}, []string{"--nats-password", "p"}, "--nats-password needs --nats-user"},
+		{"tls without url", [2]string{}, []string{"--nats-tls-ca", "ca.pem"}, "--nats-tls-ca needs --nats-url"},
+		{"cert without key", [2]string{}, []string{"--nats-url", "nats://x", "--nats-tls-cert", "c"}, "--nats-tls-cert and --nats-tls-key"},
+		{"listen with url", [2]string{}, []string{"--nats-url", "nats://x", "--nats-listen", ":4222"}, "--nats-listen"},
+		{"nats config with url", [2]string{}, []string{"--nats-url", "nats://x", "--nats-config", "f"}, "--nats-config"},
+		{"log level", [2]string{}, []string{"--log-level", "loud"}, "--log-level"},
+		{"env value", [2]string{"EVLOG_MAX_RECORD_BYTES", "lots"}, nil, "EVLOG_MAX_RECORD_BYTES"},
+		{"env conflict", [2]string{"EVLOG_NATS_TOKEN", "t"}, []string{"--nats-creds", "c"}, "--nats-creds and --nats-token conflict"},
+		{"unknown option in file", [2]string{}, []string{"--config", badFile}, `"max-wobble"`},
+		{"bad value in file", [2]string{}, []string{"--config", badValue}, `"max-record-bytes"`},
+		{"missing file", [2]string{}, []string{"--config", "/nonexistent/evlog.conf"}, "/nonexistent/evlog.conf"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.env[0] != "" {
+				t.Setenv(tc.env[0], tc.env[1])
+			}
+			_, out, err := resolve(t, tc.args...)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not name %s", err, tc.want)
+			}
+			if exitCode(err) != 2 {
+				t.Fatalf("exit code %d for %v (%s)", exitCode(err), err, out)
+			}
+		})
+	}
+}
+
+// TestServeHelpDocumentsEveryOption keeps --help complete: every flag
+// appears with its usage.
+func TestServeHelpDocumentsEveryOption(t *testing.T) {
+	_, out, err := resolve(t, "--help")
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("help: %v", err)
+	}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	addServeFlags(fs)
+	fs.VisitAll(func(f *flag.Flag) {
+		if !strings.Contains(out, "-"+f.Name+" ") && !strings.Contains(out, "-"+f.Name+"=") || f.Usage == "" {
+			t.Errorf("help lacks --%s", f.Name)
+		}
+	})
+	for _, want := range []string{"EVLOG_", "precedence", "/readyz"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("help does not mention %s", want)
+		}
+	}
+}
