@@ -1,0 +1,131 @@
+package e2e
+
+import (
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// campaignSetting reads a whole number from the environment variable
+// name, for soak runs, or returns def.
+func campaignSetting(tb testing.TB, name string, def int) int {
+	tb.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		tb.Fatalf("%s=%q: want a whole number", name, s)
+	}
+	return n
+}
+
+// campaignSeed returns the seed of a campaign's random choices: the
+// environment variable name if set, to replay a failure, else the clock.
+// It logs the seed either way.
+func campaignSeed(tb testing.TB, name string) uint64 {
+	tb.Helper()
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv(name); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			tb.Fatalf("%s=%q: want a seed", name, s)
+		}
+		seed = n
+	}
+	tb.Logf("seed %d (replay with %s=%d)", seed, name, seed)
+	return seed
+}
+
+// campaignSegment is what a test sees of a segment's files without the
+// segment package: its base offset and paths.
+type campaignSegment struct {
+	base         uint64
+	store, index string
+}
+
+// campaignSegments lists the segments in dir, oldest first.
+func campaignSegments(tb testing.TB, dir string) []campaignSegment {
+	tb.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var segs []campaignSegment
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), ".store")
+		if !ok {
+			continue
+		}
+		base, err := strconv.ParseUint(name, 10, 64)
+		if err != nil {
+			continue
+		}
+		segs = append(segs, campaignSegment{
+			base:  base,
+			store: filepath.Join(dir, e.Name()),
+			index: filepath.Join(dir, name+".index"),
+		})
+	}
+	slices.SortFunc(segs, func(a, b campaignSegment) int { return cmp.Compare(a.base, b.base) })
+	return segs
+}
+
+// campaignFrames reads a store as README.md describes it (length uint32,
+// CRC-32C uint32, record) and returns the end of every intact frame up to
+// the first torn or damaged one, and the store's size: recovery keeps
+// exactly these frames of an active segment and cuts the rest.
+func campaignFrames(tb testing.TB, store string) (ends []int64, size int64) {
+	tb.Helper()
+	b, err := os.ReadFile(store)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	castagnoli := crc32.MakeTable(crc32.Castagnoli)
+	var pos int64
+	for int64(len(b))-pos >= 8 {
+		n := int64(binary.BigEndian.Uint32(b[pos:]))
+		sum := binary.BigEndian.Uint32(b[pos+4:])
+		if n == 0 || pos+8+n > int64(len(b)) || crc32.Checksum(b[pos+8:pos+8+n], castagnoli) != sum {
+			break
+		}
+		pos += 8 + n
+		ends = append(ends, pos)
+	}
+	return ends, int64(len(b))
+}
+
+// campaignCopyDir copies the files of src into dst one by one, in the
+// order perm gives (nil: as listed), as a snapshot taken while a process
+// writes them would: each file as it is when its turn comes.
+func campaignCopyDir(tb testing.TB, src, dst string, perm func(n int, swap func(i, j int))) {
+	tb.Helper()
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if perm != nil {
+		perm(len(entries), func(i, j int) { entries[i], entries[j] = entries[j], entries[i] })
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if errors.Is(err, os.ErrNotExist) {
+			continue // removed since the listing
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
