@@ -464,6 +464,12 @@ func startServer(o Options, logger *slog.Logger) (*server.Server, error) {
 			return nil, fmt.Errorf("%w: nats config: %v", ErrConfig, err)
 		}
 		opts = fo
+		// An in-process connection the server turns away fails only
+		// after the server's write deadline, with a closed pipe: catch
+		// the likely mistake here.
+		if natsAuthRequired(opts) && o.CredsFile == "" && o.NKeyFile == "" && o.Token == "" && o.User == "" {
+			return nil, fmt.Errorf("%w: nats config %s requires users: give the service the credentials of one (User and Password, Token, NKeyFile or CredsFile)", ErrConfig, o.NATSConfigFile)
+		}
 	}
 	listen := o.NATSListen
 	if listen == "" && opts.Host == "" && opts.Port == 0 {
@@ -496,6 +502,16 @@ func startServer(o Options, logger *slog.Logger) (*server.Server, error) {
 		return nil, fmt.Errorf("embedded nats-server not ready on %s:%d within %v", opts.Host, opts.Port, readyTimeout)
 	}
 	return ns, nil
+}
+
+// natsAuthRequired says whether a nats-server configured by opts admits
+// only clients that authenticate.
+func natsAuthRequired(opts *server.Options) bool {
+	if opts.NoAuthUser != "" {
+		return false
+	}
+	return len(opts.Users) > 0 || len(opts.Nkeys) > 0 || opts.Authorization != "" || opts.Username != "" ||
+		len(opts.TrustedOperators) > 0 || len(opts.TrustedKeys) > 0
 }
 
 // connect joins the embedded server in-process, or the external one over
@@ -545,8 +561,8 @@ func connect(o Options, ns *server.Server, closed chan struct{}, logger *slog.Lo
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		if ns != nil && errors.Is(err, nats.ErrAuthorization) {
-			return nil, fmt.Errorf("connect to the embedded nats-server: %w (its config requires a user: give the service one of its users' credentials)", err)
+		if ns != nil {
+			return nil, fmt.Errorf("connect to the embedded nats-server: %w (if its config requires users, check the service's credentials)", err)
 		}
 		return nil, fmt.Errorf("connect to nats at %s: %w", url, err)
 	}
