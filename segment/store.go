@@ -24,6 +24,13 @@ const (
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
+// writeAt and syncFile are how a store writes and syncs its file. Tests
+// replace them to fail as a full or broken disk would.
+var (
+	writeAt  = (*os.File).WriteAt
+	syncFile = fdatasync
+)
+
 // store is the file of framed records of one segment. Writes happen under
 // the Log's write lock; reads use ReadAt and need no lock of their own.
 type store struct {
@@ -63,7 +70,7 @@ func appendFrame(buf, payload []byte) []byte {
 // reaches the file whole or not at all as far as the log is concerned: on a
 // short or failed write the file is cut back to its previous size.
 func (s *store) write(frames []byte) error {
-	n, err := s.file.WriteAt(frames, int64(s.size))
+	n, err := writeAt(s.file, frames, int64(s.size))
 	if err == nil {
 		s.size += uint64(n)
 		return nil
@@ -107,7 +114,7 @@ func (s *store) sync() error {
 		// close synced it.
 		return nil
 	}
-	if err := fdatasync(s.file); err != nil {
+	if err := syncFile(s.file); err != nil {
 		return fmt.Errorf("sync %s: %w", s.name, err)
 	}
 	return nil
