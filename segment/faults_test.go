@@ -127,3 +127,38 @@ func TestSyncErrorFailsLog(t *testing.T) {
 	}
 	appendValues(t, l, []byte("after reopening"))
 }
+
+// TestRollSyncErrorFailsLog fails the sync with which a roll seals the
+// full segment, once: Linux reports a writeback error to one fdatasync
+// and lets the next succeed, though the pages it could not write may be
+// gone. Records written before the roll and not yet synced, as a
+// server's appends are until its group commit, must then never be
+// acknowledged: Sync must keep failing, as after any failed sync.
+func TestRollSyncErrorFailsLog(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, testConfig(4096, 12*64))
+	appendN(t, l, 3)
+	if _, err := l.AppendUnsynced([]*messages.Record{{Value: []byte("written, not synced")}}); err != nil {
+		t.Fatal(err)
+	}
+	failed := false
+	syncFile = func(f *os.File) error {
+		if !failed {
+			failed = true
+			return syscall.EIO
+		}
+		return fdatasync(f)
+	}
+	t.Cleanup(func() { syncFile = fdatasync })
+	// Too large for what is left of the segment: the log rolls.
+	big := &messages.Record{Value: bytes.Repeat([]byte{'x'}, 3900)}
+	if _, err := l.AppendUnsynced([]*messages.Record{big}); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("append that rolls with a failing sync: %v, want EIO", err)
+	}
+	if err := l.Sync(); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("sync after the roll's sync failed: %v, want EIO: the record written before it may be lost", err)
+	}
+	if _, err := l.Append(&messages.Record{Value: []byte("refused")}); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("append after a failed sync: %v, want EIO", err)
+	}
+}

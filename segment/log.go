@@ -289,7 +289,7 @@ func cmpOr(v, fallback int64) int64 {
 // roll seals the active segment and starts a new one after it.
 func (l *Log) roll() error {
 	s := l.active()
-	if err := s.seal(); err != nil {
+	if err := l.seal(s); err != nil {
 		return err
 	}
 	next, _, err := openSegment(l.dir, s.next(), l.config.Segment.MaxIndexBytes, true)
@@ -298,6 +298,23 @@ func (l *Log) roll() error {
 	}
 	l.segments = append(l.segments, next)
 	return syncDir(l.dir)
+}
+
+// seal makes s, the active segment, durable and cuts its index to size, so
+// that a reopen trusts it without a scan. The caller holds mu. The store's
+// sync covers appends not yet synced, so its failure fails the log as a
+// failed Sync does: a later fdatasync may succeed although the pages this
+// one could not write are gone.
+func (l *Log) seal(s *segment) error {
+	if err := s.store.sync(); err != nil {
+		l.syncMu.Lock()
+		if l.syncErr == nil {
+			l.syncErr = err
+		}
+		l.syncMu.Unlock()
+		return err
+	}
+	return s.index.seal()
 }
 
 // Sync makes every record appended before the call durable. Concurrent
@@ -583,7 +600,7 @@ func (l *Log) Truncate(lowest uint64) error {
 		if err != nil {
 			return err
 		}
-		if err := a.seal(); err != nil {
+		if err := l.seal(a); err != nil {
 			s.remove()
 			return err
 		}

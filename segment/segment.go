@@ -210,15 +210,6 @@ func (s *segment) bounds(k uint64) (start, end uint64, err error) {
 	return start, end, nil
 }
 
-// seal makes a full segment durable and cuts its index to size, so that a
-// reopen trusts it without a scan.
-func (s *segment) seal() error {
-	if err := s.store.sync(); err != nil {
-		return err
-	}
-	return s.index.seal()
-}
-
 func (s *segment) close() error {
 	return errors.Join(s.index.close(), s.store.close())
 }
