@@ -169,3 +169,15 @@ func TestServeHelpDocumentsEveryOption(t *testing.T) {
 		}
 	}
 }
+
+// TestShippedConfigFile resolves the systemd example config as evlog
+// serve would, so that it stays valid.
+func TestShippedConfigFile(t *testing.T) {
+	o, out, err := resolve(t, "--config", "../../deployments/systemd/evlog.conf")
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if o.Dir != "/var/lib/evlog" || o.MetricsAddr != "127.0.0.1:9090" || o.NATSListen != "127.0.0.1:4222" {
+		t.Fatalf("resolved %+v", o)
+	}
+}

@@ -1,0 +1,375 @@
+package deployments
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"gopkg.in/yaml.v3"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+	buildDir  string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// binary builds cmd/evlog once for all tests.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "evlog-deployments-")
+		if buildErr != nil {
+			return
+		}
+		binPath = filepath.Join(buildDir, "evlog")
+		out, err := exec.Command("go", "build", "-o", binPath, "github.com/evlog/evlog/cmd/evlog").CombinedOutput()
+		if err != nil {
+			buildErr = errors.New(string(out))
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("build evlog: %v", buildErr)
+	}
+	return binPath
+}
+
+// serveFlags returns the flag names `evlog serve --help` lists.
+func serveFlags(t *testing.T) map[string]bool {
+	t.Helper()
+	out, _ := exec.Command(binary(t), "serve", "--help").CombinedOutput()
+	flags := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^\s+-([a-z][a-z0-9-]*)`).FindAllStringSubmatch(string(out), -1) {
+		flags[m[1]] = true
+	}
+	if !flags["metrics-addr"] || !flags["nats-url"] {
+		t.Fatalf("no flags found in serve --help:\n%s", out)
+	}
+	return flags
+}
+
+// checkArgs runs the binary with args and --help: it exits 0 only if
+// every flag exists and every value parses.
+func checkArgs(t *testing.T, args []string) {
+	t.Helper()
+	cmd := exec.Command(binary(t), append(slices.Clone(args), "--help")...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("evlog %s: %v\n%s", strings.Join(args, " "), err, lastLine(out))
+	}
+}
+
+func lastLine(b []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return lines[len(lines)-1]
+}
+
+// checkEnv checks that an EVLOG_* variable names a serve flag.
+func checkEnv(t *testing.T, flags map[string]bool, name string) {
+	t.Helper()
+	if !strings.HasPrefix(name, "EVLOG_") {
+		return
+	}
+	flag := strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(name, "EVLOG_")), "_", "-")
+	if !flags[flag] {
+		t.Errorf("%s names no flag of evlog serve", name)
+	}
+}
+
+// yamlDocs decodes every document of a YAML file into generic maps.
+func yamlDocs(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var docs []map[string]any
+	dec := yaml.NewDecoder(f)
+	for {
+		var d map[string]any
+		err := dec.Decode(&d)
+		if errors.Is(err, io.EOF) {
+			return docs
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		docs = append(docs, d)
+	}
+}
+
+// get walks a decoded YAML value by map keys and list indexes.
+func get(t *testing.T, v any, path ...any) any {
+	t.Helper()
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			m, ok := v.(map[string]any)
+			if !ok {
+				t.Fatalf("at %v: not a map: %v", path, v)
+			}
+			v = m[k]
+		case int:
+			l, ok := v.([]any)
+			if !ok || k >= len(l) {
+				t.Fatalf("at %v: not a list of %d: %v", path, k+1, v)
+			}
+			v = l[k]
+		}
+	}
+	return v
+}
+
+func stringList(t *testing.T, v any) []string {
+	t.Helper()
+	l, ok := v.([]any)
+	if !ok {
+		t.Fatalf("not a list: %v", v)
+	}
+	var out []string
+	for _, e := range l {
+		out = append(out, e.(string))
+	}
+	return out
+}
+
+func TestKubernetesManifests(t *testing.T) {
+	docs := yamlDocs(t, "kubernetes/evlog.yaml")
+	var svc, sts map[string]any
+	for _, d := range docs {
+		switch d["kind"] {
+		case "Service":
+			svc = d
+		case "StatefulSet":
+			sts = d
+		}
+	}
+	if svc == nil || sts == nil {
+		t.Fatalf("want a Service and a StatefulSet, got %d documents", len(docs))
+	}
+	if get(t, svc, "apiVersion") != "v1" || get(t, sts, "apiVersion") != "apps/v1" {
+		t.Errorf("api versions %v, %v", svc["apiVersion"], sts["apiVersion"])
+	}
+	if get(t, svc, "spec", "clusterIP") != "None" {
+		t.Error("the Service is not headless")
+	}
+	if get(t, sts, "spec", "serviceName") != get(t, svc, "metadata", "name") {
+		t.Error("the StatefulSet's serviceName is not the headless Service")
+	}
+	if get(t, sts, "spec", "replicas") != 1 {
+		t.Error("more than one replica would split one prefix between logs")
+	}
+	labels := get(t, sts, "spec", "template", "metadata", "labels").(map[string]any)
+	for k, v := range get(t, sts, "spec", "selector", "matchLabels").(map[string]any) {
+		if labels[k] != v {
+			t.Errorf("selector %s=%v does not match the pod labels", k, v)
+		}
+	}
+	for k, v := range get(t, svc, "spec", "selector").(map[string]any) {
+		if labels[k] != v {
+			t.Errorf("service selector %s=%v does not match the pod labels", k, v)
+		}
+	}
+	pod := get(t, sts, "spec", "template", "spec")
+	if get(t, pod, "securityContext", "runAsNonRoot") != true {
+		t.Error("pod may run as root")
+	}
+	c := get(t, pod, "containers", 0)
+	args := stringList(t, get(t, c, "args"))
+	checkArgs(t, args)
+	if !slices.Contains(args, "--metrics-addr=:9090") || !slices.Contains(args, "--dir=/data") {
+		t.Errorf("args %v: want --metrics-addr=:9090 and --dir=/data", args)
+	}
+	if get(t, c, "ports", 0, "containerPort") != 9090 || get(t, c, "ports", 0, "name") != "metrics" {
+		t.Error("container port is not metrics 9090")
+	}
+	for probe, path := range map[string]string{"startupProbe": "/healthz", "livenessProbe": "/healthz", "readinessProbe": "/readyz"} {
+		if get(t, c, probe, "httpGet", "path") != path || get(t, c, probe, "httpGet", "port") != "metrics" {
+			t.Errorf("%s is not %s on the metrics port", probe, path)
+		}
+	}
+	if get(t, c, "resources", "requests", "memory") == nil || get(t, c, "resources", "limits", "memory") == nil {
+		t.Error("no memory request or limit")
+	}
+	if get(t, c, "securityContext", "allowPrivilegeEscalation") != false || get(t, c, "securityContext", "readOnlyRootFilesystem") != true {
+		t.Error("container securityContext not locked down")
+	}
+	flags := serveFlags(t)
+	for _, e := range get(t, c, "env").([]any) {
+		checkEnv(t, flags, get(t, e, "name").(string))
+	}
+	mount := get(t, c, "volumeMounts", 0)
+	if get(t, mount, "mountPath") != "/data" || get(t, mount, "name") != get(t, sts, "spec", "volumeClaimTemplates", 0, "metadata", "name") {
+		t.Error("/data is not the volume claim template")
+	}
+}
+
+func TestCompose(t *testing.T) {
+	docs := yamlDocs(t, "compose/compose.yaml")
+	if len(docs) != 1 {
+		t.Fatalf("%d documents", len(docs))
+	}
+	services := get(t, docs[0], "services").(map[string]any)
+	if services["nats"] == nil || services["evlog"] == nil {
+		t.Fatalf("services %v: want nats and evlog", services)
+	}
+	ev := services["evlog"]
+	args := stringList(t, get(t, ev, "command"))
+	checkArgs(t, args)
+	if !slices.Contains(args, "--nats-url=nats://nats:4222") {
+		t.Errorf("evlog does not join the nats service: %v", args)
+	}
+	if get(t, ev, "depends_on", "nats", "condition") != "service_healthy" {
+		t.Error("evlog does not wait for a healthy nats")
+	}
+	flags := serveFlags(t)
+	for name := range get(t, ev, "environment").(map[string]any) {
+		checkEnv(t, flags, name)
+	}
+	ctx := filepath.Join("compose", get(t, ev, "build", "context").(string))
+	if _, err := os.Stat(filepath.Join(ctx, get(t, ev, "build", "dockerfile").(string))); err != nil {
+		t.Errorf("build: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(ctx, "go.mod")); err != nil {
+		t.Errorf("build context is not the module root: %v", err)
+	}
+	if !slices.ContainsFunc(stringList(t, get(t, ev, "volumes")), func(v string) bool { return strings.HasSuffix(v, ":/data") }) {
+		t.Error("no volume on /data")
+	}
+	for _, v := range stringList(t, get(t, services["nats"], "volumes")) {
+		src := strings.Split(v, ":")[0]
+		if _, err := os.Stat(filepath.Join("compose", src)); err != nil {
+			t.Errorf("nats volume: %v", err)
+		}
+	}
+}
+
+// TestNATSServerConf loads compose's nats-server config as nats-server
+// would and checks that "app" may not truncate.
+func TestNATSServerConf(t *testing.T) {
+	for _, v := range []string{"EVLOG_NATS_PASSWORD", "APP_NATS_PASSWORD", "ADMIN_NATS_PASSWORD"} {
+		t.Setenv(v, "pw-"+v)
+	}
+	o, err := server.ProcessConfigFile("compose/nats-server.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := map[string]*server.User{}
+	for _, u := range o.Users {
+		users[u.Username] = u
+	}
+	if len(users) != 3 || users["evlog"] == nil || users["evlog"].Password != "pw-EVLOG_NATS_PASSWORD" {
+		t.Fatalf("users %v", users)
+	}
+	app := users["app"]
+	if app.Permissions == nil || app.Permissions.Publish == nil || !slices.Contains(app.Permissions.Publish.Deny, "evlog.truncate") {
+		t.Fatalf("app may truncate: %+v", app.Permissions)
+	}
+}
+
+func TestDockerfile(t *testing.T) {
+	b, err := os.ReadFile("Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := string(b)
+	for _, want := range []string{
+		"FROM golang:1.26 AS build",
+		"CGO_ENABLED=0 go build",
+		"FROM gcr.io/distroless/static",
+		"USER 65532:65532",
+		"VOLUME /data",
+		"EXPOSE 4222 9090",
+		`ENTRYPOINT ["/usr/local/bin/evlog"]`,
+	} {
+		if !strings.Contains(df, want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+	flags := serveFlags(t)
+	for _, m := range regexp.MustCompile(`\b(EVLOG_[A-Z_]+)=`).FindAllStringSubmatch(df, -1) {
+		checkEnv(t, flags, m[1])
+	}
+	m := regexp.MustCompile(`(?m)^CMD (\[.*\])$`).FindStringSubmatch(df)
+	if m == nil {
+		t.Fatal("no CMD")
+	}
+	var cmd []string
+	if err := yaml.Unmarshal([]byte(m[1]), &cmd); err != nil {
+		t.Fatalf("CMD: %v", err)
+	}
+	checkArgs(t, cmd)
+}
+
+func TestSystemdUnit(t *testing.T) {
+	b, err := os.ReadFile("systemd/evlog.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unit := string(b)
+	for _, want := range []string{"DynamicUser=yes", "StateDirectory=evlog", "NoNewPrivileges=yes", "ProtectSystem=strict", "KillSignal=SIGTERM"} {
+		if !strings.Contains(unit, "\n"+want+"\n") {
+			t.Errorf("unit lacks %s", want)
+		}
+	}
+	m := regexp.MustCompile(`(?m)^ExecStart=(\S+) (.*)$`).FindStringSubmatch(unit)
+	if m == nil {
+		t.Fatal("no ExecStart")
+	}
+	checkArgs(t, strings.Fields(m[2]))
+
+	// The config file it points at must be one evlog accepts; the
+	// command line tests resolve it fully, here its names are checked.
+	conf, err := os.ReadFile("systemd/evlog.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flags := serveFlags(t)
+	for _, line := range strings.Split(string(conf), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		if name, _, _ := strings.Cut(line, " "); !flags[name] {
+			t.Errorf("evlog.conf: %q is no option of evlog serve", name)
+		}
+	}
+
+	// systemd's own check, with ExecStart pointed at the binary just
+	// built, since it insists that the command exists.
+	sa, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze not installed: the unit was not verified by systemd")
+	}
+	dir := t.TempDir()
+	verify := strings.Replace(unit, "ExecStart="+m[1], "ExecStart="+binary(t), 1)
+	path := filepath.Join(dir, "evlog.service")
+	if err := os.WriteFile(path, []byte(verify), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	cmd := exec.Command(sa, "verify", path)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil || strings.Contains(out.String(), "evlog.service") {
+		t.Fatalf("systemd-analyze verify: %v\n%s", err, out.String())
+	}
+}
