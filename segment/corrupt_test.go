@@ -109,6 +109,7 @@ func TestCorruptStore(t *testing.T) {
 			for _, reopen := range []bool{false, true} {
 				name := fmt.Sprintf("%s/%s/reopen=%v", rec.name, w.name, reopen)
 				t.Run(name, func(t *testing.T) {
+					t.Parallel()
 					dir := t.TempDir()
 					c := quietConfig(uint64(3*fs), 0)
 					l := openLog(t, dir, c)
@@ -196,6 +197,7 @@ func TestCorruptIndex(t *testing.T) {
 	for _, tt := range tests {
 		for _, reopen := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/reopen=%v", tt.name, reopen), func(t *testing.T) {
+				t.Parallel()
 				dir := t.TempDir()
 				c := quietConfig(uint64(5*fs), 0)
 				l := openLog(t, dir, c)

@@ -3,8 +3,10 @@ package segment
 import (
 	"bytes"
 	"errors"
+	"flag"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -255,10 +257,25 @@ func (s *logMachine) check(t *rapid.T) {
 	}
 }
 
+// modelChecks is how many random sequences TestModel tries unless
+// -rapid.checks or RAPID_CHECKS says otherwise. Every sequence syncs files
+// at each roll and restart, so rapid's default of 100 makes the package's
+// tests slow on a busy disk.
+const modelChecks = 50
+
 // TestModel runs random sequences of appends, reads, truncations, reopens
 // and crashes against a log with tiny segments and checks it against a
 // map of the records it should hold.
 func TestModel(t *testing.T) {
+	set := os.Getenv("RAPID_CHECKS") != ""
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "rapid.checks" })
+	if f := flag.Lookup("rapid.checks"); f != nil && !set {
+		old := f.Value.String()
+		if err := f.Value.Set(strconv.Itoa(modelChecks)); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Value.Set(old) })
+	}
 	base := t.TempDir()
 	rapid.Check(t, func(t *rapid.T) {
 		dir, err := os.MkdirTemp(base, "log")
@@ -266,8 +283,8 @@ func TestModel(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := &logMachine{base: base, dir: dir, config: quietConfig(
-			rapid.Uint64Range(120, 800).Draw(t, "maxStoreBytes"),
-			rapid.Uint64Range(1, 8).Draw(t, "maxIndexEntries")*entryWidth,
+			rapid.Uint64Range(200, 1000).Draw(t, "maxStoreBytes"),
+			rapid.Uint64Range(1, 12).Draw(t, "maxIndexEntries")*entryWidth,
 		)}
 		s.config.Segment.InitialOffset = rapid.SampledFrom([]uint64{0, 1, 127, 128, 65535, 1 << 32}).Draw(t, "initialOffset")
 		s.m = logModel{lowest: s.config.Segment.InitialOffset, next: s.config.Segment.InitialOffset, records: map[uint64]*messages.Record{}}
