@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,6 +24,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/evlog/evlog/messages"
+	"github.com/evlog/evlog/segment"
 	"github.com/evlog/evlog/service"
 	"github.com/evlog/evlog/service/client"
 )
@@ -396,5 +399,51 @@ func TestMaxReadBytes(t *testing.T) {
 	// Each record takes about 45 bytes: two fit in 100, three do not.
 	if len(rr.Records) != 2 || rr.NextOffset != 3 {
 		t.Fatalf("read under a 100-byte limit returned %d records, next %d", len(rr.Records), rr.NextOffset)
+	}
+}
+
+// TestMetricsReportRecovery leaves a torn frame at the end of the active
+// store, as a crash mid-write would, and checks that the recovery at
+// start shows in the metrics.
+func TestMetricsReportRecovery(t *testing.T) {
+	dir := t.TempDir()
+	l, err := segment.NewLog(dir, segment.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := l.Append(&messages.Record{Value: val(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	stores, err := filepath.Glob(filepath.Join(dir, "*.store"))
+	if err != nil || len(stores) != 1 {
+		t.Fatalf("stores %v, %v", stores, err)
+	}
+	torn := []byte{0, 0, 0, 40, 1, 2, 3, 4, 'x'} // a header promising 40 bytes, and 1
+	f, err := os.OpenFile(stores[0], os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(torn); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	_, base := runWithMetrics(t, service.Options{Dir: dir})
+	m := scrape(t, base)
+	if got := metricValue(t, m, "evlog_recovered_segments_total"); got != 1 {
+		t.Errorf("recovered segments %v, want 1", got)
+	}
+	if got := metricValue(t, m, "evlog_recovered_truncated_bytes_total"); got != float64(len(torn)) {
+		t.Errorf("truncated bytes %v, want %d", got, len(torn))
+	}
+	if got := metricValue(t, m, "evlog_log_next_offset"); got != 3 {
+		t.Errorf("next offset %v, want 3", got)
 	}
 }
