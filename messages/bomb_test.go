@@ -2,6 +2,8 @@ package messages
 
 import (
 	"bytes"
+	"errors"
+	"runtime"
 	"testing"
 	"time"
 	"unsafe"
@@ -158,5 +160,58 @@ func TestAppendRequestAllocationBounded(t *testing.T) {
 	// The slice of n records, plus a little for the decoder.
 	if limit := uint64(n)*uint64(unsafe.Sizeof(Record{})) + maxAlloc; got > limit {
 		t.Fatalf("allocated %d bytes for a %d-byte body, limit %d", got, len(body), limit)
+	}
+}
+
+// TestUnmarshalAppendRequestLimit: a body of many tiny records is refused
+// before the decoder allocates a Record for each, which would take dozens
+// of times the body's size.
+func TestUnmarshalAppendRequestLimit(t *testing.T) {
+	const n = 1 << 20
+	body := append([]byte{0x81, 0xa7}, "records"...)
+	body = append(body, 0xdd, 0x00, 0x10, 0x00, 0x00) // array32 of 1 Mi
+	body = append(body, bytes.Repeat([]byte{0x80}, n)...)
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := UnmarshalAppendRequest(body, 10000)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrTooManyRecords) || errors.Is(err, ErrMalformed) {
+		t.Fatalf("err %v, want ErrTooManyRecords only", err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > uint64(len(body)) {
+		t.Fatalf("allocated %d bytes for a %d-byte body", got, len(body))
+	}
+
+	small := append(append([]byte{0x81, 0xa7}, "records"...), 0x92, 0x81, 0xa5, 'v', 'a', 'l', 'u', 'e', 0xc4, 0x01, 'x', 0x80)
+	if ar, err := UnmarshalAppendRequest(small, 2); err != nil || len(ar.Records) != 2 {
+		t.Fatalf("two records under a limit of two: %+v, %v", ar, err)
+	}
+	if _, err := UnmarshalAppendRequest(small, 1); !errors.Is(err, ErrTooManyRecords) {
+		t.Fatalf("two records over a limit of one: %v", err)
+	}
+}
+
+// TestHeadersMapNotSizedByDeclaredCount: duplicate header keys collapse,
+// so the map must grow with what it holds, not with what the body claims.
+func TestHeadersMapNotSizedByDeclaredCount(t *testing.T) {
+	const pairs = 1 << 18
+	body := append([]byte{0x82, 0xa5}, "value"...)
+	body = append(body, 0xc4, 0x01, 'x', 0xa7)
+	body = append(body, "headers"...)
+	body = append(body, 0xdf, 0x00, 0x04, 0x00, 0x00) // map32 of 256 Ki
+	body = append(body, bytes.Repeat([]byte{0xa0, 0xa0}, pairs)...)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var r Record
+	err := Unmarshal(body, &r)
+	runtime.ReadMemStats(&after)
+	if err != nil || len(r.Headers) != 1 {
+		t.Fatalf("err %v, headers %d", err, len(r.Headers))
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > uint64(len(body)) {
+		t.Fatalf("allocated %d bytes for a %d-byte body", got, len(body))
 	}
 }

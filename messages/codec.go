@@ -28,7 +28,7 @@ func Unmarshal(data []byte, v any) error {
 	}
 	d.r.Reset(nil)
 	decoders.Put(d)
-	if err != nil && !errors.Is(err, ErrMalformed) {
+	if err != nil && !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrTooManyRecords) {
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	return err

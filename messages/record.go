@@ -147,7 +147,9 @@ func decodeHeaders(d *msgpack.Decoder) (map[string]string, error) {
 	if err := checkLen(d, n, 2); err != nil {
 		return nil, err
 	}
-	h := make(map[string]string, n)
+	// Not sized by n: duplicate keys collapse, so a body could declare
+	// many pairs to make the map's allocation outgrow the body.
+	h := make(map[string]string, min(n, 8))
 	for ; n > 0; n-- {
 		k, err := decodeBin(d)
 		if err != nil {

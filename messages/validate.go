@@ -17,6 +17,11 @@ const MaxDepth = 16
 // wrong type.
 var ErrMalformed = errors.New("malformed msgpack")
 
+// ErrTooManyRecords is returned by UnmarshalAppendRequest for a body that
+// declares more records than allowed. It does not wrap ErrMalformed: the
+// body may be well formed, only too large.
+var ErrTooManyRecords = errors.New("too many records")
+
 // Validate reports whether b holds exactly one well-formed msgpack value
 // whose every declared length fits in the bytes that follow it. It allocates
 // nothing and takes time linear in len(b), whatever the bytes claim.

@@ -9,6 +9,23 @@ package messages
 // timestamps are assigned by the service; values sent for them are ignored.
 type AppendRequest struct {
 	Records []Record `msgpack:"records" json:"records"`
+
+	// maxRecords, when positive, makes decoding refuse more records
+	// before allocating them; see UnmarshalAppendRequest.
+	maxRecords int
+}
+
+// UnmarshalAppendRequest decodes an append request body like Unmarshal, but
+// refuses a body declaring more than maxRecords records with an error
+// wrapping ErrTooManyRecords before allocating anything for them. Without
+// the limit a body of tiny records can make the decoder allocate dozens of
+// times the body's size, since a Record is far larger in memory than the
+// one byte an empty map takes on the wire.
+func UnmarshalAppendRequest(data []byte, maxRecords int) (AppendRequest, error) {
+	ar := AppendRequest{maxRecords: maxRecords}
+	err := Unmarshal(data, &ar)
+	ar.maxRecords = 0
+	return ar, err
 }
 
 // AppendReply answers an AppendRequest once its records are durable under

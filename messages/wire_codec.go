@@ -1,6 +1,7 @@
 package messages
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -52,11 +53,11 @@ func (r AppendRequest) EncodeMsgpack(e *msgpack.Encoder) error {
 // against the bytes left before the slice is allocated, so that decoding
 // allocates in proportion to the data, whatever the data declares.
 func (r *AppendRequest) DecodeMsgpack(d *msgpack.Decoder) error {
-	*r = AppendRequest{}
+	*r = AppendRequest{maxRecords: r.maxRecords}
 	return decodeMap(d, "append request", func(key []byte) (err error) {
 		switch string(key) {
 		case "records":
-			r.Records, err = decodeRecords(d)
+			r.Records, err = decodeRecords(d, r.maxRecords)
 		default:
 			err = skipUnknown(d)
 		}
@@ -142,7 +143,7 @@ func (r *ReadReply) DecodeMsgpack(d *msgpack.Decoder) error {
 	return decodeMap(d, "read reply", func(key []byte) (err error) {
 		switch string(key) {
 		case "records":
-			r.Records, err = decodeRecords(d)
+			r.Records, err = decodeRecords(d, 0)
 		case "next_offset":
 			r.NextOffset, err = decodeUint(d, "next_offset")
 		default:
@@ -261,7 +262,9 @@ func decodeMap(d *msgpack.Decoder, body string, field func(key []byte) error) er
 		if err != nil {
 			return fmt.Errorf("%w: %s key: %v", ErrMalformed, body, err)
 		}
-		if err := field(key); err != nil {
+		if err := field(key); errors.Is(err, ErrTooManyRecords) {
+			return err // a limit, not a malformed body
+		} else if err != nil {
 			return fmt.Errorf("%w: %s field %q: %v", ErrMalformed, body, key, err)
 		}
 	}
@@ -318,10 +321,13 @@ func encodeRecords(e *msgpack.Encoder, recs []Record) error {
 // decodeRecords decodes an array of records. Every record takes at least
 // one byte (an empty map or nil), so a count larger than the bytes left is
 // refused before the slice is made. nil and an empty array decode to nil.
-func decodeRecords(d *msgpack.Decoder) ([]Record, error) {
+func decodeRecords(d *msgpack.Decoder, maxRecords int) ([]Record, error) {
 	n, err := decodeLen(d, d.DecodeArrayLen)
 	if err != nil || n <= 0 {
 		return nil, err
+	}
+	if maxRecords > 0 && n > maxRecords {
+		return nil, fmt.Errorf("%w: %d records, more than %d", ErrTooManyRecords, n, maxRecords)
 	}
 	if err := checkLen(d, n, 1); err != nil {
 		return nil, err

@@ -30,8 +30,12 @@ func (s *Service) handleAppend(req micro.Request) {
 	}
 	defer s.inflight.Done()
 
-	var ar messages.AppendRequest
-	if err := messages.Unmarshal(req.Data(), &ar); err != nil {
+	ar, err := messages.UnmarshalAppendRequest(req.Data(), s.cfg.MaxBatchRecords)
+	if errors.Is(err, messages.ErrTooManyRecords) {
+		s.reject(req, messages.CodeTooLarge, "append request: %v", err)
+		return
+	}
+	if err != nil {
 		s.reject(req, messages.CodeBadRequest, "decode append request: %v", err)
 		return
 	}
