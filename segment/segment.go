@@ -93,6 +93,14 @@ func (s *segment) recover(active bool) (*Recovery, error) {
 	if len(positions) > 1<<32 {
 		return nil, fmt.Errorf("%w: %s holds more records than an index can address", ErrCorrupt, s.store.name)
 	}
+	if active && end < s.store.size {
+		if pos, ok := s.intactAfter(end); ok {
+			return nil, fmt.Errorf("%w: %s is damaged at position %d, yet its index points at an intact record at "+
+				"position %d: cutting the tail would delete records that may have been acknowledged, so the log "+
+				"does not open; run evlog check on the directory, then restore the segment or move it aside",
+				ErrCorrupt, s.store.name, end, pos)
+		}
+	}
 	rec := &Recovery{Store: s.store.name, BaseOffset: s.base, Records: uint64(len(positions)), IndexRebuilt: true}
 	if err := s.index.mapSize(0); err != nil {
 		return nil, err
@@ -125,6 +133,24 @@ func (s *segment) recover(active bool) (*Recovery, error) {
 		return nil, err
 	}
 	return rec, nil
+}
+
+// intactAfter looks through the index as found, before it is rebuilt, for
+// an intact frame after end, where the scan of the store stopped. A crash
+// only tears the tail, after which the index can point at nothing intact;
+// an intact frame past the damage means the middle of the store went bad,
+// and cutting there would delete good records.
+func (s *segment) intactAfter(end uint64) (uint64, bool) {
+	for k := s.index.capacity(); k > 0; k-- {
+		rel, pos := s.index.entry(k - 1)
+		if pos <= end || uint64(rel) != k-1 {
+			continue
+		}
+		if _, err := frameAt(s.store, pos); err == nil {
+			return pos, true
+		}
+	}
+	return 0, false
 }
 
 // trusted reports whether an index of n entries matches the store exactly.
@@ -196,7 +222,10 @@ func (s *segment) next() uint64 { return s.base + s.index.n }
 // starts and ends, checked against the store so that a damaged index cannot
 // send a read out of bounds.
 func (s *segment) bounds(k uint64) (start, end uint64, err error) {
-	_, start = s.index.entry(k)
+	rel, start := s.index.entry(k)
+	if uint64(rel) != k {
+		return 0, 0, fmt.Errorf("%w: index of %s: entry %d holds relative offset %d", ErrCorrupt, s.store.name, k, rel)
+	}
 	end = s.end
 	if k+1 < s.index.n {
 		_, end = s.index.entry(k + 1)
@@ -211,6 +240,11 @@ func (s *segment) bounds(k uint64) (start, end uint64, err error) {
 }
 
 func (s *segment) close() error {
+	// The store first: an index cut to size is trusted at the next open,
+	// so it must never describe records the store has not made durable.
+	if err := s.store.sync(); err != nil {
+		return errors.Join(err, s.index.close(), s.store.close())
+	}
 	return errors.Join(s.index.close(), s.store.close())
 }
 
