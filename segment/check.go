@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/tysonmote/gommap"
 )
@@ -125,6 +127,21 @@ func Check(dir string, opts CheckOptions) (CheckReport, error) {
 	}
 	if !fi.IsDir() {
 		return rep, fmt.Errorf("check: %s is not a directory", dir)
+	}
+	// A running log appends and cuts its files: checking them under it
+	// would report its work in progress as damage, and repairing them
+	// would fight it.
+	lock, err := lockDir(dir)
+	switch {
+	case errors.Is(err, ErrLocked):
+		return rep, fmt.Errorf("check: %w; stop the process first", err)
+	case err != nil && !opts.Repair && (errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)):
+		// A read-only copy cannot be locked, and needs no lock to be read.
+	case err != nil:
+		return rep, fmt.Errorf("check: %w", err)
+	}
+	if lock != nil {
+		defer lock.Close()
 	}
 	bases, err := segmentBases(dir)
 	if err != nil {

@@ -14,7 +14,9 @@ import (
 	"github.com/evlog/evlog/messages"
 )
 
-// snapshot is every file of a directory, byte for byte.
+// snapshot is every file of a directory, byte for byte, but the empty
+// lock file that Check, like NewLog, creates to keep a log from being
+// opened under it.
 func snapshot(t testing.TB, dir string) map[string][]byte {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
@@ -23,6 +25,9 @@ func snapshot(t testing.TB, dir string) map[string][]byte {
 	}
 	m := map[string][]byte{}
 	for _, e := range entries {
+		if e.Name() == lockName {
+			continue
+		}
 		m[e.Name()] = readFile(t, filepath.Join(dir, e.Name()))
 	}
 	return m

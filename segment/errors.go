@@ -22,6 +22,9 @@ var (
 	ErrEmpty = errors.New("log is empty")
 	// ErrClosed is returned by every method called after Close or Remove.
 	ErrClosed = errors.New("log is closed")
+	// ErrLocked is returned by NewLog and Check when another process has
+	// the log directory open.
+	ErrLocked = errors.New("log directory in use")
 	// ErrConfig is returned by NewLog for an invalid Config.
 	ErrConfig = errors.New("invalid config")
 )

@@ -44,6 +44,7 @@ type Log struct {
 	syncErr  error  // sticky: after a failed sync nothing more is acknowledged
 
 	recovered []Recovery
+	lock      *os.File      // holds the directory's lock until Close
 	stop      chan struct{} // closed by Close to stop the interval syncer
 	done      chan struct{} // closed when the interval syncer has returned
 	closeOnce sync.Once
@@ -61,9 +62,14 @@ func NewLog(dir string, c Config) (*Log, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create log dir: %w", err)
 	}
-	l := &Log{dir: dir, config: c, enc: messages.NewEncoder()}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	l := &Log{dir: dir, config: c, enc: messages.NewEncoder(), lock: lock}
 	l.syncCond = sync.NewCond(&l.syncMu)
 	if err := l.open(); err != nil {
+		l.unlock()
 		return nil, err
 	}
 	l.stop = make(chan struct{})
@@ -176,6 +182,9 @@ func (l *Log) AppendBatch(records []*messages.Record) (first uint64, err error) 
 func (l *Log) AppendUnsynced(records []*messages.Record) (first uint64, err error) {
 	if len(records) == 0 {
 		return 0, errors.New("append: no records")
+	}
+	if i := slices.Index(records, nil); i >= 0 {
+		return 0, fmt.Errorf("append: record %d of the batch is nil", i)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -604,6 +613,13 @@ func (l *Log) Truncate(lowest uint64) error {
 			s.remove()
 			return err
 		}
+		// The new segment must be durable before the old ones go: if only
+		// the removals survived a power loss, the log would start again
+		// at an old base and reuse offsets.
+		if err := syncDir(l.dir); err != nil {
+			s.remove()
+			return err
+		}
 		l.segments = append(l.segments, s)
 	}
 	var errs []error
@@ -654,11 +670,21 @@ func (l *Log) Close() error {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		l.closed = true
-		err = l.closeSegments()
+		err = errors.Join(l.closeSegments(), l.unlock())
 		l.syncMu.Lock()
 		l.syncCond.Broadcast()
 		l.syncMu.Unlock()
 	})
+	return err
+}
+
+// unlock releases the directory: closing the file drops its flock.
+func (l *Log) unlock() error {
+	if l.lock == nil {
+		return nil
+	}
+	err := l.lock.Close()
+	l.lock = nil
 	return err
 }
 
