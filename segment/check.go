@@ -384,14 +384,15 @@ func (c *segmentCheck) followIndex(s *segment, positions []uint64, end uint64, b
 			c.indexBad = true
 		}
 		// Read the record as Read does, unless the scan verified the very
-		// frame the index gives. Reads ignore the relative offset, so a
-		// record whose entry has only that wrong still reads.
+		// frame the index gives and the entry is right. Reads check the
+		// relative offset too, so a record whose entry has only that
+		// wrong does not read.
 		stop := s.store.size
 		if k+1 < n {
 			_, stop = s.index.entry(k + 1)
 		}
 		err := bad[int(k)]
-		if !scanned || pos != positions[k] || stop != frameEnd(positions, end, int(k)) {
+		if entryBad || !scanned || pos != positions[k] || stop != frameEnd(positions, end, int(k)) {
 			if err = readEntry(s, k); err != nil {
 				err = fmt.Errorf("read offset %d: %w", off, err)
 			}
