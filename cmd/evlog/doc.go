@@ -7,6 +7,10 @@
 //	evlog truncate --lowest N      delete old segments
 //	evlog info                     describe the log
 //	evlog decode                   msgpack on stdin -> JSON on stdout
+//	evlog check --dir DIR          verify (and --repair) a data directory offline
+//
+// evlog serve also reads a config file (--config FILE); a flag on the
+// command line beats the environment, which beats the file.
 //
 // Every flag can also be set from an environment variable: EVLOG_ and the
 // flag's name in upper case with dashes as underscores (EVLOG_DIR,
