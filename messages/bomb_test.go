@@ -215,3 +215,42 @@ func TestHeadersMapNotSizedByDeclaredCount(t *testing.T) {
 		t.Fatalf("allocated %d bytes for a %d-byte body", got, len(body))
 	}
 }
+
+// TestUnmarshalRecordBombs: UnmarshalRecord skips Validate, so the
+// record's own decoder must refuse every bomb as cheaply.
+func TestUnmarshalRecordBombs(t *testing.T) {
+	for _, body := range [][]byte{
+		{0xc6, 0xff, 0xff, 0xff, 0xff},
+		append(append([]byte{0x81, 0xa5}, "value"...), 0xc6, 0xff, 0xff, 0xff, 0xff),
+		append(append([]byte{0x81, 0xa7}, "headers"...), 0xdf, 0xff, 0xff, 0xff, 0xff),
+		append(append([]byte{0x81, 0xa3}, "zzz"...), 0xdd, 0xff, 0xff, 0xff, 0xff),
+		append(append([]byte{0x81, 0xa3}, "zzz"...), bytes.Repeat([]byte{0x91}, 100000)...),
+		{0xdf, 0xff, 0xff, 0xff, 0xff},
+		{0x81, 0xdb, 0xff, 0xff, 0xff, 0xff},
+	} {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		var r Record
+		err := UnmarshalRecord(body, &r)
+		runtime.ReadMemStats(&after)
+		if !errors.Is(err, ErrMalformed) {
+			t.Fatalf("% x: err %v, want ErrMalformed", body[:min(len(body), 16)], err)
+		}
+		if got := after.TotalAlloc - before.TotalAlloc; got > 64<<10 {
+			t.Fatalf("% x: allocated %d bytes", body[:min(len(body), 16)], got)
+		}
+	}
+	want := Record{Value: []byte("v"), Offset: 3, Timestamp: 4, Key: []byte("k"), Headers: map[string]string{"a": "b"}}
+	b, err := Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Record
+	if err := UnmarshalRecord(b, &got); err != nil || got.Offset != 3 || string(got.Value) != "v" || got.Headers["a"] != "b" {
+		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+	if err := UnmarshalRecord(append(b, 0x00), &got); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("trailing byte: %v", err)
+	}
+}

@@ -34,6 +34,28 @@ func Unmarshal(data []byte, v any) error {
 	return err
 }
 
+// UnmarshalRecord decodes one record, as Unmarshal does, without the
+// separate Validate pass: Record's decoder checks every declared length
+// against the bytes left and skips unknown fields with bounded depth, so
+// the pass would only repeat it. The storage engine decodes every read
+// this way.
+func UnmarshalRecord(data []byte, r *Record) error {
+	d := decoders.Get().(*decoder)
+	d.r.Reset(data)
+	d.dec.Reset(&d.r)
+	d.scratch = [32]byte{}
+	err := r.decode(d.dec, &d.scratch)
+	if err == nil && d.r.Len() > 0 {
+		err = fmt.Errorf("%w: %d bytes left after the record", ErrMalformed, d.r.Len())
+	}
+	d.r.Reset(nil)
+	decoders.Put(d)
+	if err != nil && !errors.Is(err, ErrMalformed) {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return err
+}
+
 // Marshal encodes v as msgpack.
 func Marshal(v any) ([]byte, error) {
 	e := NewEncoder()
@@ -45,8 +67,9 @@ func Marshal(v any) ([]byte, error) {
 }
 
 type decoder struct {
-	r   bytes.Reader
-	dec *msgpack.Decoder
+	r       bytes.Reader
+	dec     *msgpack.Decoder
+	scratch [32]byte // for keys, so that pooling saves its allocation too
 }
 
 var decoders = sync.Pool{New: func() any {

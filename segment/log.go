@@ -435,7 +435,7 @@ var readBufs = sync.Pool{New: func() any { return new([]byte) }}
 // one the index pointed at.
 func decodeRecord(payload []byte, offset uint64) (*messages.Record, error) {
 	r := &messages.Record{}
-	if err := messages.Unmarshal(payload, r); err != nil {
+	if err := messages.UnmarshalRecord(payload, r); err != nil {
 		return nil, fmt.Errorf("%w: offset %d: %v", ErrCorrupt, offset, err)
 	}
 	if r.Offset != offset {
