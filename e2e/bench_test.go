@@ -1,319 +1,206 @@
 package e2e
 
 import (
-	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/evlog/evlog/messages"
-	"github.com/evlog/evlog/segment"
-	"github.com/evlog/evlog/service"
-	"github.com/evlog/evlog/service/client"
 )
 
-// The benchmarks put evlog between a ceiling and a peer, on the same
-// embedded server and over loopback TCP:
+// The benchmarks put evlog between a ceiling and a peer, side by side in
+// one run (docs/benchmarks.md says how to run and read them):
 //
-//   - echo: a core-NATS responder that answers at once, what request-reply
-//     costs with no log at all;
-//   - evlog: the service, under SyncAlways and SyncInterval;
-//   - jetstream: a file-storage stream of the same server, syncing every
-//     write (server option SyncAlways) or on its default interval.
+//   - echo: a core-NATS responder that answers an append or a read at once
+//     with a canned reply, what request-reply costs with no log at all;
+//   - evlog: the service under each sync mode (always, interval, never),
+//     connected in-process to the embedded server as `evlog serve` is,
+//     and, named "-tcp", over loopback TCP as a service joining a NATS
+//     deployment is;
+//   - jetstream: a file-storage stream of the same server (default sync,
+//     every two minutes) or of a second one with SyncAlways.
 //
-// One op is one record of benchPayload bytes in every case, so ns/op,
-// MB/s and records/s compare across targets and modes.
+// Every benchmark function starts its own embedded servers; clients reach
+// them over loopback TCP. One op is one record everywhere, so ns/op, MB/s
+// (b.SetBytes of the payload) and records/s compare across targets. Request
+// latencies are reported as p50-µs and p99-µs.
+//
+// All request-reply targets are driven by drive: one goroutine publishes
+// requests with a reply subject while a window of them is unanswered, and
+// the replies arrive on one subscription, the way JetStream's own
+// PublishAsync works. No target gets a cheaper client than another.
 
-const (
-	benchPayload  = 100
-	readBatch     = 1000
-	readPreloaded = 20000
-)
+// payloads are the record sizes measured, in bytes.
+var payloads = []int{100, 1024}
 
-// benchEnv is shared by the sub-benchmarks of one benchmark: the servers
-// start once.
-type benchEnv struct {
-	nc       *nats.Conn // client connection to the main server
-	evlog    map[string]*client.Client
-	js       jetstream.JetStream // main server: default sync
-	jsAlways jetstream.JetStream // second server: SyncAlways
+// stallLimit is how long a run may go without an answer before it fails:
+// a lost reply must not hang the suite.
+const stallLimit = 30 * time.Second
+
+// A shape is a load: batch records a request, inflight requests
+// unanswered at most.
+type shape struct {
+	inflight, batch int
 }
 
-func newBenchEnv(b *testing.B) *benchEnv {
-	b.Helper()
-	main := runServer(b, func(o *server.Options) {
-		o.JetStream = true
-		o.StoreDir = b.TempDir()
-	})
-	always := runServer(b, func(o *server.Options) {
-		o.JetStream = true
-		o.StoreDir = b.TempDir()
-		o.SyncAlways = true
-	})
-	e := &benchEnv{nc: connect(b, main.ClientURL()), evlog: map[string]*client.Client{}}
+func (s shape) String() string { return fmt.Sprintf("inflight=%d/batch=%d", s.inflight, s.batch) }
 
-	// The echo responder answers like an append would, with the body of
-	// an AppendReply, or with a canned read reply.
-	echo := connect(b, main.ClientURL())
-	appendReply, err := messages.Marshal(&messages.AppendReply{FirstOffset: 1 << 20, LastOffset: 1<<20 + 99})
+// A sender issues request i holding n records and arranges for the run's
+// complete(i, err) to be called once when it is answered. It may call
+// complete before it returns; an error it returns ends the benchmark.
+type sender func(i, n int) error
+
+// A target is something to send records to. open prepares one run of a
+// benchmark and returns its sender and what releases it.
+type target struct {
+	name string
+	open func(b *testing.B, complete func(i int, err error)) (sender, func())
+}
+
+// run is the bookkeeping of one drive: when each request left, how long
+// it took, and how many are still unanswered.
+type run struct {
+	base   time.Time
+	slots  chan struct{} // one token per request in flight
+	starts []atomic.Int64
+	seen   []atomic.Bool
+	lat    []time.Duration // written by complete, read after done
+	left   atomic.Int64
+	done   chan struct{}
+
+	errMu    sync.Mutex
+	errs     int
+	firstErr error
+}
+
+func newRun(requests, inflight int) *run {
+	r := &run{
+		base:   time.Now(),
+		slots:  make(chan struct{}, inflight),
+		starts: make([]atomic.Int64, requests),
+		seen:   make([]atomic.Bool, requests),
+		lat:    make([]time.Duration, requests),
+		done:   make(chan struct{}),
+	}
+	r.left.Store(int64(requests))
+	if requests == 0 {
+		close(r.done)
+	}
+	return r
+}
+
+// now is the time since the run began, from the monotonic clock.
+func (r *run) now() time.Duration { return time.Since(r.base) }
+
+// issue waits for a free slot and stamps request i.
+func (r *run) issue(i int) {
+	r.slots <- struct{}{}
+	r.starts[i].Store(int64(r.now()))
+}
+
+// complete records the answer to request i and frees its slot. A second
+// answer to the same request is an error: two responders on one subject.
+func (r *run) complete(i int, err error) {
+	if r.seen[i].Swap(true) {
+		r.fail(i, errors.New("answered twice"))
+		return
+	}
+	r.lat[i] = r.now() - time.Duration(r.starts[i].Load())
 	if err != nil {
-		b.Fatal(err)
+		r.fail(i, err)
 	}
-	readReply := cannedReadReply(b)
-	for subject, body := range map[string][]byte{"echo.append": appendReply, "echo.read": readReply} {
-		if _, err := echo.Subscribe(subject, func(m *nats.Msg) { m.Respond(body) }); err != nil {
-			b.Fatal(err)
-		}
+	<-r.slots
+	if r.left.Add(-1) == 0 {
+		close(r.done)
 	}
-	if err := echo.Flush(); err != nil {
-		b.Fatal(err)
-	}
-
-	for _, mode := range []segment.SyncMode{segment.SyncAlways, segment.SyncInterval} {
-		var lc segment.Config
-		lc.Sync.Mode = mode
-		startNode(b, main.ClientURL(), b.TempDir(), lc, service.Config{Prefix: mode.String(), SyncMode: mode})
-		e.evlog[mode.String()] = client.New(e.nc, client.WithPrefix(mode.String()))
-	}
-
-	e.js = newJetStream(b, e.nc)
-	e.jsAlways = newJetStream(b, connect(b, always.ClientURL()))
-	return e
 }
 
-func newJetStream(b *testing.B, nc *nats.Conn) jetstream.JetStream {
+func (r *run) fail(i int, err error) {
+	r.errMu.Lock()
+	defer r.errMu.Unlock()
+	r.errs++
+	if r.firstErr == nil {
+		r.firstErr = fmt.Errorf("request %d: %w", i, err)
+	}
+}
+
+// wait returns once every request is answered, and fails the benchmark
+// when answers stop coming.
+func (r *run) wait(b *testing.B) {
 	b.Helper()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx := ctxT(b)
-	for name, subject := range map[string]string{"APPEND": "append.>", "READ": "read.>"} {
-		if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{subject}, Storage: jetstream.FileStorage}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	return js
+	waitProgress(b, r.done, func() int64 { return r.left.Load() }, "requests unanswered")
 }
 
-// cannedReadReply is a read reply of readBatch records of benchPayload
-// bytes, as evlog would send it.
-func cannedReadReply(b *testing.B) []byte {
+// waitProgress waits for done while remaining() keeps falling, and fails
+// once it has stood still for stallLimit.
+func waitProgress(b *testing.B, done <-chan struct{}, remaining func() int64, what string) {
 	b.Helper()
-	var recs []byte
-	enc := messages.NewEncoder()
-	for i := range readBatch {
-		r, err := enc.Encode(&messages.Record{Value: make([]byte, benchPayload), Offset: uint64(i), Timestamp: time.Now().UnixNano()})
-		if err != nil {
-			b.Fatal(err)
-		}
-		recs = append(recs, r...)
-	}
-	return messages.AppendReadReply(nil, readBatch, recs, readBatch)
-}
-
-// sender sends one request holding n records and waits for its answer.
-type sender func(ctx context.Context, n int) error
-
-// drive sends b.N records from inflight goroutines, batch records a
-// request.
-func drive(b *testing.B, inflight, batch int, send sender) {
-	b.SetBytes(benchPayload)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	var next atomic.Int64
-	b.ResetTimer()
-	var wg sync.WaitGroup
-	for range inflight {
-		wg.Go(func() {
-			for {
-				start := int(next.Add(int64(batch))) - batch
-				if start >= b.N {
-					return
-				}
-				if err := send(ctx, min(batch, b.N-start)); err != nil {
-					b.Error(err)
-					return
-				}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	last, since := remaining(), time.Now()
+	for {
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+			if n := remaining(); n != last {
+				last, since = n, time.Now()
+			} else if time.Since(since) > stallLimit {
+				b.Fatalf("%d %s for %v", n, what, stallLimit)
 			}
-		})
+		}
 	}
-	wg.Wait()
+}
+
+// drive sends b.N records of payload bytes to t, s.batch records a request
+// and at most s.inflight requests unanswered, and reports records/s and
+// the requests' p50 and p99 latency.
+func drive(b *testing.B, payload int, s shape, t target) {
+	requests := (b.N + s.batch - 1) / s.batch
+	r := newRun(requests, s.inflight)
+	send, release := t.open(b, r.complete)
+	defer release()
+	b.SetBytes(int64(payload))
+	b.ResetTimer()
+	for i := range requests {
+		r.issue(i)
+		if err := send(i, min(s.batch, b.N-i*s.batch)); err != nil {
+			b.Fatalf("%s: send request %d: %v", t.name, i, err)
+		}
+	}
+	r.wait(b)
 	b.StopTimer()
+	if r.firstErr != nil {
+		b.Fatalf("%s: %d of %d requests failed, the first: %v", t.name, r.errs, requests, r.firstErr)
+	}
+	reportRate(b)
+	reportLatency(b, r.lat, "")
+}
+
+func reportRate(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
 
-func BenchmarkAppend(b *testing.B) {
-	e := newBenchEnv(b)
-	payload := make([]byte, benchPayload)
-	records := make([]messages.Record, 100)
-	for i := range records {
-		records[i] = messages.Record{Value: payload}
+// reportLatency reports the median and the 99th percentile of lat in
+// microseconds, as the metrics p50-µs and p99-µs (prefixed with what).
+// It sorts lat.
+func reportLatency(b *testing.B, lat []time.Duration, what string) {
+	if len(lat) == 0 {
+		return
 	}
-	echoBodies := make(map[int][]byte)
-	for _, n := range []int{1, 100} {
-		body, err := messages.Marshal(&messages.AppendRequest{Records: records[:n]})
-		if err != nil {
-			b.Fatal(err)
-		}
-		echoBodies[n] = body
-	}
-	var jsSeq atomic.Int64
-	jsSend := func(js jetstream.JetStream) sender {
-		return func(ctx context.Context, n int) error {
-			subject := fmt.Sprintf("append.%d", jsSeq.Add(1)%16)
-			if n == 1 {
-				_, err := js.Publish(ctx, subject, payload)
-				return err
-			}
-			// JetStream has no multi-message publish: n asynchronous
-			// publishes, then every acknowledgement.
-			futures := make([]jetstream.PubAckFuture, n)
-			for i := range futures {
-				f, err := js.PublishAsync(subject, payload)
-				if err != nil {
-					return err
-				}
-				futures[i] = f
-			}
-			for _, f := range futures {
-				select {
-				case <-f.Ok():
-				case err := <-f.Err():
-					return err
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			}
-			return nil
-		}
-	}
-	targets := []struct {
+	slices.Sort(lat)
+	for _, q := range []struct {
 		name string
-		send sender
-	}{
-		{"echo", func(ctx context.Context, n int) error {
-			_, err := e.nc.RequestWithContext(ctx, "echo.append", echoBodies[n])
-			return err
-		}},
-		{"evlog-always", func(ctx context.Context, n int) error {
-			_, err := e.evlog["always"].Append(ctx, records[:n]...)
-			return err
-		}},
-		{"jetstream-always", jsSend(e.jsAlways)},
-		{"evlog-interval", func(ctx context.Context, n int) error {
-			_, err := e.evlog["interval"].Append(ctx, records[:n]...)
-			return err
-		}},
-		{"jetstream-default", jsSend(e.js)},
-	}
-	shapes := []struct {
-		name            string
-		inflight, batch int
-	}{
-		{"inflight=1", 1, 1},
-		{"inflight=64", 64, 1},
-		{"batch=100", 1, 100},
-	}
-	for _, shape := range shapes {
-		for _, tg := range targets {
-			b.Run(shape.name+"/"+tg.name, func(b *testing.B) {
-				drive(b, shape.inflight, shape.batch, tg.send)
-			})
-		}
+		p    float64
+	}{{"p50", 0.50}, {"p99", 0.99}} {
+		b.ReportMetric(float64(percentile(lat, q.p))/float64(time.Microsecond), what+q.name+"-µs")
 	}
 }
 
-func BenchmarkRead(b *testing.B) {
-	e := newBenchEnv(b)
-	ctx := ctxT(b)
-	c := e.evlog["interval"]
-	payload := make([]byte, benchPayload)
-	batch := make([]messages.Record, readBatch)
-	for i := range batch {
-		batch[i] = messages.Record{Value: payload}
-	}
-	for range readPreloaded / readBatch {
-		if _, err := c.Append(ctx, batch...); err != nil {
-			b.Fatal(err)
-		}
-	}
-	for i := range readPreloaded {
-		e.js.PublishAsync(fmt.Sprintf("read.%d", i%16), payload)
-	}
-	select {
-	case <-e.js.PublishAsyncComplete():
-	case <-ctx.Done():
-		b.Fatal(ctx.Err())
-	}
-
-	b.Run("echo", func(b *testing.B) {
-		b.SetBytes(benchPayload)
-		for n := 0; n < b.N; n += readBatch {
-			if _, err := e.nc.Request("echo.read", nil, 10*time.Second); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
-	})
-	b.Run("evlog-read", func(b *testing.B) {
-		b.SetBytes(benchPayload)
-		off := uint64(0)
-		for n := 0; n < b.N; {
-			rep, err := c.Read(ctx, off, client.ReadOptions{MaxRecords: readBatch})
-			if err != nil {
-				b.Fatal(err)
-			}
-			n += len(rep.Records)
-			off = rep.NextOffset % readPreloaded
-		}
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
-	})
-	b.Run("evlog-follow", func(b *testing.B) {
-		b.SetBytes(benchPayload)
-		for n := 0; n < b.N; {
-			fctx, cancel := context.WithCancel(ctx)
-			err := c.Follow(fctx, 0, func(r messages.Record) error {
-				n++
-				if n >= b.N || r.Offset == readPreloaded-1 {
-					cancel()
-				}
-				return nil
-			})
-			cancel()
-			if err != context.Canceled {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
-	})
-	b.Run("jetstream-fetch", func(b *testing.B) {
-		b.SetBytes(benchPayload)
-		for n := 0; n < b.N; {
-			cons, err := e.js.OrderedConsumer(ctx, "READ", jetstream.OrderedConsumerConfig{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			for pass := 0; pass < readPreloaded && n < b.N; {
-				msgs, err := cons.Fetch(min(readBatch, readPreloaded-pass), jetstream.FetchMaxWait(10*time.Second))
-				if err != nil {
-					b.Fatal(err)
-				}
-				for range msgs.Messages() {
-					n++
-					pass++
-				}
-				if err := msgs.Error(); err != nil {
-					b.Fatal(err)
-				}
-			}
-		}
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
-	})
+// percentile returns the nearest-rank p-quantile of sorted durations.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	i := int(p*float64(len(sorted))+0.999999) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
 }
