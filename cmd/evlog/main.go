@@ -63,6 +63,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			infoCommand(stdout),
 			decodeCommand(stdin, stdout),
 			checkCommand(stdout, stderr),
+			benchCommand(stdout, stderr),
 		},
 	}
 	root.Exec = func(_ context.Context, args []string) error {
