@@ -591,7 +591,7 @@ func repairSegment(dir string, c *segmentCheck) (*segmentCheck, error) {
 	if err := os.Truncate(name, 0); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("repair: %w", err)
 	}
-	s, rec, err := openSegment(dir, base, 0, c.last)
+	s, rec, err := openSegment(dir, base, 0, 0, c.last)
 	if err != nil {
 		return nil, fmt.Errorf("repair: %w", err)
 	}

@@ -32,6 +32,12 @@
 // offset, so that a read can tell a misplaced record from the right one.
 // A frame's length is never 0.
 //
+// Stores are written with one write call per append or batch, so that an
+// acknowledged record is in the kernel even if the process dies, and read
+// through a read-only memory mapping, so that a read costs a copy rather
+// than a system call. A page that cannot be read (a failing disk, or a
+// file cut from outside) turns into an error, not a crash.
+//
 // # Index
 //
 // An index is an array of 12-byte entries, entry i for the record at base+i:

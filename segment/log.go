@@ -93,7 +93,11 @@ func (l *Log) open() error {
 	}
 	for i, base := range bases {
 		active := i == len(bases)-1
-		s, rec, err := openSegment(l.dir, base, l.config.Segment.MaxIndexBytes, active)
+		var storeBytes uint64 // a sealed store is mapped at its size
+		if active {
+			storeBytes = l.config.Segment.MaxStoreBytes
+		}
+		s, rec, err := openSegment(l.dir, base, l.config.Segment.MaxIndexBytes, storeBytes, active)
 		if err != nil {
 			l.closeSegments()
 			return err
@@ -301,7 +305,7 @@ func (l *Log) roll() error {
 	if err := l.seal(s); err != nil {
 		return err
 	}
-	next, _, err := openSegment(l.dir, s.next(), l.config.Segment.MaxIndexBytes, true)
+	next, _, err := openSegment(l.dir, s.next(), l.config.Segment.MaxIndexBytes, l.config.Segment.MaxStoreBytes, true)
 	if err != nil {
 		return err
 	}
@@ -605,7 +609,7 @@ func (l *Log) Truncate(lowest uint64) error {
 	if a := l.active(); lowest == next && a.index.n > 0 {
 		// Every record goes: start a fresh active segment first, so that
 		// the log always has one.
-		s, _, err := openSegment(l.dir, next, l.config.Segment.MaxIndexBytes, true)
+		s, _, err := openSegment(l.dir, next, l.config.Segment.MaxIndexBytes, l.config.Segment.MaxStoreBytes, true)
 		if err != nil {
 			return err
 		}
@@ -726,7 +730,7 @@ func (l *Log) Reset() error {
 		l.closed = true
 		return fmt.Errorf("reset: %w", err)
 	}
-	s, _, err := openSegment(l.dir, l.config.Segment.InitialOffset, l.config.Segment.MaxIndexBytes, true)
+	s, _, err := openSegment(l.dir, l.config.Segment.InitialOffset, l.config.Segment.MaxIndexBytes, l.config.Segment.MaxStoreBytes, true)
 	if err != nil {
 		l.closed = true
 		return fmt.Errorf("reset: %w", err)

@@ -54,7 +54,7 @@ type Recovery struct {
 // openSegment opens the segment at base, creating its files if needed, and
 // checks the index against the store. An active segment gets its torn tail
 // cut and its index grown to indexBytes.
-func openSegment(dir string, base uint64, indexBytes uint64, active bool) (*segment, *Recovery, error) {
+func openSegment(dir string, base, indexBytes, storeBytes uint64, active bool) (*segment, *Recovery, error) {
 	st, err := openStore(segmentName(dir, base, storeSuffix))
 	if err != nil {
 		return nil, nil, err
@@ -68,6 +68,9 @@ func openSegment(dir string, base uint64, indexBytes uint64, active bool) (*segm
 	rec, err := s.recover(active)
 	if err == nil && active {
 		err = idx.mapSize(max(indexBytes, idx.n*entryWidth))
+	}
+	if err == nil {
+		err = st.mapData(storeBytes)
 	}
 	if err != nil {
 		s.close()

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"hash/crc32"
 	"os"
+	"runtime/debug"
 	"sync"
+
+	"github.com/tysonmote/gommap"
 )
 
 const (
@@ -40,10 +43,47 @@ type store struct {
 	// write lock, and readers hold its read lock.
 	size uint64
 
+	// data maps the file read-only, usually past its end so that it need
+	// not be remapped as the store grows: reads copy from it instead of
+	// paying a pread each. Only bytes below size are ever touched, since a
+	// page past the end of the file faults.
+	data gommap.MMap
+
 	// syncMu serialises sync with close, because syncs run outside the
 	// Log's lock so that appends go on during an fdatasync.
 	syncMu sync.Mutex
 	closed bool
+}
+
+// maxMapBytes caps a store's mapping; reads past it use pread.
+const maxMapBytes = 1 << 30
+
+// mapData maps the store for reading, length bytes or its size if larger
+// (up to maxMapBytes). Writes go through the file, and the kernel's page
+// cache makes them visible in the mapping at once.
+func (s *store) mapData(length uint64) error {
+	length = min(max(length, s.size), maxMapBytes)
+	if length == 0 || s.data != nil {
+		return nil
+	}
+	m, err := gommap.MapRegion(s.file.Fd(), 0, int64(length), gommap.PROT_READ, gommap.MAP_SHARED)
+	if err != nil {
+		return fmt.Errorf("map store %s: %w", s.name, err)
+	}
+	s.data = m
+	return nil
+}
+
+func (s *store) unmap() error {
+	if s.data == nil {
+		return nil
+	}
+	err := s.data.UnsafeUnmap()
+	s.data = nil
+	if err != nil {
+		return fmt.Errorf("unmap store %s: %w", s.name, err)
+	}
+	return nil
 }
 
 func openStore(name string) (*store, error) {
@@ -81,8 +121,29 @@ func (s *store) write(frames []byte) error {
 	return fmt.Errorf("write %s: %w", s.name, err)
 }
 
-// readAt reads len(b) bytes at pos.
+// readAt reads len(b) bytes at pos, from the mapping when it holds them.
 func (s *store) readAt(b []byte, pos uint64) error {
+	if end := pos + uint64(len(b)); end >= pos && end <= s.size && end <= uint64(len(s.data)) {
+		return s.copyMapped(b, pos)
+	}
+	return s.pread(b, pos)
+}
+
+// copyMapped copies from the mapping. A disk that fails to read a mapped
+// page raises a fault instead of returning EIO; it is turned into an error
+// here rather than left to kill the process.
+func (s *store) copyMapped(b []byte, pos uint64) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("read %s at %d: memory fault, the disk may have failed: %v", s.name, pos, r)
+		}
+	}()
+	copy(b, s.data[pos:])
+	return nil
+}
+
+func (s *store) pread(b []byte, pos uint64) error {
 	if _, err := s.file.ReadAt(b, int64(pos)); err != nil {
 		return fmt.Errorf("read %s at %d: %w", s.name, pos, err)
 	}
@@ -128,6 +189,9 @@ func (s *store) close() error {
 	}
 	s.closed = true
 	err := fdatasync(s.file)
+	if uerr := s.unmap(); err == nil {
+		err = uerr
+	}
 	if cerr := s.file.Close(); err == nil {
 		err = cerr
 	}
