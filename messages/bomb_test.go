@@ -254,3 +254,41 @@ func TestUnmarshalRecordBombs(t *testing.T) {
 		t.Fatalf("trailing byte: %v", err)
 	}
 }
+
+// TestUnmarshalAppendRequestBombs: UnmarshalAppendRequest skips Validate,
+// so AppendRequest's own decoder must refuse every bomb, wherever in the
+// body it sits, without allocating for it.
+func TestUnmarshalAppendRequestBombs(t *testing.T) {
+	record := func(field []byte) []byte {
+		return append(append([]byte{0x81, 0xa7}, "records"...), append([]byte{0x91}, field...)...)
+	}
+	for name, body := range map[string][]byte{
+		"records array32":          bombRecords,
+		"bin32 body":               bombBin32,
+		"map32 body":               bombMap32,
+		"value bin32":              record(bombValue),
+		"key bin32":                record(inField("key", bombBin32)),
+		"headers map32":            record(inField("headers", bombMap32)),
+		"unknown record field":     record(inField("x", bombArray32)),
+		"unknown body field":       inField("x", bombStr32),
+		"deep unknown field":       inField("x", bombDeep),
+		"ext in unknown field":     inField("x", bombExt),
+		"records array16 short":    append(append([]byte{0x81, 0xa7}, "records"...), bombArray16...),
+		"record map16 short":       record(bombMap16),
+		"records inside extension": inField("records", bombExt),
+	} {
+		t.Run(name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			_, err := UnmarshalAppendRequest(body, 0)
+			runtime.ReadMemStats(&after)
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("err %v, want ErrMalformed", err)
+			}
+			if got := after.TotalAlloc - before.TotalAlloc; got > 64<<10 {
+				t.Fatalf("allocated %d bytes", got)
+			}
+		})
+	}
+}
