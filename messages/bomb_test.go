@@ -292,3 +292,12 @@ func TestUnmarshalAppendRequestBombs(t *testing.T) {
 		})
 	}
 }
+
+// TestBombIsMalformedNotTooLarge: a count no body of its size could hold
+// is malformed (400 over NATS) even when it also exceeds the record limit.
+func TestBombIsMalformedNotTooLarge(t *testing.T) {
+	_, err := UnmarshalAppendRequest(bombRecords, 3)
+	if !errors.Is(err, ErrMalformed) || errors.Is(err, ErrTooManyRecords) {
+		t.Fatalf("err %v, want ErrMalformed only", err)
+	}
+}

@@ -326,11 +326,13 @@ func decodeRecords(d *msgpack.Decoder, maxRecords int) ([]Record, error) {
 	if err != nil || n <= 0 {
 		return nil, err
 	}
-	if maxRecords > 0 && n > maxRecords {
-		return nil, fmt.Errorf("%w: %d records, more than %d", ErrTooManyRecords, n, maxRecords)
-	}
+	// A count the bytes cannot hold is a malformed body (400), whatever
+	// the limit; only a body that could hold its records is too large.
 	if err := checkLen(d, n, 1); err != nil {
 		return nil, err
+	}
+	if maxRecords > 0 && n > maxRecords {
+		return nil, fmt.Errorf("%w: %d records, more than %d", ErrTooManyRecords, n, maxRecords)
 	}
 	recs := make([]Record, n)
 	var scratch [32]byte
