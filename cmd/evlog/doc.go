@@ -8,6 +8,7 @@
 //	evlog info                     describe the log
 //	evlog decode                   msgpack on stdin -> JSON on stdout
 //	evlog check --dir DIR          verify (and --repair) a data directory offline
+//	evlog bench                    measure a running evlog, like nats bench
 //
 // evlog serve also reads a config file (--config FILE); a flag on the
 // command line beats the environment, which beats the file.
