@@ -151,15 +151,7 @@ func readCommand(stdout io.Writer) *ffcli.Command {
 		ShortUsage: "evlog read [flags]",
 		ShortHelp:  "read records from an offset",
 		FlagSet:    fs,
-		Exec: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Errorf("read takes no arguments, got %q", args)}
-			}
-			nc, c, err := cf.connect()
-			if err != nil {
-				return err
-			}
-			defer nc.Close()
+		Exec: withClient("read", cf, func(ctx context.Context, c *client.Client) error {
 			from, err := resolveOffset(ctx, cf, c, *offset)
 			if err != nil {
 				return err
@@ -177,7 +169,7 @@ func readCommand(stdout io.Writer) *ffcli.Command {
 				}
 			}
 			return nil
-		},
+		}),
 	}
 }
 
@@ -190,15 +182,7 @@ func tailCommand(stdout io.Writer) *ffcli.Command {
 		ShortUsage: "evlog tail [flags]",
 		ShortHelp:  "print records as they are committed, like tail -f; stop with Ctrl-C",
 		FlagSet:    fs,
-		Exec: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Errorf("tail takes no arguments, got %q", args)}
-			}
-			nc, c, err := cf.connect()
-			if err != nil {
-				return err
-			}
-			defer nc.Close()
+		Exec: withClient("tail", cf, func(ctx context.Context, c *client.Client) error {
 			start, err := resolveOffset(ctx, cf, c, *from)
 			if err != nil {
 				return err
@@ -211,7 +195,7 @@ func tailCommand(stdout io.Writer) *ffcli.Command {
 				return nil // interrupted: the normal way to stop tailing
 			}
 			return err
-		},
+		}),
 	}
 }
 
@@ -260,15 +244,7 @@ func infoCommand(stdout io.Writer) *ffcli.Command {
 		ShortUsage: "evlog info [flags]",
 		ShortHelp:  "show the log's offsets, segments and size",
 		FlagSet:    fs,
-		Exec: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Errorf("info takes no arguments, got %q", args)}
-			}
-			nc, c, err := cf.connect()
-			if err != nil {
-				return err
-			}
-			defer nc.Close()
+		Exec: withClient("info", cf, func(ctx context.Context, c *client.Client) error {
 			rctx, cancel := cf.ctx(ctx)
 			defer cancel()
 			inf, err := c.Info(rctx)
@@ -281,7 +257,23 @@ func infoCommand(stdout io.Writer) *ffcli.Command {
 			_, err = fmt.Fprintf(stdout, "lowest offset  %d\nnext offset    %d\nrecords        %d\nsegments       %d\nbytes          %d\n",
 				inf.LowestOffset, inf.NextOffset, inf.NextOffset-inf.LowestOffset, inf.Segments, inf.Bytes)
 			return err
-		},
+		}),
+	}
+}
+
+// withClient is the Exec of a client subcommand that takes no arguments:
+// it refuses any, connects, runs run, and closes the connection.
+func withClient(name string, cf clientFlags, run func(context.Context, *client.Client) error) func(context.Context, []string) error {
+	return func(ctx context.Context, args []string) error {
+		if len(args) > 0 {
+			return usageError{fmt.Errorf("%s takes no arguments, got %q", name, args)}
+		}
+		nc, c, err := cf.connect()
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		return run(ctx, c)
 	}
 }
 
