@@ -1,6 +1,3 @@
-// Package e2e tests the evlog service as its clients see it: an embedded
-// nats-server on a random loopback port, a segment.Log in a temporary
-// directory, and the service in-process, reached over TCP.
 package e2e
 
 import (
