@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/evlog/evlog/messages"
 	"github.com/evlog/evlog/service"
+	"github.com/evlog/evlog/service/client"
 )
 
 // appendConcurrently runs writers goroutines that each append perWriter
@@ -160,4 +162,62 @@ func TestCommittedNotifications(t *testing.T) {
 		t.Fatalf("notifications end at %d", next)
 	}
 	t.Logf("%d appends acknowledged in %d commits", writers*perWriter/5, count)
+}
+
+// TestFollowRidesOutRestart: a follower keeps following while the service
+// stops and starts again on the same data, and sees every record exactly
+// once, in order.
+func TestFollowRidesOutRestart(t *testing.T) {
+	ns := runServer(t, nil)
+	url := ns.ClientURL()
+	dir := t.TempDir()
+	n := startNode(t, url, dir, smallSegments(), service.Config{})
+	nc := connect(t, url)
+	c := client.New(nc)
+	ctx := ctxT(t)
+	for i := range 10 {
+		if _, err := c.Append(ctx, rec(val(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var mu sync.Mutex
+	var seen []uint64
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Follow(fctx, 0, func(r messages.Record) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if !bytes.Equal(r.Value, val(int(r.Offset))) {
+				return fmt.Errorf("offset %d holds %q", r.Offset, r.Value)
+			}
+			seen = append(seen, r.Offset)
+			return nil
+		})
+	}()
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(seen) }
+	waitFor(t, "history", func() bool { return count() == 10 })
+
+	n.stop(t)
+	// The follower is now retrying against no service.
+	startNode(t, url, dir, smallSegments(), service.Config{})
+	for i := 10; i < 20; i++ {
+		if _, err := c.Append(ctx, rec(val(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "records after the restart", func() bool { return count() == 20 })
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("follow ended with %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, off := range seen {
+		if off != uint64(i) {
+			t.Fatalf("follower saw offsets %v", seen)
+		}
+	}
 }

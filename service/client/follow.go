@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -10,9 +11,13 @@ import (
 
 // Follow's reads: large batches while catching up, and long polls short
 // enough to notice a cancelled context's effect on the service promptly.
+// While the service is unavailable Follow retries, waiting from
+// followRetryMin, doubling up to followRetryMax.
 const (
-	followBatch = 1000
-	followWait  = 5 * time.Second
+	followBatch    = 1000
+	followWait     = 5 * time.Second
+	followRetryMin = 50 * time.Millisecond
+	followRetryMax = 2 * time.Second
 )
 
 // Follow calls handler with every record from offset from on, first the
@@ -21,11 +26,16 @@ const (
 // next offset, so no record falls between history and live ones however
 // appends race with the hand-over.
 //
+// A service that is restarting, shutting down or overloaded
+// (ErrUnavailable) does not end Follow: it retries with backoff from where
+// it was, so a follower rides out a restart of the service without gaps.
+//
 // It returns ctx.Err() once ctx is done, the handler's error as is, or the
-// error of a read (for example ErrOffsetOutOfRange once truncation has
-// overtaken it, or ErrUnavailable when the service goes away).
+// error of a read that retrying cannot mend (for example
+// ErrOffsetOutOfRange once truncation has overtaken it).
 func (c *Client) Follow(ctx context.Context, from uint64, handler func(messages.Record) error) error {
 	next := from
+	retry := followRetryMin
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -35,8 +45,20 @@ func (c *Client) Follow(ctx context.Context, from uint64, handler func(messages.
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("follow at offset %d: %w", next, err)
+			if !errors.Is(err, ErrUnavailable) {
+				return fmt.Errorf("follow at offset %d: %w", next, err)
+			}
+			t := time.NewTimer(retry)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+			retry = min(2*retry, followRetryMax)
+			continue
 		}
+		retry = followRetryMin
 		for _, r := range reply.Records {
 			if r.Offset != next {
 				return fmt.Errorf("follow: got offset %d where %d was due", r.Offset, next)
