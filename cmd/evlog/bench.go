@@ -92,8 +92,8 @@ func benchCommand(stdout, stderr io.Writer) *ffcli.Command {
 			"others: bench a log whose records you can spare.",
 		FlagSet: fs,
 		Exec: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Errorf("bench takes no arguments, got %q", args)}
+			if err := noArgs("bench", args); err != nil {
+				return err
 			}
 			o.timeout = *cf.timeout
 			if err := o.validate(); err != nil {

@@ -42,8 +42,8 @@ func checkCommand(stdout, stderr io.Writer) *ffcli.Command {
 			"remains, 2 for a usage error such as a missing directory.",
 		FlagSet: fs,
 		Exec: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Errorf("check takes no arguments, got %q", args)}
+			if err := noArgs("check", args); err != nil {
+				return err
 			}
 			if fi, err := os.Stat(*dir); err != nil || !fi.IsDir() {
 				if err == nil {

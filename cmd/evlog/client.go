@@ -209,8 +209,8 @@ func truncateCommand(stdout io.Writer) *ffcli.Command {
 		ShortHelp:  "delete old records, whole segments at a time",
 		FlagSet:    fs,
 		Exec: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Errorf("truncate takes no arguments, got %q", args)}
+			if err := noArgs("truncate", args); err != nil {
+				return err
 			}
 			n, err := strconv.ParseUint(*lowest, 10, 64)
 			if err != nil {
@@ -265,8 +265,8 @@ func infoCommand(stdout io.Writer) *ffcli.Command {
 // it refuses any, connects, runs run, and closes the connection.
 func withClient(name string, cf clientFlags, run func(context.Context, *client.Client) error) func(context.Context, []string) error {
 	return func(ctx context.Context, args []string) error {
-		if len(args) > 0 {
-			return usageError{fmt.Errorf("%s takes no arguments, got %q", name, args)}
+		if err := noArgs(name, args); err != nil {
+			return err
 		}
 		nc, c, err := cf.connect()
 		if err != nil {

@@ -26,8 +26,8 @@ func decodeCommand(stdin io.Reader, stdout io.Writer) *ffcli.Command {
 			"{\"base64\": \"...\"} otherwise.",
 		FlagSet: fs,
 		Exec: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Errorf("decode takes no arguments, got %q", args)}
+			if err := noArgs("decode", args); err != nil {
+				return err
 			}
 			b, err := io.ReadAll(io.LimitReader(stdin, int64(*max)+1))
 			if err != nil {

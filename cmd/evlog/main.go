@@ -39,6 +39,15 @@ func exitCode(err error) int {
 	return 1
 }
 
+// noArgs refuses positional arguments for a subcommand that takes none,
+// as a usage error.
+func noArgs(name string, args []string) error {
+	if len(args) > 0 {
+		return usageError{fmt.Errorf("%s takes no arguments, got %q", name, args)}
+	}
+	return nil
+}
+
 // usageError marks a mistake in the command line, which exits with 2.
 type usageError struct{ err error }
 

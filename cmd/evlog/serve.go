@@ -269,8 +269,8 @@ func serveCommand(stdout, stderr io.Writer) *ffcli.Command {
 			ff.WithConfigFileParser(configParser),
 		},
 		Exec: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Errorf("serve takes no arguments, got %q", args)}
+			if err := noArgs("serve", args); err != nil {
+				return err
 			}
 			o, err := f.options(stderr)
 			if err != nil {
