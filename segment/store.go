@@ -2,6 +2,7 @@ package segment
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"os"
@@ -115,10 +116,14 @@ func (s *store) write(frames []byte) error {
 		s.size += uint64(n)
 		return nil
 	}
-	if terr := s.file.Truncate(int64(s.size)); terr != nil {
-		return fmt.Errorf("write %s: %w (and cutting the partial write failed: %v)", s.name, err, terr)
+	// The os package's errors already name the operation and the file.
+	if pe := (*os.PathError)(nil); !errors.As(err, &pe) {
+		err = fmt.Errorf("write %s: %w", s.name, err)
 	}
-	return fmt.Errorf("write %s: %w", s.name, err)
+	if terr := s.file.Truncate(int64(s.size)); terr != nil {
+		return fmt.Errorf("%w (and cutting the partial write failed: %v)", err, terr)
+	}
+	return err
 }
 
 // readAt reads len(b) bytes at pos, from the mapping when it holds them.

@@ -87,7 +87,7 @@ func (s *Service) handleAppend(req micro.Request) {
 		case errors.Is(err, segment.ErrClosed):
 			s.reject(req, messages.CodeUnavailable, "%v", err)
 		default:
-			s.reject(req, messages.CodeInternal, "append: %v", err)
+			s.reject(req, messages.CodeInternal, "%v", err)
 		}
 		if after := s.log.NextOffset(); after != before {
 			// Records of a failed append are in the log; acknowledging
