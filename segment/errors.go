@@ -22,6 +22,12 @@ var (
 	ErrEmpty = errors.New("log is empty")
 	// ErrClosed is returned by every method called after Close or Remove.
 	ErrClosed = errors.New("log is closed")
+	// ErrFailed wraps every error of a log that a failed sync has failed:
+	// after an fdatasync (or a directory sync) that did not complete, what
+	// the kernel kept is unknown, so appends and syncs return ErrFailed
+	// until the log is closed and opened again, which recovers it from
+	// what the disk holds.
+	ErrFailed = errors.New("log failed")
 	// ErrLocked is returned by NewLog and Check when another process has
 	// the log directory open.
 	ErrLocked = errors.New("log directory in use")

@@ -161,4 +161,12 @@ func TestRollSyncErrorFailsLog(t *testing.T) {
 	if _, err := l.Append(&messages.Record{Value: []byte("refused")}); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("append after a failed sync: %v, want EIO", err)
 	}
+	// Every one of them says the log failed, so that a server can tell a
+	// log that refuses appends for good from a failed request.
+	if _, err := l.Append(&messages.Record{Value: []byte("refused")}); !errors.Is(err, ErrFailed) {
+		t.Fatalf("append after a failed sync: %v, want ErrFailed", err)
+	}
+	if err := l.Sync(); !errors.Is(err, ErrFailed) {
+		t.Fatalf("sync after a failed sync: %v, want ErrFailed", err)
+	}
 }

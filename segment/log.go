@@ -192,6 +192,7 @@ func (l *Log) AppendUnsynced(records []*messages.Record) (first uint64, err erro
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	defer l.releaseScratch()
 	if l.closed {
 		return 0, ErrClosed
 	}
@@ -199,7 +200,7 @@ func (l *Log) AppendUnsynced(records []*messages.Record) (first uint64, err erro
 	serr := l.syncErr
 	l.syncMu.Unlock()
 	if serr != nil {
-		return 0, fmt.Errorf("append: log failed earlier: %w", serr)
+		return 0, fmt.Errorf("append: %w", serr)
 	}
 	first = l.active().next()
 	// NextOffset must stay representable: past the largest offset the
@@ -285,11 +286,16 @@ func (l *Log) encode(records []*messages.Record, first uint64) error {
 		r.Offset = first + uint64(j)
 		r.Timestamp = cmpOr(r.Timestamp, now)
 	}
-	// Keep the scratch from pinning a huge batch's memory for ever.
-	if cap(l.frames) > 4<<20 {
-		defer func() { l.frames, l.ends = nil, nil }()
-	}
 	return nil
+}
+
+// releaseScratch drops scratch that a huge batch grew, so that it does not
+// pin that memory for ever. AppendUnsynced defers it: the scratch is in use
+// until the batch is written.
+func (l *Log) releaseScratch() {
+	if cap(l.frames) > 4<<20 {
+		l.frames, l.ends = nil, nil
+	}
 }
 
 func cmpOr(v, fallback int64) int64 {
@@ -310,7 +316,24 @@ func (l *Log) roll() error {
 		return err
 	}
 	l.segments = append(l.segments, next)
-	return syncDir(l.dir)
+	if err := syncDir(l.dir); err != nil {
+		// Appends to the new segment would be acknowledged although its
+		// file may not survive a power loss, and nothing retries this.
+		return l.fail(err)
+	}
+	return nil
+}
+
+// fail makes err the log's sticky failure, unless it already has one, and
+// returns the failure: after a sync that did not complete, nothing more
+// may be acknowledged until the log is reopened and recovered.
+func (l *Log) fail(err error) error {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	if l.syncErr == nil {
+		l.syncErr = fmt.Errorf("%w: %w", ErrFailed, err)
+	}
+	return l.syncErr
 }
 
 // seal makes s, the active segment, durable and cuts its index to size, so
@@ -320,12 +343,7 @@ func (l *Log) roll() error {
 // one could not write are gone.
 func (l *Log) seal(s *segment) error {
 	if err := s.store.sync(); err != nil {
-		l.syncMu.Lock()
-		if l.syncErr == nil {
-			l.syncErr = err
-		}
-		l.syncMu.Unlock()
-		return err
+		return l.fail(err)
 	}
 	return s.index.seal()
 }
@@ -361,7 +379,10 @@ func (l *Log) Sync() error {
 		l.syncMu.Lock()
 		l.syncing = false
 		if err != nil && !errors.Is(err, ErrClosed) {
-			l.syncErr = err
+			if l.syncErr == nil {
+				l.syncErr = fmt.Errorf("%w: %w", ErrFailed, err)
+			}
+			err = l.syncErr
 		} else if err == nil && upTo > l.synced {
 			l.synced = upTo
 		}

@@ -93,6 +93,11 @@ func (s *Service) handleAppend(req micro.Request) {
 			// Records of a failed append are in the log; acknowledging
 			// later appends would expose them.
 			s.fail(fmt.Errorf("append failed after writing offsets %d to %d: %w", before, after-1, err))
+		} else if errors.Is(err, segment.ErrFailed) {
+			// A sync the log ran on its own (sealing a segment, or the
+			// interval syncer) failed: the log refuses appends for good,
+			// so say so rather than answer 500 for ever while ready.
+			s.fail(err)
 		}
 		return
 	}
