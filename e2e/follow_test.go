@@ -221,3 +221,44 @@ func TestFollowRidesOutRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestFollowRetriesLostRead: a long poll that is never answered (a service
+// killed mid-poll, a reply lost in a reconnect) times out; Follow retries
+// it rather than ending, since reads are idempotent.
+func TestFollowRetriesLostRead(t *testing.T) {
+	ns := runServer(t, nil)
+	nc := connect(t, ns.ClientURL())
+	responder := connect(t, ns.ClientURL())
+	var calls sync.Mutex
+	n := 0
+	reply, err := messages.Marshal(messages.ReadReply{Records: []messages.Record{{Value: val(0), Offset: 0, Timestamp: 1}}, NextOffset: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := responder.Subscribe(messages.NewSubjects(messages.DefaultPrefix).Read, func(m *nats.Msg) {
+		calls.Lock()
+		n++
+		first := n == 1
+		calls.Unlock()
+		if !first { // the first read is lost
+			m.Respond(reply)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c := client.New(nc, client.WithTimeout(100*time.Millisecond))
+	ctx, cancel := context.WithTimeout(ctxT(t), 20*time.Second)
+	defer cancel()
+	got := make(chan uint64, 1)
+	err = c.Follow(ctx, 0, func(r messages.Record) error {
+		got <- r.Offset
+		cancel()
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("follow ended with %v, want it to retry the lost read and go on", err)
+	}
+	if off := <-got; off != 0 {
+		t.Fatalf("got offset %d", off)
+	}
+}

@@ -338,3 +338,29 @@ func TestRunExternalSignal(t *testing.T) {
 		t.Fatalf("info after stop: %v", err)
 	}
 }
+
+// TestStopWhileDisconnected: a service whose NATS server has gone stops
+// without waiting out flush timeouts for answers that cannot come, and
+// without calling the requested stop a failure.
+func TestStopWhileDisconnected(t *testing.T) {
+	ns := runServer(t, nil)
+	n := startNode(t, ns.ClientURL(), t.TempDir(), smallSegments(), service.Config{})
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	waitFor(t, "the service's connection to notice", func() bool { return !n.nc.IsConnected() })
+	// Stopped here rather than by the cleanup, whose flush needs a server.
+	n.once.Do(func() {
+		start := time.Now()
+		if err := n.svc.Stop(); err != nil {
+			t.Errorf("stop while disconnected: %v", err)
+		}
+		// The flushes it used to wait for time out after 10 s each.
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("stop while disconnected took %v", took)
+		}
+		n.nc.Close()
+		if err := n.log.Close(); err != nil {
+			t.Errorf("close log: %v", err)
+		}
+	})
+}

@@ -16,6 +16,9 @@ import (
 // key and a uint64, 35 bytes, rounded up.
 const replyOverhead = 64
 
+// maxLimit bounds the count limits of a Config.
+const maxLimit = 1 << 20
+
 // Defaults used by DefaultConfig and for zero fields of a Config.
 const (
 	// DefaultName is the micro service name, shown by `nats micro ls`.
@@ -144,12 +147,14 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: negative MaxRecordBytes %d", ErrConfig, c.MaxRecordBytes)
 	case c.MaxReadBytes < c.MaxRecordBytes:
 		return fmt.Errorf("%w: MaxReadBytes %d is below MaxRecordBytes %d: accepted records could not be read", ErrConfig, c.MaxReadBytes, c.MaxRecordBytes)
-	case c.MaxBatchRecords < 0:
-		return fmt.Errorf("%w: negative MaxBatchRecords %d", ErrConfig, c.MaxBatchRecords)
-	case c.MaxPendingAppends < 0:
-		return fmt.Errorf("%w: negative MaxPendingAppends %d", ErrConfig, c.MaxPendingAppends)
-	case c.MaxParkedReads < 0:
-		return fmt.Errorf("%w: negative MaxParkedReads %d", ErrConfig, c.MaxParkedReads)
+	// The upper bounds keep a typo from allocating gigabytes at start:
+	// the pending queue is a channel whose buffer is made in full.
+	case c.MaxBatchRecords < 0 || c.MaxBatchRecords > maxLimit:
+		return fmt.Errorf("%w: MaxBatchRecords %d is not from 0 to %d", ErrConfig, c.MaxBatchRecords, maxLimit)
+	case c.MaxPendingAppends < 0 || c.MaxPendingAppends > maxLimit:
+		return fmt.Errorf("%w: MaxPendingAppends %d is not from 0 to %d", ErrConfig, c.MaxPendingAppends, maxLimit)
+	case c.MaxParkedReads < 0 || c.MaxParkedReads > maxLimit:
+		return fmt.Errorf("%w: MaxParkedReads %d is not from 0 to %d", ErrConfig, c.MaxParkedReads, maxLimit)
 	case c.MaxWait < 0:
 		return fmt.Errorf("%w: negative MaxWait %v", ErrConfig, c.MaxWait)
 	case c.ProbeTimeout < 0:

@@ -288,7 +288,11 @@ func (s *Service) stop() error {
 		if err := s.micro.Stop(); err != nil {
 			errs = append(errs, fmt.Errorf("stop micro service: %w", err))
 		}
-		errs = append(errs, s.awaitReceived())
+		// Without a connection nothing more can arrive, and a flush
+		// would only wait out its timeout for a PONG that cannot come.
+		if s.nc.IsConnected() {
+			errs = append(errs, s.awaitReceived())
+		}
 	}
 	s.inflight.Wait()
 	close(s.queue)
@@ -296,7 +300,11 @@ func (s *Service) stop() error {
 	// Only now, so that parked reads get the last acknowledged records.
 	close(s.stopPoll)
 	<-s.pollerDone
-	if err := s.nc.FlushTimeout(flushTimeout); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+	if !s.nc.IsConnected() {
+		// Replies still buffered go out if the connection comes back
+		// before its owner closes it; waiting here cannot help them.
+		s.logger.Warn("stopping while disconnected from NATS: the last replies may not be delivered")
+	} else if err := s.nc.FlushTimeout(flushTimeout); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 		errs = append(errs, fmt.Errorf("flush replies: %w", err))
 	}
 	s.unregisterMetrics()

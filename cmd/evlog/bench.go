@@ -47,12 +47,14 @@ func (o benchOptions) validate() error {
 	default:
 		return fmt.Errorf("--mode: want append, read or mixed, got %q", o.mode)
 	}
+	// The upper bounds keep a typo from allocating gigabytes up front.
 	for _, f := range []struct {
 		name string
 		v    int
-	}{{"clients", o.clients}, {"inflight", o.inflight}, {"batch", o.batch}, {"size", o.size}} {
-		if f.v < 1 {
-			return fmt.Errorf("--%s must be at least 1, got %d", f.name, f.v)
+		max  int
+	}{{"clients", o.clients, 1 << 12}, {"inflight", o.inflight, 1 << 16}, {"batch", o.batch, 1 << 20}, {"size", o.size, 64 << 20}} {
+		if f.v < 1 || f.v > f.max {
+			return fmt.Errorf("--%s must be from 1 to %d, got %d", f.name, f.max, f.v)
 		}
 	}
 	if o.records < 0 {

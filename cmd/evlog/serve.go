@@ -141,6 +141,21 @@ func (f *serveFlags) options(stderr io.Writer) (service.Options, error) {
 			return bad("--%s must be positive, got %d", c.name, c.v)
 		}
 	}
+	// The counts are allocated up front (the pending queue is a buffered
+	// channel): bound them so that a typo is a usage error, not an
+	// out-of-memory crash after the log is open.
+	for _, c := range []struct {
+		name string
+		v    int
+	}{
+		{"max-batch-records", *f.batchRecords},
+		{"max-pending-appends", *f.pendingAppends},
+		{"max-parked-reads", *f.parkedReads},
+	} {
+		if c.v > maxCount {
+			return bad("--%s must be at most %d, got %d", c.name, maxCount, c.v)
+		}
+	}
 	if *f.maxWait <= 0 {
 		return bad("--max-wait must be positive, got %v", *f.maxWait)
 	}
@@ -166,6 +181,12 @@ func (f *serveFlags) options(stderr io.Writer) (service.Options, error) {
 			return bad("--nats-config is for the embedded server and conflicts with --nats-url")
 		}
 	} else {
+		if l := *f.natsListen; l != "" {
+			// Port -1 picks a free port.
+			if h, p, err := net.SplitHostPort(l); err != nil || p != "-1" && checkListen(net.JoinHostPort(h, p)) != nil {
+				return bad("--nats-listen %q: want host:port with a port from 0 to 65535 (or -1 for any free port)", l)
+			}
+		}
 		for _, c := range []struct{ name, v string }{
 			{"nats-tls-ca", *f.tlsCA}, {"nats-tls-cert", *f.tlsCert}, {"nats-tls-key", *f.tlsKey},
 		} {
@@ -232,6 +253,9 @@ func (f *serveFlags) options(stderr io.Writer) (service.Options, error) {
 		Logger:            logger,
 	}, nil
 }
+
+// maxCount bounds the count options; service.Config refuses more too.
+const maxCount = 1 << 20
 
 // checkListen checks a host:port to listen on.
 func checkListen(addr string) error {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/evlog/evlog/messages"
 )
 
@@ -40,12 +42,19 @@ func (c *Client) Follow(ctx context.Context, from uint64, handler func(messages.
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		reply, err := c.Read(ctx, next, ReadOptions{MaxRecords: followBatch, Wait: followWait})
+		// Each long poll gets its own deadline, even under a ctx that has
+		// a far one, so that a poll whose reply is lost is retried soon.
+		rctx, cancel := context.WithTimeout(ctx, c.timeout+followWait)
+		reply, err := c.Read(rctx, next, ReadOptions{MaxRecords: followBatch, Wait: followWait})
+		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			if !errors.Is(err, ErrUnavailable) {
+			// A request that timed out while ctx lives means the service
+			// died or a reply was lost in a reconnect: reads are
+			// idempotent, so it is retried like an unavailable service.
+			if !errors.Is(err, ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) {
 				return fmt.Errorf("follow at offset %d: %w", next, err)
 			}
 			t := time.NewTimer(retry)
