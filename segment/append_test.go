@@ -161,7 +161,7 @@ func TestEmptyLog(t *testing.T) {
 			if b := readerBytes(t, l); len(b) != 0 {
 				t.Fatalf("reader of an empty log gave %d bytes", len(b))
 			}
-			if st := l.Stats(); st != (Stats{Segments: 1, Lowest: tt.initial, Next: tt.initial}) {
+			if st := l.Stats(); st != (Stats{Segments: 1, LowestOffset: tt.initial, NextOffset: tt.initial}) {
 				t.Fatalf("stats %+v", st)
 			}
 			appendN(t, l, 1)

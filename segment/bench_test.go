@@ -53,7 +53,7 @@ func trim(b *testing.B, l *Log) {
 		return
 	}
 	b.StopTimer()
-	if err := l.Truncate(l.NextOffset() - 1); err != nil {
+	if err := l.TruncateFront(l.NextOffset() - 1); err != nil {
 		b.Fatal(err)
 	}
 	b.StartTimer()

@@ -173,7 +173,7 @@ func TestConcurrentTruncate(t *testing.T) {
 	wg.Go(func() {
 		for off := range appended {
 			if off%10 == 0 {
-				if err := l.Truncate(off / 2); err != nil {
+				if err := l.TruncateFront(off / 2); err != nil {
 					errs <- fmt.Errorf("truncate %d: %w", off/2, err)
 					return
 				}

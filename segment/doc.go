@@ -17,7 +17,7 @@
 // fit goes to a new segment; stores never exceed the limit) or its index
 // reaches MaxIndexBytes. The log then seals it (syncs it and cuts its index
 // to size) and rolls to a new segment whose base is the next offset.
-// Truncate deletes whole segments from the front.
+// TruncateFront deletes whole segments from the front.
 //
 // # Store
 //

@@ -6,7 +6,7 @@ import "errors"
 // errors wrap them with the offset or file concerned.
 var (
 	// ErrOffsetOutOfRange is returned by Read for an offset below the
-	// lowest or above the highest record, by Truncate for an offset
+	// lowest or above the highest record, by TruncateFront for an offset
 	// beyond the next one to be written, and by Append when the records
 	// would pass the largest offset, 2^64-2.
 	ErrOffsetOutOfRange = errors.New("offset out of range")

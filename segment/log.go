@@ -405,7 +405,7 @@ func (l *Log) syncActive() (uint64, error) {
 	s := l.active()
 	upTo := s.next()
 	l.mu.RUnlock()
-	// Truncate may remove s while this runs; the store's own lock makes
+	// TruncateFront may remove s while this runs; the store's own lock makes
 	// that wait, and a removed segment's records need no sync.
 	return upTo, s.store.sync()
 }
@@ -592,10 +592,10 @@ type Stats struct {
 	Segments int
 	// Bytes is the total size of the stores.
 	Bytes uint64
-	// Lowest is the offset of the oldest record (see LowestOffset).
-	Lowest uint64
-	// Next is the offset the next record will get.
-	Next uint64
+	// LowestOffset is the offset of the oldest record (see Log.LowestOffset).
+	LowestOffset uint64
+	// NextOffset is the offset the next record will get.
+	NextOffset uint64
 }
 
 // Stats returns a summary of the log, all of it from one moment.
@@ -605,19 +605,19 @@ func (l *Log) Stats() Stats {
 	if l.closed {
 		return Stats{}
 	}
-	st := Stats{Segments: len(l.segments), Lowest: l.segments[0].base, Next: l.active().next()}
+	st := Stats{Segments: len(l.segments), LowestOffset: l.segments[0].base, NextOffset: l.active().next()}
 	for _, s := range l.segments {
 		st.Bytes += s.store.size
 	}
 	return st
 }
 
-// Truncate deletes every segment whose records are all below lowest. Since
+// TruncateFront deletes every segment whose records are all below lowest. Since
 // whole segments go, records below lowest may remain. When every record is
 // below lowest the active segment goes too and an empty one takes its place
 // at the same next offset: offsets are never reused. A lowest beyond
 // NextOffset gives ErrOffsetOutOfRange.
-func (l *Log) Truncate(lowest uint64) error {
+func (l *Log) TruncateFront(lowest uint64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -734,7 +734,7 @@ func (l *Log) Remove() error {
 }
 
 // Reset deletes every record and starts the log again, empty, at
-// Config.Segment.InitialOffset. Unlike Truncate it may reuse offsets; it is
+// Config.Segment.InitialOffset. Unlike TruncateFront it may reuse offsets; it is
 // meant for tests and for discarding a log on purpose.
 func (l *Log) Reset() error {
 	l.mu.Lock()

@@ -127,7 +127,7 @@ func (s *logMachine) readRaw(t *rapid.T) {
 
 func (s *logMachine) truncate(t *rapid.T) {
 	lowest := rapid.Uint64Range(s.m.lowest, s.m.next+2).Draw(t, "lowest")
-	err := s.log.Truncate(lowest)
+	err := s.log.TruncateFront(lowest)
 	if lowest > s.m.next {
 		if !errors.Is(err, ErrOffsetOutOfRange) {
 			t.Fatalf("truncate %d beyond %d: %v", lowest, s.m.next, err)
@@ -252,7 +252,7 @@ func (s *logMachine) check(t *rapid.T) {
 		}
 		size += uint64(st.Size())
 	}
-	if st := s.log.Stats(); st.Bytes != size || st.Lowest != s.m.lowest || st.Next != s.m.next {
+	if st := s.log.Stats(); st.Bytes != size || st.LowestOffset != s.m.lowest || st.NextOffset != s.m.next {
 		t.Fatalf("stats %+v, files hold %d bytes", st, size)
 	}
 }

@@ -28,7 +28,7 @@ func TestReader(t *testing.T) {
 			dir := t.TempDir()
 			l := openLog(t, dir, quietConfig(3*fs, 0))
 			want := appendN(t, l, tt.n)
-			if err := l.Truncate(tt.truncate); err != nil {
+			if err := l.TruncateFront(tt.truncate); err != nil {
 				t.Fatal(err)
 			}
 			got := readerBytes(t, l)

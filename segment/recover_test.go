@@ -279,7 +279,7 @@ func TestRecoverAfterRoll(t *testing.T) {
 	dir := t.TempDir()
 	l := openLog(t, dir, c)
 	want := appendN(t, l, 3)
-	if err := l.Truncate(3); err != nil { // rolls to an empty segment at 3
+	if err := l.TruncateFront(3); err != nil { // rolls to an empty segment at 3
 		t.Fatal(err)
 	}
 	want = append(want, appendN(t, l, 3)...)

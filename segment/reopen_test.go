@@ -135,7 +135,7 @@ func TestClosedLog(t *testing.T) {
 		{"ReadRaw", func() error { _, _, err := l.ReadRaw(0, 1, 100, nil); return err }},
 		{"LowestOffset", func() error { _, err := l.LowestOffset(); return err }},
 		{"HighestOffset", func() error { _, err := l.HighestOffset(); return err }},
-		{"Truncate", func() error { return l.Truncate(1) }},
+		{"Truncate", func() error { return l.TruncateFront(1) }},
 		{"Sync", l.Sync},
 		{"Reset", l.Reset},
 		{"Reader", func() error { _, err := l.Reader().Read(make([]byte, 1)); return err }},

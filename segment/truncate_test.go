@@ -28,7 +28,7 @@ func TestTruncate(t *testing.T) {
 			c := quietConfig(3*fs, 0)
 			l := openLog(t, dir, c)
 			want := appendN(t, l, 10)
-			if err := l.Truncate(tt.lowest); err != nil {
+			if err := l.TruncateFront(tt.lowest); err != nil {
 				t.Fatalf("truncate: %v", err)
 			}
 			check := func(l *Log) {
@@ -81,7 +81,7 @@ func TestTruncateEverythingTwice(t *testing.T) {
 	l := openLog(t, dir, c)
 	appendN(t, l, 3)
 	for range 2 {
-		if err := l.Truncate(l.NextOffset()); err != nil {
+		if err := l.TruncateFront(l.NextOffset()); err != nil {
 			t.Fatalf("truncate: %v", err)
 		}
 	}
@@ -114,7 +114,7 @@ func TestTruncateBeyondNext(t *testing.T) {
 			l := openLog(t, dir, quietConfig(64, 0))
 			want := appendN(t, l, tt.n)
 			before := bases(t, dir)
-			err := l.Truncate(tt.lowest)
+			err := l.TruncateFront(tt.lowest)
 			checkOutOfRange(t, err, tt.lowest)
 			if got := bases(t, dir); !slices.Equal(got, before) {
 				t.Fatalf("bases %v, were %v", got, before)

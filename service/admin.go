@@ -29,7 +29,7 @@ func (s *Service) handleTruncate(req micro.Request) {
 		s.reject(req, messages.CodeOffsetOutOfRange, "truncate to %d is beyond the next offset %d", tr.Lowest, next)
 		return
 	}
-	if err := s.log.Truncate(tr.Lowest); err != nil {
+	if err := s.log.TruncateFront(tr.Lowest); err != nil {
 		if errors.Is(err, segment.ErrOffsetOutOfRange) {
 			s.reject(req, messages.CodeOffsetOutOfRange, "truncate: %v", err)
 		} else {
@@ -63,7 +63,7 @@ func (s *Service) handleInfo(req micro.Request) {
 	next := s.committed.Load()
 	st := s.log.Stats()
 	body, err := messages.Marshal(&messages.InfoReply{
-		LowestOffset: min(st.Lowest, next),
+		LowestOffset: min(st.LowestOffset, next),
 		NextOffset:   next,
 		Segments:     uint64(st.Segments),
 		Bytes:        st.Bytes,

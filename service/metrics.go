@@ -274,8 +274,8 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	ls := m.s.log.Stats()
 	gauge(m.segmentsDesc, float64(ls.Segments))
 	gauge(m.bytesDesc, float64(ls.Bytes))
-	gauge(m.lowestDesc, float64(ls.Lowest))
-	gauge(m.nextDesc, float64(ls.Next))
+	gauge(m.lowestDesc, float64(ls.LowestOffset))
+	gauge(m.nextDesc, float64(ls.NextOffset))
 }
 
 // EndpointStats is the data of an endpoint in micro's $SRV.STATS replies:
