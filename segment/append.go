@@ -1,0 +1,188 @@
+package segment
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/evlog/evlog/messages"
+)
+
+// Append appends r, sets its Offset (and its Timestamp, when zero) and
+// returns the offset. Under SyncAlways it returns once r is durable.
+func (l *Log) Append(r *messages.Record) (uint64, error) {
+	return l.AppendBatch([]*messages.Record{r})
+}
+
+// AppendBatch appends records with contiguous offsets, in order, and returns
+// the first. Under SyncAlways it returns once all of them are durable.
+//
+// A batch that fits in one segment is written with one write: on error none
+// of it is in the log. A batch larger than a whole segment is split across
+// segments, and an error may leave a prefix of it appended.
+func (l *Log) AppendBatch(records []*messages.Record) (first uint64, err error) {
+	first, err = l.AppendUnsynced(records)
+	if err != nil || l.config.Sync.Mode != SyncAlways {
+		return first, err
+	}
+	return first, l.Sync()
+}
+
+// AppendUnsynced appends like AppendBatch but returns as soon as the records
+// are written to the operating system, whatever the sync mode: they survive
+// a crash of the process but not of the machine until Sync returns. A
+// server uses it to acknowledge many requests after one Sync.
+func (l *Log) AppendUnsynced(records []*messages.Record) (first uint64, err error) {
+	if len(records) == 0 {
+		return 0, errors.New("append: no records")
+	}
+	if i := slices.Index(records, nil); i >= 0 {
+		return 0, fmt.Errorf("append: record %d of the batch is nil", i)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	defer l.releaseScratch()
+	if l.closed {
+		return 0, ErrClosed
+	}
+	l.syncMu.Lock()
+	serr := l.syncErr
+	l.syncMu.Unlock()
+	if serr != nil {
+		return 0, fmt.Errorf("append: %w", serr)
+	}
+	first = l.active().next()
+	// NextOffset must stay representable: past the largest offset the
+	// next one would wrap to 0 and offsets would be given out again.
+	if uint64(len(records)) > math.MaxUint64-first {
+		return 0, fmt.Errorf("%w: append of %d records at offset %d would pass the largest offset",
+			ErrOffsetOutOfRange, len(records), first)
+	}
+	if err := l.encode(records, first); err != nil {
+		return 0, err
+	}
+	maxStore := l.config.Segment.MaxStoreBytes
+	maxEntries := l.config.Segment.MaxIndexBytes / entryWidth
+	for k := 0; k < len(records); {
+		s := l.active()
+		from := l.frameStart(k)
+		var room uint64
+		if s.store.size < maxStore {
+			room = maxStore - s.store.size
+		}
+		slots := s.index.capacity() - s.index.n
+		m := 0
+		for k+m < len(records) && uint64(m) < slots && uint64(l.ends[k+m]-from) <= room {
+			m++
+		}
+		rest := len(records) - k
+		restFitsEmpty := uint64(rest) <= maxEntries && uint64(l.ends[len(records)-1]-from) <= maxStore
+		if m == 0 && s.index.n == 0 {
+			return first, fmt.Errorf("append: segment %s takes no record", s.store.name)
+		}
+		if m == 0 || (m < rest && restFitsEmpty && s.index.n > 0) {
+			if err := l.roll(); err != nil {
+				return first, err
+			}
+			continue
+		}
+		if err := s.store.write(l.frames[from:l.ends[k+m-1]]); err != nil {
+			return first, fmt.Errorf("append: %w", err)
+		}
+		pos := s.store.size - uint64(l.ends[k+m-1]-from)
+		for j := k; j < k+m; j++ {
+			s.index.append(pos + uint64(l.frameStart(j)-from))
+		}
+		s.end = s.store.size
+		k += m
+	}
+	return first, nil
+}
+
+// frameStart is where the frame of batch record j starts in l.frames.
+func (l *Log) frameStart(j int) int {
+	if j == 0 {
+		return 0
+	}
+	return l.ends[j-1]
+}
+
+// encode frames records into l.frames, numbering them from first. Every
+// record is checked before anything is written, so that a record too large
+// fails the batch as a whole.
+func (l *Log) encode(records []*messages.Record, first uint64) error {
+	now := time.Now().UnixNano()
+	l.frames, l.ends = l.frames[:0], l.ends[:0]
+	for j, r := range records {
+		l.scratch = messages.Record{
+			Value: r.Value, Key: r.Key, Headers: r.Headers,
+			Offset: first + uint64(j), Timestamp: cmpOr(r.Timestamp, now),
+		}
+		payload, err := l.enc.EncodeRecord(&l.scratch)
+		if err != nil {
+			return fmt.Errorf("append: %w", err)
+		}
+		if n := uint64(frameHeader + len(payload)); n > l.config.Segment.MaxStoreBytes || len(payload) > 1<<32-1 {
+			return fmt.Errorf("%w: record %d of the batch takes %d bytes, a segment holds %d",
+				ErrRecordTooLarge, j, n, l.config.Segment.MaxStoreBytes)
+		}
+		l.frames = appendFrame(l.frames, payload)
+		l.ends = append(l.ends, len(l.frames))
+	}
+	// Only now that the batch is accepted do the caller's records learn
+	// their offsets and timestamps.
+	for j, r := range records {
+		r.Offset = first + uint64(j)
+		r.Timestamp = cmpOr(r.Timestamp, now)
+	}
+	return nil
+}
+
+// releaseScratch drops scratch that a huge batch grew, so that it does not
+// pin that memory for ever. AppendUnsynced defers it: the scratch is in use
+// until the batch is written.
+func (l *Log) releaseScratch() {
+	if cap(l.frames) > 4<<20 {
+		l.frames, l.ends = nil, nil
+	}
+}
+
+func cmpOr(v, fallback int64) int64 {
+	if v != 0 {
+		return v
+	}
+	return fallback
+}
+
+// roll seals the active segment and starts a new one after it.
+func (l *Log) roll() error {
+	s := l.active()
+	if err := l.seal(s); err != nil {
+		return err
+	}
+	next, _, err := openSegment(l.dir, s.next(), l.config.Segment.MaxIndexBytes, l.config.Segment.MaxStoreBytes, true)
+	if err != nil {
+		return err
+	}
+	l.segments = append(l.segments, next)
+	if err := syncDir(l.dir); err != nil {
+		// Appends to the new segment would be acknowledged although its
+		// file may not survive a power loss, and nothing retries this.
+		return l.fail(err)
+	}
+	return nil
+}
+
+// seal makes s, the active segment, durable and cuts its index to size, so
+// that a reopen trusts it without a scan. The caller holds mu. The store's
+// sync covers appends not yet synced, so its failure fails the log as a
+// failed Sync does: a later fdatasync may succeed although the pages this
+// one could not write are gone.
+func (l *Log) seal(s *segment) error {
+	if err := s.store.sync(); err != nil {
+		return l.fail(err)
+	}
+	return s.index.seal()
+}

@@ -1,0 +1,115 @@
+package segment
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/evlog/evlog/messages"
+)
+
+// NewLog opens the log in dir, creating the directory and a first segment
+// at Config.Segment.InitialOffset if it holds none. Existing segments are
+// checked: the last one's torn tail is cut and any index that does not match
+// its store is rebuilt; Recovered reports what was repaired.
+func NewLog(dir string, c Config) (*Log, error) {
+	c = c.withDefaults()
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create log dir: %w", err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	l := &Log{dir: dir, config: c, enc: messages.NewEncoder(), lock: lock}
+	l.syncCond = sync.NewCond(&l.syncMu)
+	if err := l.open(); err != nil {
+		l.unlock()
+		return nil, err
+	}
+	l.stop = make(chan struct{})
+	l.done = make(chan struct{})
+	if c.Sync.Mode == SyncInterval {
+		go l.syncEvery(c.Sync.Interval)
+	} else {
+		close(l.done)
+	}
+	return l, nil
+}
+
+// open loads the segments found in dir, or creates the first one.
+func (l *Log) open() error {
+	bases, err := segmentBases(l.dir)
+	if err != nil {
+		return err
+	}
+	if len(bases) == 0 {
+		bases = []uint64{l.config.Segment.InitialOffset}
+	}
+	for i, base := range bases {
+		active := i == len(bases)-1
+		var storeBytes uint64 // a sealed store is mapped at its size
+		if active {
+			storeBytes = l.config.Segment.MaxStoreBytes
+		}
+		s, rec, err := openSegment(l.dir, base, l.config.Segment.MaxIndexBytes, storeBytes, active)
+		if err != nil {
+			l.closeSegments()
+			return err
+		}
+		if rec != nil {
+			l.recovered = append(l.recovered, *rec)
+			l.config.Logger.Warn("segment repaired", "store", rec.Store, "records", rec.Records,
+				"index_rebuilt", rec.IndexRebuilt, "truncated_bytes", rec.TruncatedBytes, "damaged_bytes", rec.DamagedBytes)
+		}
+		if i > 0 && s.base < l.segments[i-1].next() {
+			l.closeSegments()
+			s.close()
+			return fmt.Errorf("%w: segment %s overlaps the one before it", ErrCorrupt, s.store.name)
+		}
+		l.segments = append(l.segments, s)
+	}
+	// Whatever the files hold now counts as durable from here on, so make
+	// it so: a previous process may have died before syncing.
+	if err := l.active().store.sync(); err != nil {
+		l.closeSegments()
+		return err
+	}
+	if err := syncDir(l.dir); err != nil {
+		l.closeSegments()
+		return err
+	}
+	l.synced = l.active().next()
+	return nil
+}
+
+// segmentBases lists the base offsets of the stores in dir, in order.
+func segmentBases(dir string) ([]uint64, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("list log dir: %w", err)
+	}
+	var bases []uint64
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), storeSuffix)
+		if !ok || e.IsDir() {
+			continue
+		}
+		// Only names as segmentName makes them are ours: "7.store" parses
+		// too, but the log would then open and create
+		// 00000000000000000007.store instead.
+		base, err := strconv.ParseUint(name, 10, 64)
+		if err != nil || len(name) != 20 {
+			continue
+		}
+		bases = append(bases, base)
+	}
+	slices.Sort(bases)
+	return bases, nil
+}
