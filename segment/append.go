@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/evlog/evlog/messages"
+
+	"github.com/evlog/evlog/segment/internal/frame"
 )
 
 // Append appends r, sets its Offset (and its Timestamp, when zero) and
@@ -124,11 +126,11 @@ func (l *Log) encode(records []*messages.Record, first uint64) error {
 		if err != nil {
 			return fmt.Errorf("append: %w", err)
 		}
-		if n := uint64(frameHeader + len(payload)); n > l.config.Segment.MaxStoreBytes || len(payload) > 1<<32-1 {
+		if n := uint64(frame.HeaderSize + len(payload)); n > l.config.Segment.MaxStoreBytes || len(payload) > 1<<32-1 {
 			return fmt.Errorf("%w: record %d of the batch takes %d bytes, a segment holds %d",
 				ErrRecordTooLarge, j, n, l.config.Segment.MaxStoreBytes)
 		}
-		l.frames = appendFrame(l.frames, payload)
+		l.frames = frame.Append(l.frames, payload)
 		l.ends = append(l.ends, len(l.frames))
 	}
 	// Only now that the batch is accepted do the caller's records learn

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/evlog/evlog/messages"
+
+	"github.com/evlog/evlog/segment/internal/frame"
 )
 
 var benchSizes = []struct {
@@ -29,7 +31,7 @@ func benchFrame(b *testing.B, v []byte) []byte {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return appendFrame(nil, enc)
+	return frame.Append(nil, enc)
 }
 
 // newBenchLog opens a log with the default segment sizes (64 MiB stores),

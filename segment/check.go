@@ -2,7 +2,6 @@ package segment
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 
 	"github.com/tysonmote/gommap"
+
+	"github.com/evlog/evlog/segment/internal/frame"
 )
 
 // Segment statuses in a CheckReport.
@@ -348,7 +349,7 @@ func verifyRecords(s *segment, positions []uint64, end uint64, p *progress) (map
 		if _, err := io.ReadFull(r, b); err != nil {
 			return nil, fmt.Errorf("read %s at %d: %w", s.store.name, pos, err)
 		}
-		payload, err := checkFrame(b, pos)
+		payload, err := frame.Check(b, pos)
 		if err == nil {
 			_, err = decodeRecord(payload, s.base+uint64(i))
 		}
@@ -440,7 +441,7 @@ func readEntry(s *segment, k uint64) error {
 	if err := s.store.readAt(b, start); err != nil {
 		return err
 	}
-	payload, err := checkFrame(b, start)
+	payload, err := frame.Check(b, start)
 	if err != nil {
 		return err
 	}
@@ -494,7 +495,7 @@ func (c *segmentCheck) judgeIndex(s *segment, positions []uint64, end uint64, ba
 			c.indexBad = true
 		default:
 			past++
-			if payload, err := frameAt(s.store, pos); err == nil {
+			if payload, err := s.store.frameAt(pos); err == nil {
 				if _, err := decodeRecord(payload, s.base+k); err == nil {
 					intactPast++
 				}
@@ -547,33 +548,9 @@ func (c *segmentCheck) judgeIndex(s *segment, positions []uint64, end uint64, ba
 	}
 }
 
-// frameAt reads and checks the frame that starts at pos, taking its length
-// from its header, and returns its payload.
-func frameAt(s *store, pos uint64) ([]byte, error) {
-	if pos > s.size || s.size-pos < frameHeader {
-		return nil, fmt.Errorf("%w: frame at %d: the store ends at %d, before the frame's header", ErrCorrupt, pos, s.size)
-	}
-	var hdr [frameHeader]byte
-	if err := s.readAt(hdr[:], pos); err != nil {
-		return nil, err
-	}
-	n := uint64(binary.BigEndian.Uint32(hdr[:]))
-	if n < minPayload {
-		return nil, fmt.Errorf("%w: frame at %d: length 0", ErrCorrupt, pos)
-	}
-	if n > s.size-pos-frameHeader {
-		return nil, fmt.Errorf("%w: frame at %d: length %d runs past the end of the store (%d bytes)", ErrCorrupt, pos, n, s.size)
-	}
-	b := make([]byte, frameHeader+n)
-	if err := s.readAt(b, pos); err != nil {
-		return nil, err
-	}
-	return checkFrame(b, pos)
-}
-
 // frameDamage says why the frame at pos is not intact.
 func frameDamage(s *store, pos uint64) error {
-	if _, err := frameAt(s, pos); err != nil {
+	if _, err := s.frameAt(pos); err != nil {
 		return err
 	}
 	return fmt.Errorf("%w: frame at %d is intact but the scan stopped there", ErrCorrupt, pos)

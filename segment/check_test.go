@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/evlog/evlog/messages"
+
+	"github.com/evlog/evlog/segment/internal/frame"
 )
 
 // snapshot is every file of a directory, byte for byte, but the empty
@@ -317,7 +319,7 @@ func TestCheckSealedIndex(t *testing.T) {
 func TestCheckTornTail(t *testing.T) {
 	img := newCrashImage(t, 2)
 	last := img.activeFrames[1]
-	for _, cut := range []int{1, frameHeader, last.size - 1} {
+	for _, cut := range []int{1, frame.HeaderSize, last.size - 1} {
 		for _, src := range []string{img.open, img.closed} {
 			t.Run(fmt.Sprintf("cut %d/open=%v", cut, src == img.open), func(t *testing.T) {
 				dir := copyDir(t, src)
@@ -457,7 +459,7 @@ func TestCheckIntactAfterDamage(t *testing.T) {
 	img := newCrashImage(t, 2)
 	dir := copyDir(t, img.open)
 	store := filepath.Join(dir, img.active)
-	flipBit(t, store, int64(img.activeFrames[0].pos+frameHeader+1), 0x02)
+	flipBit(t, store, int64(img.activeFrames[0].pos+frame.HeaderSize+1), 0x02)
 	before := snapshot(t, dir)
 	rep := repair(t, dir)
 	if !sameFiles(before, snapshot(t, dir)) {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/evlog/evlog/segment/internal/frame"
 )
 
 // SyncMode says when appended records are forced to stable storage.
@@ -110,7 +112,7 @@ func (c Config) validate() error {
 	if c.Segment.MaxIndexBytes < entryWidth {
 		return fmt.Errorf("%w: MaxIndexBytes %d holds no entry (%d bytes each)", ErrConfig, c.Segment.MaxIndexBytes, entryWidth)
 	}
-	if c.Segment.MaxStoreBytes <= frameHeader {
+	if c.Segment.MaxStoreBytes <= frame.HeaderSize {
 		return fmt.Errorf("%w: MaxStoreBytes %d holds no record", ErrConfig, c.Segment.MaxStoreBytes)
 	}
 	if c.Segment.MaxStoreBytes > maxStoreBytes {

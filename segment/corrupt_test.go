@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/evlog/evlog/messages"
+
+	"github.com/evlog/evlog/segment/internal/frame"
 )
 
 // patchFile xors mask into the byte at pos of the file, or overwrites
@@ -88,8 +90,8 @@ func TestCorruptStore(t *testing.T) {
 		{"length low bit", 3, 0x01},
 		{"length high bit", 0, 0x80},
 		{"checksum", 5, 0x04},
-		{"first payload byte", frameHeader, 0x01},
-		{"payload middle", frameHeader + (fs-frameHeader)/2, 0x20},
+		{"first payload byte", frame.HeaderSize, 0x01},
+		{"payload middle", frame.HeaderSize + (fs-frame.HeaderSize)/2, 0x20},
 		{"last payload byte", fs - 1, 0x80},
 	}
 	records := []struct {

@@ -1,6 +1,10 @@
 package segment
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/evlog/evlog/segment/internal/frame"
+)
 
 // Errors returned by the log. Match them with errors.Is: the returned
 // errors wrap them with the offset or file concerned.
@@ -12,8 +16,10 @@ var (
 	ErrOffsetOutOfRange = errors.New("offset out of range")
 	// ErrCorrupt is returned when stored bytes fail their checks: a CRC
 	// mismatch, a frame that runs past its store, or a record that does
-	// not decode or carries another offset than the index says.
-	ErrCorrupt = errors.New("corrupt record")
+	// not decode or carries another offset than the index says. It is
+	// the frame format's error, so that a frame the frame package rejects
+	// matches it too.
+	ErrCorrupt = frame.ErrCorrupt
 	// ErrRecordTooLarge is returned by Append for a record whose frame
 	// cannot fit in an empty segment, and by ReadRaw when the first record
 	// alone exceeds the byte limit.

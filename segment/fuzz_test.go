@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"path/filepath"
 	"runtime"
 	"testing"
 
 	"github.com/evlog/evlog/messages"
+
+	"github.com/evlog/evlog/segment/internal/frame"
 )
 
 // fuzzSeeds returns the files of a real active segment at base: a clean
@@ -82,8 +83,8 @@ func FuzzRecover(f *testing.F) {
 		{0xd4, 0, 0},
 		{0x81, 0xa5, 'v', 'a', 'l', 'u', 'e', 0xc6, 0xff, 0xff, 0xff, 0xff},
 	} {
-		f.Add(appendFrame(nil, payload), []byte(nil), false, false, false)
-		f.Add(appendFrame(nil, payload), entryBytes(0, 0), true, false, false)
+		f.Add(frame.Append(nil, payload), []byte(nil), false, false, false)
+		f.Add(frame.Append(nil, payload), entryBytes(0, 0), true, false, false)
 	}
 	// With checksums fixed up the fuzzer reaches the record decoder.
 	store, _, cut := fuzzSeeds(f, 0)
@@ -134,7 +135,7 @@ func FuzzRecover(f *testing.F) {
 			t.Fatal(err)
 		}
 		next := l.NextOffset()
-		if lowest != 0 || next < base || next-base > uint64(len(store))/(frameHeader+minPayload) {
+		if lowest != 0 || next < base || next-base > uint64(len(store))/(frame.HeaderSize+frame.MinPayload) {
 			t.Fatalf("log holds [%d, %d) from a store of %d bytes at base %d", lowest, next, len(store), base)
 		}
 		for off := lowest; off < next; off++ {
@@ -164,8 +165,8 @@ func FuzzRecover(f *testing.F) {
 				t.Fatalf("read raw %d: %v, want a record or ErrCorrupt", off, err)
 			case n != 1:
 				t.Fatalf("read raw %d: %d records", off, n)
-			case !bytes.Contains(readFile(t, segmentName(dir, base, storeSuffix)), appendFrame(nil, raw)) &&
-				!bytes.Contains(prefixStore, appendFrame(nil, raw)):
+			case !bytes.Contains(readFile(t, segmentName(dir, base, storeSuffix)), frame.Append(nil, raw)) &&
+				!bytes.Contains(prefixStore, frame.Append(nil, raw)):
 				t.Fatalf("read raw %d served %q, which is no frame of the store", off, raw)
 			case readOK:
 				var d messages.Record
@@ -202,14 +203,14 @@ func FuzzRecover(f *testing.F) {
 // recomputed, so that the fuzzer's changes to records get past the CRC.
 func fixChecksums(store []byte) []byte {
 	store = bytes.Clone(store)
-	for pos := 0; len(store)-pos >= frameHeader; {
+	for pos := 0; len(store)-pos >= frame.HeaderSize; {
 		n := int(binary.BigEndian.Uint32(store[pos:]))
-		if n > len(store)-pos-frameHeader {
+		if n > len(store)-pos-frame.HeaderSize {
 			break
 		}
-		payload := store[pos+frameHeader : pos+frameHeader+n]
-		binary.BigEndian.PutUint32(store[pos+4:], crc32.Checksum(payload, crcTable))
-		pos += frameHeader + n
+		payload := store[pos+frame.HeaderSize : pos+frame.HeaderSize+n]
+		copy(store[pos:], frame.Append(nil, payload)[:frame.HeaderSize])
+		pos += frame.HeaderSize + n
 	}
 	return store
 }

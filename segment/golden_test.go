@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/evlog/evlog/messages"
+
+	"github.com/evlog/evlog/segment/internal/frame"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden segments in testdata/golden")
@@ -78,7 +80,7 @@ func TestGolden(t *testing.T) {
 		b := readFile(t, p)
 		idx := readFile(t, p[:len(p)-len(storeSuffix)]+indexSuffix)
 		for i, f := range frames(t, p) {
-			payload := b[f.pos+frameHeader : f.pos+f.size]
+			payload := b[f.pos+frame.HeaderSize : f.pos+f.size]
 			if crc := binary.BigEndian.Uint32(b[f.pos+4:]); crc != crc32.Checksum(payload, crc32.MakeTable(crc32.Castagnoli)) {
 				t.Fatalf("%s: frame %d has CRC %08x", p, i, crc)
 			}

@@ -15,6 +15,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/evlog/evlog/messages"
+
+	"github.com/evlog/evlog/segment/internal/frame"
 )
 
 // TestMain fails the package if any test leaves a goroutine behind, such as
@@ -146,26 +148,26 @@ func copyDir(t testing.TB, src string) string {
 	return dst
 }
 
-// frame is the position and size of one frame in a store.
-type frame struct{ pos, size int }
+// framePos is the position and size of one frame in a store.
+type framePos struct{ pos, size int }
 
 // frames parses the frames of a store file by their length fields.
-func frames(t testing.TB, path string) []frame {
+func frames(t testing.TB, path string) []framePos {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []frame
+	var out []framePos
 	for pos := 0; pos < len(b); {
-		if len(b)-pos < frameHeader {
+		if len(b)-pos < frame.HeaderSize {
 			t.Fatalf("%s: torn header at %d", path, pos)
 		}
-		size := frameHeader + int(binary.BigEndian.Uint32(b[pos:]))
+		size := frame.HeaderSize + int(binary.BigEndian.Uint32(b[pos:]))
 		if size > len(b)-pos {
 			t.Fatalf("%s: torn frame at %d", path, pos)
 		}
-		out = append(out, frame{pos, size})
+		out = append(out, framePos{pos, size})
 		pos += size
 	}
 	return out
@@ -179,7 +181,7 @@ func frameSize(t testing.TB, v []byte, off uint64) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return frameHeader + len(b)
+	return frame.HeaderSize + len(b)
 }
 
 func writeFile(t testing.TB, path string, b []byte) {

@@ -12,6 +12,8 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/evlog/evlog/messages"
+
+	"github.com/evlog/evlog/segment/internal/frame"
 )
 
 // logModel is what a Log should hold: the records in [lowest, next).
@@ -209,8 +211,8 @@ func (s *logMachine) crash(t *rapid.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		keep := rapid.IntRange(0, frameHeader+len(b)-1).Draw(t, "keep")
-		if err := os.Truncate(active, st.Size()-int64(frameHeader+len(b)-keep)); err != nil {
+		keep := rapid.IntRange(0, frame.HeaderSize+len(b)-1).Draw(t, "keep")
+		if err := os.Truncate(active, st.Size()-int64(frame.HeaderSize+len(b)-keep)); err != nil {
 			t.Fatal(err)
 		}
 		delete(s.m.records, s.m.next-1)

@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/evlog/evlog/messages"
+
+	"github.com/evlog/evlog/segment/internal/frame"
 )
 
 // Read returns the record at offset. An offset below LowestOffset or at or
@@ -30,7 +32,7 @@ func (l *Log) Read(offset uint64) (*messages.Record, error) {
 	if err := s.store.readAt(b, start); err != nil {
 		return nil, err
 	}
-	payload, err := checkFrame(b, start)
+	payload, err := frame.Check(b, start)
 	if err != nil {
 		return nil, fmt.Errorf("read offset %d: %w", offset, err)
 	}
@@ -93,18 +95,18 @@ func (l *Log) ReadRaw(offset uint64, maxRecords, maxBytes int, dst []byte) ([]by
 	}
 	// A negative limit admits nothing; as uint64 it would admit everything.
 	limit := uint64(max(maxBytes, 0))
-	if end-first-frameHeader > limit {
-		return dst, 0, fmt.Errorf("%w: record %d takes %d bytes, the limit is %d", ErrRecordTooLarge, offset, end-first-frameHeader, maxBytes)
+	if end-first-frame.HeaderSize > limit {
+		return dst, 0, fmt.Errorf("%w: record %d takes %d bytes, the limit is %d", ErrRecordTooLarge, offset, end-first-frame.HeaderSize, maxBytes)
 	}
 	// Walk the index to see how many records fit, then read them with one
 	// call.
-	m, total := 1, end-first-frameHeader
+	m, total := 1, end-first-frame.HeaderSize
 	for ; m < maxRecords && k+uint64(m) < s.index.n; m++ {
 		start, e, err := s.bounds(k + uint64(m))
-		if err != nil || start != end || total+e-start-frameHeader > limit {
+		if err != nil || start != end || total+e-start-frame.HeaderSize > limit {
 			break
 		}
-		total += e - start - frameHeader
+		total += e - start - frame.HeaderSize
 		end = e
 	}
 	base := len(dst)
@@ -116,8 +118,8 @@ func (l *Log) ReadRaw(offset uint64, maxRecords, maxBytes int, dst []byte) ([]by
 	w, r := base, base
 	for j := 0; j < m; j++ {
 		start, e, _ := s.bounds(k + uint64(j))
-		frame := dst[r : r+int(e-start)]
-		payload, err := checkFrame(frame, start)
+		fr := dst[r : r+int(e-start)]
+		payload, err := frame.Check(fr, start)
 		if err != nil && j > 0 {
 			// Return the intact records before it: the next read
 			// starts at the damaged one and gets the error alone.
@@ -127,7 +129,7 @@ func (l *Log) ReadRaw(offset uint64, maxRecords, maxBytes int, dst []byte) ([]by
 			return dst[:base], 0, fmt.Errorf("read offset %d: %w", offset+uint64(j), err)
 		}
 		w += copy(dst[w:], payload)
-		r += len(frame)
+		r += len(fr)
 	}
 	return dst[:w], m, nil
 }

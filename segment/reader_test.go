@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/evlog/evlog/messages"
+
+	"github.com/evlog/evlog/segment/internal/frame"
 )
 
 func TestReader(t *testing.T) {
@@ -39,7 +41,7 @@ func TestReader(t *testing.T) {
 			lo, _ := l.LowestOffset()
 			var frames []byte
 			for _, r := range want[lo:] {
-				frames = appendFrame(frames, encoding(t, r))
+				frames = frame.Append(frames, encoding(t, r))
 			}
 			if !bytes.Equal(got, frames) {
 				t.Fatalf("reader gave %d bytes, want the %d of the frames of [%d, %d)", len(got), len(frames), lo, tt.n)
@@ -76,7 +78,7 @@ func TestReaderSnapshot(t *testing.T) {
 
 func TestReadRaw(t *testing.T) {
 	fs := frameSize(t, value(0), 0)
-	pl := fs - frameHeader // encoded size of each record
+	pl := fs - frame.HeaderSize // encoded size of each record
 	tests := []struct {
 		name       string
 		offset     uint64

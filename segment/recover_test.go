@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/evlog/evlog/messages"
+
+	"github.com/evlog/evlog/segment/internal/frame"
 )
 
 // crashImage is a log's directory as a crash would leave it, taken while
@@ -20,7 +22,7 @@ type crashImage struct {
 	config       Config
 	// active is the file name of the last store; activeFrames its frames.
 	active       string
-	activeFrames []frame
+	activeFrames []framePos
 }
 
 // newCrashImage writes two segments, a sealed one of three records and the
@@ -124,7 +126,7 @@ type storeDamage struct {
 // frame cut at every byte, the same with the rest of the frame zeroed (as a
 // file system may leave a file extended before its data was written),
 // intact stores with zeros or garbage appended, and the store untouched.
-func storeDamages(fr []frame) []storeDamage {
+func storeDamages(fr []framePos) []storeDamage {
 	last := fr[len(fr)-1]
 	n := len(fr)
 	var ds []storeDamage
@@ -134,7 +136,7 @@ func storeDamages(fr []frame) []storeDamage {
 			name:   fmt.Sprintf("cut at byte %d of the last frame", k),
 			damage: func(b []byte) []byte { return b[:end] },
 			intact: n - 1, cut: uint64(k), torn: true,
-			sample: k == 0 || k == frameHeader-1 || k == last.size/2 || k == last.size-1,
+			sample: k == 0 || k == frame.HeaderSize-1 || k == last.size/2 || k == last.size-1,
 		})
 		if k > 0 {
 			ds = append(ds, storeDamage{

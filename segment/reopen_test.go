@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/evlog/evlog/messages"
+
+	"github.com/evlog/evlog/segment/internal/frame"
 )
 
 func TestReopenAfterClose(t *testing.T) {
@@ -62,7 +64,7 @@ func TestReopenTrustsCleanIndex(t *testing.T) {
 	closeLog(t, l)
 	for _, p := range files(t, dir, storeSuffix) {
 		b := readFile(t, p)
-		b[frameHeader+2] ^= 0x10 // the first record's payload
+		b[frame.HeaderSize+2] ^= 0x10 // the first record's payload
 		writeFile(t, p, b)
 	}
 	l = openLog(t, dir, c)

@@ -1,14 +1,12 @@
 package segment
 
 import (
-	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
-	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/evlog/evlog/segment/internal/frame"
 )
 
 const (
@@ -149,7 +147,7 @@ func (s *segment) intactAfter(end uint64) (uint64, bool) {
 		if pos <= end || uint64(rel) != k-1 {
 			continue
 		}
-		if _, err := frameAt(s.store, pos); err == nil {
+		if _, err := s.store.frameAt(pos); err == nil {
 			return pos, true
 		}
 	}
@@ -165,57 +163,11 @@ func (s *segment) trusted(n uint64) bool {
 		return false
 	}
 	rel, pos := s.index.entry(n - 1)
-	if uint64(rel) != n-1 || pos+frameHeader > s.store.size {
+	if uint64(rel) != n-1 || pos+frame.HeaderSize > s.store.size {
 		return false
 	}
-	var hdr [frameHeader]byte
-	if s.store.readAt(hdr[:], pos) != nil {
-		return false
-	}
-	if pos+frameHeader+uint64(binary.BigEndian.Uint32(hdr[:])) != s.store.size {
-		return false
-	}
-	b := make([]byte, s.store.size-pos)
-	if s.store.readAt(b, pos) != nil {
-		return false
-	}
-	_, err := checkFrame(b, pos)
-	return err == nil
-}
-
-// scanStore reads the store from the start and returns the position of every
-// intact frame up to the first one that is torn or corrupt, and the end of
-// the last intact frame. Frame lengths are checked against the file's size
-// before anything is read, so a garbage length cannot cause a large
-// allocation.
-func scanStore(s *store) (positions []uint64, end uint64, err error) {
-	r := bufio.NewReaderSize(io.NewSectionReader(s.file, 0, int64(s.size)), 1<<20)
-	var hdr [frameHeader]byte
-	var payload []byte
-	for {
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return positions, end, nil
-			}
-			return nil, 0, fmt.Errorf("scan %s: %w", s.name, err)
-		}
-		n := uint64(binary.BigEndian.Uint32(hdr[:]))
-		if n < minPayload || end+frameHeader+n > s.size {
-			return positions, end, nil
-		}
-		if uint64(cap(payload)) < n {
-			payload = make([]byte, n)
-		}
-		payload = payload[:n]
-		if _, err := io.ReadFull(r, payload); err != nil {
-			return nil, 0, fmt.Errorf("scan %s: %w", s.name, err)
-		}
-		if crc32.Checksum(payload, crcTable) != binary.BigEndian.Uint32(hdr[4:]) {
-			return positions, end, nil
-		}
-		positions = append(positions, end)
-		end += frameHeader + n
-	}
+	payload, err := s.store.frameAt(pos)
+	return err == nil && pos+frame.HeaderSize+uint64(len(payload)) == s.store.size
 }
 
 // next is the offset after the segment's last indexed record.
@@ -234,8 +186,8 @@ func (s *segment) bounds(k uint64) (start, end uint64, err error) {
 		_, end = s.index.entry(k + 1)
 	}
 	// Compared so that nothing overflows: a damaged entry may hold any
-	// position, and start+frameHeader could wrap past zero.
-	if end > s.end || start > end || end-start < frameHeader+minPayload {
+	// position, and start+frame.HeaderSize could wrap past zero.
+	if end > s.end || start > end || end-start < frame.HeaderSize+frame.MinPayload {
 		return 0, 0, fmt.Errorf("%w: index of %s: record %d at [%d, %d) outside the store (%d bytes)",
 			ErrCorrupt, s.store.name, s.base+k, start, end, s.end)
 	}

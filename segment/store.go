@@ -1,32 +1,20 @@
 package segment
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"os"
 	"runtime/debug"
 	"sync"
 
 	"github.com/tysonmote/gommap"
+
+	"github.com/evlog/evlog/segment/internal/frame"
 )
 
-const (
-	// frameHeader is the length (uint32) and CRC-32C (uint32) before each
-	// record in a store.
-	frameHeader = 8
-	// maxStoreBytes bounds MaxStoreBytes so that positions and frame
-	// lengths stay far from overflow.
-	maxStoreBytes = 1 << 40
-	// minPayload is the smallest encoded record. A frame claiming less is
-	// not a record: this rejects the zero-filled tail a file system may
-	// leave after a crash, whose zero length and zero CRC would otherwise
-	// check out (CRC-32C of nothing is zero).
-	minPayload = 1
-)
-
-var crcTable = crc32.MakeTable(crc32.Castagnoli)
+// maxStoreBytes bounds MaxStoreBytes so that positions and frame lengths
+// stay far from overflow.
+const maxStoreBytes = 1 << 40
 
 // writeAt and syncFile are how a store writes and syncs its file. Tests
 // replace them to fail as a full or broken disk would.
@@ -100,13 +88,6 @@ func openStore(name string) (*store, error) {
 	return &store{file: f, name: name, size: uint64(fi.Size())}, nil
 }
 
-// appendFrame appends the frame of payload to buf.
-func appendFrame(buf, payload []byte) []byte {
-	buf = binary.BigEndian.AppendUint32(buf, uint32(len(payload)))
-	buf = binary.BigEndian.AppendUint32(buf, crc32.Checksum(payload, crcTable))
-	return append(buf, payload...)
-}
-
 // write appends already framed records with a single write, so that a batch
 // reaches the file whole or not at all as far as the log is concerned: on a
 // short or failed write the file is cut back to its previous size.
@@ -155,21 +136,31 @@ func (s *store) pread(b []byte, pos uint64) error {
 	return nil
 }
 
-// checkFrame verifies that b holds exactly one intact frame and returns its
-// payload. pos is b's position in the store, for error messages.
-func checkFrame(b []byte, pos uint64) (payload []byte, err error) {
-	if len(b) < frameHeader {
-		return nil, fmt.Errorf("%w: frame at %d: %d bytes, shorter than its header", ErrCorrupt, pos, len(b))
+// frameAt reads and checks the frame that starts at pos, taking its length
+// from its header, and returns its payload.
+func (s *store) frameAt(pos uint64) ([]byte, error) {
+	return frame.ReadAt(storeReader{s}, pos, s.size)
+}
+
+// storeReader reads a store through readAt, the mapping when it can, for
+// the frame package.
+type storeReader struct{ s *store }
+
+func (r storeReader) ReadAt(b []byte, off int64) (int, error) {
+	if err := r.s.readAt(b, uint64(off)); err != nil {
+		return 0, err
 	}
-	n := binary.BigEndian.Uint32(b)
-	if uint64(n) != uint64(len(b)-frameHeader) || n < minPayload {
-		return nil, fmt.Errorf("%w: frame at %d: length %d, want %d", ErrCorrupt, pos, n, len(b)-frameHeader)
+	return len(b), nil
+}
+
+// scanStore returns the positions of the store's intact frames up to the
+// first that is not, and the end of the last intact one (see frame.Scan).
+func scanStore(s *store) (positions []uint64, end uint64, err error) {
+	positions, end, err = frame.Scan(s.file, s.size)
+	if err != nil {
+		return nil, 0, fmt.Errorf("scan %s: %w", s.name, err)
 	}
-	payload = b[frameHeader:]
-	if crc32.Checksum(payload, crcTable) != binary.BigEndian.Uint32(b[4:]) {
-		return nil, fmt.Errorf("%w: frame at %d: checksum mismatch", ErrCorrupt, pos)
-	}
-	return payload, nil
+	return positions, end, nil
 }
 
 // sync makes the store's written bytes durable.

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/evlog/evlog/segment/internal/frame"
 )
 
 func TestParseSyncMode(t *testing.T) {
@@ -49,7 +51,7 @@ func TestConfigValidate(t *testing.T) {
 		change func(c *Config)
 	}{
 		{"index below one entry", func(c *Config) { c.Segment.MaxIndexBytes = entryWidth - 1 }},
-		{"store of a header only", func(c *Config) { c.Segment.MaxStoreBytes = frameHeader }},
+		{"store of a header only", func(c *Config) { c.Segment.MaxStoreBytes = frame.HeaderSize }},
 		{"store too large", func(c *Config) { c.Segment.MaxStoreBytes = maxStoreBytes + 1 }},
 		{"unknown sync mode", func(c *Config) { c.Sync.Mode = SyncNever + 1 }},
 		{"negative sync mode", func(c *Config) { c.Sync.Mode = -1 }},
