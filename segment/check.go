@@ -37,9 +37,9 @@ const maxProblems = 10
 // CheckOptions configures Check.
 type CheckOptions struct {
 	// Repair rebuilds every index that does not match its store and cuts
-	// the torn tail of the last segment's store, as NewLog would. It never
+	// the torn tail of the active segment's store, as NewLog would. It never
 	// deletes records that may be intact: a damaged sealed segment, or a
-	// last segment with intact records after its damage, is left as it
+	// active segment with intact records after its damage, is left as it
 	// is and reported. Without Repair, Check opens every file read-only.
 	Repair bool
 	// Progress, when not nil, is called as the stores are read, with the
@@ -58,7 +58,7 @@ type CheckReport struct {
 	// Bytes is the total size of the stores.
 	Bytes uint64 `json:"bytes"`
 	// LowestOffset and NextOffset bound the log as it reads: the first
-	// segment's base and the offset after the last segment's last record.
+	// segment's base and the offset after the active segment's last record.
 	LowestOffset uint64 `json:"lowest_offset"`
 	NextOffset   uint64 `json:"next_offset"`
 	// Damaged counts the segments whose status is StatusDamaged.
@@ -200,7 +200,7 @@ func Check(dir string, opts CheckOptions) (CheckReport, error) {
 // segmentCheck is the state of one segment's check.
 type segmentCheck struct {
 	report   SegmentReport
-	last     bool
+	active   bool // the log appends to this segment
 	trusted  bool // NewLog trusts the index as it is
 	indexBad bool // the index does not match the store
 	extra    int  // problems beyond maxProblems
@@ -281,9 +281,9 @@ func (c *segmentCheck) finish() {
 
 // checkSegment checks one segment read-only. An error means the segment
 // could not be checked at all; damage goes into the report.
-func checkSegment(dir string, base uint64, last bool, p *progress) (*segmentCheck, error) {
+func checkSegment(dir string, base uint64, active bool, p *progress) (*segmentCheck, error) {
 	name := segmentName(dir, base, storeSuffix)
-	c := &segmentCheck{last: last, report: SegmentReport{BaseOffset: base, Store: name, NextOffset: base}}
+	c := &segmentCheck{active: active, report: SegmentReport{BaseOffset: base, Store: name, NextOffset: base}}
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, fmt.Errorf("check: %w", err)
@@ -305,21 +305,21 @@ func checkSegment(dir string, base uint64, last bool, p *progress) (*segmentChec
 	idx := &index{name: segmentName(dir, base, indexSuffix), mmap: gommap.MMap(ib[:len(ib)-len(ib)%entryWidth])}
 	s := &segment{base: base, store: st, index: idx}
 
-	positions, end, err := scanStore(st)
+	d, err := diagnose(s, true)
 	if err == nil {
 		var bad map[int]error
-		if bad, err = verifyRecords(s, positions, end, p); err == nil {
-			c.tornAt = end
-			c.storeDamaged = end < st.size || len(bad) > 0
+		if bad, err = verifyRecords(s, d.positions, d.end, p); err == nil {
+			c.tornAt = d.end
+			c.storeDamaged = d.damaged(s) || len(bad) > 0
 			c.foreign = len(bad) > 0
 			if len(ib)%entryWidth != 0 {
 				c.problem(nil, "index is %d bytes, not a whole number of %d-byte entries", len(ib), entryWidth)
 				c.indexBad = true
 			}
-			if c.trusted = s.trusted(idx.capacity()); c.trusted {
-				c.followIndex(s, positions, end, bad, noIndex)
+			if c.trusted = d.trusted; c.trusted {
+				c.followIndex(s, d.positions, d.end, bad, noIndex)
 			} else {
-				c.judgeIndex(s, positions, end, bad, noIndex)
+				c.judgeIndex(s, d, bad, noIndex)
 			}
 		}
 	}
@@ -452,15 +452,35 @@ func readEntry(s *segment, k uint64) error {
 // judgeIndex checks a segment whose index NewLog would rebuild from the
 // store: the records are those the scan found, and the index is compared
 // with them.
-func (c *segmentCheck) judgeIndex(s *segment, positions []uint64, end uint64, bad map[int]error, noIndex bool) {
-	c.report.NextOffset = s.base + uint64(len(positions))
-	for i := range positions {
+func (c *segmentCheck) judgeIndex(s *segment, d *diagnosis, bad map[int]error, noIndex bool) {
+	c.report.NextOffset = s.base + uint64(len(d.positions))
+	for i, pos := range d.positions {
 		if err := bad[i]; err != nil {
-			c.problem(&Location{Offset: s.base + uint64(i), Position: positions[i]}, "%v", err)
+			c.problem(&Location{Offset: s.base + uint64(i), Position: pos}, "%v", err)
 			continue
 		}
 		c.report.Records++
 	}
+	c.judgeEntries(s, d.positions, noIndex)
+	spare, past := c.judgeSpareEntries(s, d)
+	if d.damaged(s) {
+		c.judgeTail(s, d, len(bad) > 0)
+	}
+	switch {
+	case len(bad) > 0:
+		c.restore = true
+	case d.damaged(s):
+		c.fix = !c.restore
+	default:
+		// The store is intact: rebuilding the index fixes the rest, and
+		// cuts an index that is merely preallocated.
+		c.fix = c.indexBad || spare+past > 0 || noIndex
+	}
+}
+
+// judgeEntries compares the index entries of the records the scan found
+// with their positions.
+func (c *segmentCheck) judgeEntries(s *segment, positions []uint64, noIndex bool) {
 	n := s.index.capacity()
 	for k := range min(n, uint64(len(positions))) {
 		if rel, pos := s.index.entry(k); rel != uint32(k) || pos != positions[k] {
@@ -478,16 +498,19 @@ func (c *segmentCheck) judgeIndex(s *segment, positions []uint64, end uint64, ba
 		}
 		c.indexBad = true
 	}
-	// Entries past the store's records: zeros where a crash left the
-	// index preallocated, positions past the scan's end for records lost
-	// or damaged, anything else is garbage.
-	var spare, past, intactPast uint64
-	for k := uint64(len(positions)); k < n; k++ {
+}
+
+// judgeSpareEntries judges the entries past the store's records: zeros
+// where a crash left the index preallocated (spare), positions past the
+// scan's end for records lost or damaged (past), anything else is garbage.
+func (c *segmentCheck) judgeSpareEntries(s *segment, d *diagnosis) (spare, past uint64) {
+	n := s.index.capacity()
+	for k := uint64(len(d.positions)); k < n; k++ {
 		rel, pos := s.index.entry(k)
 		switch {
 		case rel == 0 && pos == 0:
 			spare++
-		case pos < end:
+		case pos < d.end:
 			if !c.indexBad {
 				c.problem(&Location{Offset: s.base + k, Position: pos},
 					"index entry %d is (relative offset %d, position %d), inside the store's records", k, rel, pos)
@@ -495,56 +518,47 @@ func (c *segmentCheck) judgeIndex(s *segment, positions []uint64, end uint64, ba
 			c.indexBad = true
 		default:
 			past++
-			if payload, err := s.store.frameAt(pos); err == nil {
-				if _, err := decodeRecord(payload, s.base+k); err == nil {
-					intactPast++
-				}
-			}
 		}
 	}
+	intactPast := uint64(len(d.intactPast))
 	switch {
 	case c.indexBad:
 	case spare > 0:
 		// Preallocated: a crash left it so, and entries past the end are
 		// of records that a power loss took before they were synced.
-		note := fmt.Sprintf("index not cut to size (as a crash leaves it): %d entries for %d records", n, len(positions))
+		note := fmt.Sprintf("index not cut to size (as a crash leaves it): %d entries for %d records", n, len(d.positions))
 		if past > intactPast {
 			note += fmt.Sprintf(", %d of them for records past the store's intact end", past-intactPast)
 		}
 		c.report.Notes = append(c.report.Notes, note+"; opening the log rebuilds it")
-	case past > intactPast && end == s.store.size:
+	case past > intactPast && !d.damaged(s):
 		// Cut to size, so closed, yet the store lacks records it lists.
-		c.problem(&Location{Offset: s.base + uint64(len(positions)), Position: end},
+		c.problem(&Location{Offset: s.base + uint64(len(d.positions)), Position: d.end},
 			"index lists %d records past the end of the store: records are missing", past)
 		c.indexBad = true
 	}
-	if end < s.store.size {
-		at := &Location{Offset: s.base + uint64(len(positions)), Position: end}
-		why := frameDamage(s.store, end)
-		switch {
-		case c.last && intactPast == 0 && len(bad) == 0:
-			c.problem(at, "torn tail: %d bytes after the last intact record, from position %d: %v",
-				s.store.size-end, end, why)
-		default:
-			c.problem(at, "store damaged from position %d (offset %d on, %d bytes): %v",
-				end, at.Offset, s.store.size-end, why)
-			c.restore = true
-		}
-		if intactPast > 0 {
-			c.problem(nil, "%d intact records after the damage are out of reach: opening the log rebuilds "+
-				"the index from the store, which stops at the damage", intactPast)
-			c.cutWarning = c.last
-		}
-	}
+	return spare, past
+}
+
+// judgeTail reports the bytes after the store's last intact frame: a torn
+// tail, which recovery cuts, or damage that intact records or records that
+// do not decode show is not one.
+func (c *segmentCheck) judgeTail(s *segment, d *diagnosis, foreign bool) {
+	at := &Location{Offset: s.base + uint64(len(d.positions)), Position: d.end}
+	why := frameDamage(s.store, d.end)
 	switch {
-	case len(bad) > 0:
-		c.restore = true
-	case end < s.store.size:
-		c.fix = !c.restore
+	case c.active && len(d.intactPast) == 0 && !foreign:
+		c.problem(at, "torn tail: %d bytes after the last intact record, from position %d: %v",
+			s.store.size-d.end, d.end, why)
 	default:
-		// The store is intact: rebuilding the index fixes the rest, and
-		// cuts an index that is merely preallocated.
-		c.fix = c.indexBad || spare+past > 0 || noIndex
+		c.problem(at, "store damaged from position %d (offset %d on, %d bytes): %v",
+			d.end, at.Offset, s.store.size-d.end, why)
+		c.restore = true
+	}
+	if len(d.intactPast) > 0 {
+		c.problem(nil, "%d intact records after the damage are out of reach: opening the log rebuilds "+
+			"the index from the store, which stops at the damage", len(d.intactPast))
+		c.cutWarning = c.active
 	}
 }
 
@@ -557,7 +571,7 @@ func frameDamage(s *store, pos uint64) error {
 }
 
 // repairSegment rebuilds the segment's index from its store, cutting the
-// store's torn tail when it is the last segment, and checks it again.
+// store's torn tail when it is the active segment, and checks it again.
 func repairSegment(dir string, c *segmentCheck) (*segmentCheck, error) {
 	base := c.report.BaseOffset
 	// An index that agrees with its store at both ends is trusted as it
@@ -568,7 +582,7 @@ func repairSegment(dir string, c *segmentCheck) (*segmentCheck, error) {
 	if err := os.Truncate(name, 0); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("repair: %w", err)
 	}
-	s, rec, err := openSegment(dir, base, 0, 0, c.last)
+	s, rec, err := openSegment(dir, base, 0, 0, c.active)
 	if err != nil {
 		return nil, fmt.Errorf("repair: %w", err)
 	}
@@ -579,7 +593,7 @@ func repairSegment(dir string, c *segmentCheck) (*segmentCheck, error) {
 	if err := syncDir(dir); err != nil {
 		return nil, fmt.Errorf("repair: %w", err)
 	}
-	after, err := checkSegment(dir, base, c.last, nil)
+	after, err := checkSegment(dir, base, c.active, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,95 @@
+package segment
+
+import (
+	"fmt"
+
+	"github.com/evlog/evlog/segment/internal/frame"
+)
+
+// diagnosis is what a segment's files say about its records, read-only.
+// Recovery at NewLog and Check both take it from diagnose, so that what
+// the log does with a segment and what Check predicts it does cannot
+// drift apart.
+type diagnosis struct {
+	// trusted says the index is cut to its entries and its last entry
+	// ends exactly at the end of the store with an intact frame, as after
+	// a clean close or a roll: the log uses it without reading the store.
+	trusted bool
+	// scanned says positions and end hold the scan of the store. A
+	// diagnosis of a trusted index skips the scan unless asked for it.
+	scanned bool
+	// positions holds the position of every intact frame the scan found,
+	// up to the first one that is not; end is where the last one ends.
+	// Recovery keeps exactly these records.
+	positions []uint64
+	end       uint64
+	// intactPast holds the positions that index entries beyond the scan's
+	// records give for the intact record of their own offset past end.
+	// A crash only tears the tail, after which the index points at nothing
+	// intact: such records mean the middle of the store went bad, and
+	// cutting at end would delete records that may have been acknowledged.
+	intactPast []uint64
+}
+
+// damaged reports whether the store holds bytes after its last intact
+// frame.
+func (d *diagnosis) damaged(s *segment) bool { return d.scanned && d.end < s.store.size }
+
+// diagnose judges s's index against its store. With scan false, a trusted
+// index is taken as it is and the store is not read further; otherwise the
+// store is scanned and the index entries past the scan are looked at.
+func diagnose(s *segment, scan bool) (*diagnosis, error) {
+	d := &diagnosis{trusted: s.trusted(s.index.capacity())}
+	if d.trusted && !scan {
+		return d, nil
+	}
+	positions, end, err := scanStore(s.store)
+	if err != nil {
+		return nil, err
+	}
+	d.scanned, d.positions, d.end = true, positions, end
+	if end < s.store.size {
+		for k := uint64(len(positions)); k < s.index.capacity(); k++ {
+			if _, pos := s.index.entry(k); pos > end && s.holdsRecord(k, pos) {
+				d.intactPast = append(d.intactPast, pos)
+			}
+		}
+	}
+	return d, nil
+}
+
+// holdsRecord reports whether an intact frame at pos holds the record of
+// relative offset k.
+func (s *segment) holdsRecord(k, pos uint64) bool {
+	payload, err := s.store.frameAt(pos)
+	if err != nil {
+		return false
+	}
+	_, err = decodeRecord(payload, s.base+k)
+	return err == nil
+}
+
+// trusted reports whether an index of n entries matches the store exactly.
+func (s *segment) trusted(n uint64) bool {
+	if n == 0 {
+		return s.store.size == 0
+	}
+	if rel, pos := s.index.entry(0); rel != 0 || pos != 0 {
+		return false
+	}
+	rel, pos := s.index.entry(n - 1)
+	if uint64(rel) != n-1 || pos > s.store.size {
+		return false
+	}
+	payload, err := s.store.frameAt(pos)
+	return err == nil && pos+frame.HeaderSize+uint64(len(payload)) == s.store.size
+}
+
+// errCutsIntact is recovery's refusal to cut an active store whose damage
+// intact records follow.
+func errCutsIntact(s *segment, d *diagnosis) error {
+	return fmt.Errorf("%w: %s is damaged at position %d, yet its index points at an intact record at "+
+		"position %d: cutting the tail would delete records that may have been acknowledged, so the log "+
+		"does not open; run evlog check on the directory, then restore the segment or move it aside",
+		ErrCorrupt, s.store.name, d.end, d.intactPast[len(d.intactPast)-1])
+}
