@@ -102,9 +102,6 @@ func (i *index) append(pos uint64) {
 	i.n++
 }
 
-// full reports whether no entry fits any more.
-func (i *index) full() bool { return i.n >= i.capacity() }
-
 // seal cuts the file to the entries in use, so that a reopen can trust it,
 // and makes that durable.
 func (i *index) seal() error {
