@@ -64,7 +64,7 @@
 // past the end of the file or fails its CRC; in the active segment the
 // store is cut there, since nothing after it was ever acknowledged as
 // durable. A damaged tail of a sealed segment is left in place and its
-// records read as ErrCorrupt. Log.Recovered reports every repair.
+// records read as ErrCorrupt. Log.Recovered reports what recovery did.
 //
 // Reads check every frame's length against the store and its CRC before
 // decoding, and decoding bounds every msgpack length by the bytes present,

@@ -13,8 +13,8 @@ import (
 
 // NewLog opens the log in dir, creating the directory and a first segment
 // at Config.Segment.InitialOffset if it holds none. Existing segments are
-// checked: the last one's torn tail is cut and any index that does not match
-// its store is rebuilt; Recovered reports what was repaired.
+// checked: the active one's torn tail is cut and any index that does not match
+// its store is rebuilt; Recovered reports what recovery did.
 func NewLog(dir string, c Config) (*Log, error) {
 	c = c.withDefaults()
 	if err := c.validate(); err != nil {
@@ -65,6 +65,8 @@ func (l *Log) open() error {
 		}
 		if rec != nil {
 			l.recovered = append(l.recovered, *rec)
+			// The message predates the name recovery; log pipelines match
+			// it, so it stays.
 			l.config.Logger.Warn("segment repaired", "store", rec.Store, "records", rec.Records,
 				"index_rebuilt", rec.IndexRebuilt, "truncated_bytes", rec.TruncatedBytes, "damaged_bytes", rec.DamagedBytes)
 		}

@@ -2,7 +2,8 @@ package segment
 
 import "fmt"
 
-// Recovery describes what NewLog found wrong with one segment and repaired.
+// Recovery describes what NewLog found wrong with one segment and what its
+// recovery did about it.
 type Recovery struct {
 	// Store is the path of the segment's store.
 	Store string

@@ -15,7 +15,7 @@ const (
 )
 
 // segment is a store and its index: the records from base on, up to the
-// limits in Config. Only the last segment of a log is appended to.
+// limits in Config. Only the active segment, the newest, is appended to.
 type segment struct {
 	base  uint64
 	store *store
