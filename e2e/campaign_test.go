@@ -1,17 +1,14 @@
 package e2e
 
 import (
-	"cmp"
-	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/evlog/evlog/segment/segmenttest"
 )
 
 // campaignSetting reads a whole number from the environment variable
@@ -46,62 +43,16 @@ func campaignSeed(tb testing.TB, name string) uint64 {
 	return seed
 }
 
-// campaignSegment is what a test sees of a segment's files without the
-// segment package: its base offset and paths.
-type campaignSegment struct {
-	base         uint64
-	store, index string
-}
-
-// campaignSegments lists the segments in dir, oldest first.
-func campaignSegments(tb testing.TB, dir string) []campaignSegment {
-	tb.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var segs []campaignSegment
-	for _, e := range entries {
-		name, ok := strings.CutSuffix(e.Name(), ".store")
-		if !ok {
-			continue
-		}
-		base, err := strconv.ParseUint(name, 10, 64)
-		if err != nil {
-			continue
-		}
-		segs = append(segs, campaignSegment{
-			base:  base,
-			store: filepath.Join(dir, e.Name()),
-			index: filepath.Join(dir, name+".index"),
-		})
-	}
-	slices.SortFunc(segs, func(a, b campaignSegment) int { return cmp.Compare(a.base, b.base) })
-	return segs
-}
-
-// campaignFrames reads a store as README.md describes it (length uint32,
-// CRC-32C uint32, record) and returns the end of every intact frame up to
+// campaignFrames returns the end of every intact frame of a store up to
 // the first torn or damaged one, and the store's size: recovery keeps
 // exactly these frames of an active segment and cuts the rest.
 func campaignFrames(tb testing.TB, store string) (ends []int64, size int64) {
 	tb.Helper()
-	b, err := os.ReadFile(store)
-	if err != nil {
-		tb.Fatal(err)
+	frames, size := segmenttest.Frames(tb, store)
+	for _, f := range frames {
+		ends = append(ends, f.End())
 	}
-	castagnoli := crc32.MakeTable(crc32.Castagnoli)
-	var pos int64
-	for int64(len(b))-pos >= 8 {
-		n := int64(binary.BigEndian.Uint32(b[pos:]))
-		sum := binary.BigEndian.Uint32(b[pos+4:])
-		if n == 0 || pos+8+n > int64(len(b)) || crc32.Checksum(b[pos+8:pos+8+n], castagnoli) != sum {
-			break
-		}
-		pos += 8 + n
-		ends = append(ends, pos)
-	}
-	return ends, int64(len(b))
+	return ends, size
 }
 
 // campaignCopyDir copies the files of src into dst one by one, in the

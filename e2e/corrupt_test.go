@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/evlog/evlog/messages"
 	"github.com/evlog/evlog/segment"
+	"github.com/evlog/evlog/segment/segmenttest"
 	"github.com/evlog/evlog/service"
 	"github.com/evlog/evlog/service/client"
 )
@@ -104,7 +104,7 @@ func TestCorruptionOverNATS(t *testing.T) {
 	var sealed []string // stores and indexes of every segment but the last
 	stores := 0
 	for _, f := range pristine {
-		if strings.HasSuffix(f.name, ".store") {
+		if strings.HasSuffix(f.name, segmenttest.StoreSuffix) {
 			stores++
 		}
 	}
@@ -154,9 +154,9 @@ func TestCorruptionOverNATS(t *testing.T) {
 		for _, f := range corruptSnapshot(t, rdir) {
 			i := slices.IndexFunc(pristine, func(p corruptFile) bool { return p.name == f.name })
 			if !bytes.Equal(f.data, pristine[i].data) {
-				base, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSuffix(f.name, ".store"), ".index"), 10, 64)
-				if err != nil {
-					t.Fatal(err)
+				base, ok := segmenttest.BaseOf(f.name)
+				if !ok {
+					t.Fatalf("%s is no segment file", f.name)
 				}
 				damaged[base] = true
 			}
@@ -418,19 +418,7 @@ func TestCorruptBatchReadStopsAtDamage(t *testing.T) {
 	want := corruptReadAll(t, nc, 10)
 	n.stop(t)
 	// Flip a bit in the last byte of record 5, the value's last byte.
-	store := filepath.Join(dir, "00000000000000000000.store")
-	b, err := os.ReadFile(store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	end := 0
-	for i := 0; i <= 5; i++ {
-		end += 8 + int(binary.BigEndian.Uint32(b[end:]))
-	}
-	b[end-1] ^= 0x01
-	if err := os.WriteFile(store, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	segmenttest.FlipRecordBit(t, segmenttest.Segments(t, dir)[0].Store, 5)
 	startNode(t, ns.ClientURL(), dir, segment.Config{}, service.Config{})
 
 	for _, from := range []uint64{0, 3} {
@@ -447,7 +435,7 @@ func TestCorruptBatchReadStopsAtDamage(t *testing.T) {
 			}
 		}
 	}
-	_, err = c.Read(ctx, 5, client.ReadOptions{MaxRecords: 10})
+	_, err := c.Read(ctx, 5, client.ReadOptions{MaxRecords: 10})
 	var ce *client.Error
 	if !errors.As(err, &ce) || ce.Code != 500 || !strings.Contains(ce.Description, "offset 5") || !strings.Contains(ce.Description, "checksum") {
 		t.Fatalf("read of the damaged record: %v, want 500 naming offset 5 and the checksum", err)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/evlog/evlog/messages"
 	"github.com/evlog/evlog/segment"
+	"github.com/evlog/evlog/segment/segmenttest"
 	"github.com/evlog/evlog/service/client"
 )
 
@@ -97,17 +98,17 @@ type crashPrediction struct {
 }
 
 func (cc *crashCampaign) predict(dir string) (crashPrediction, bool) {
-	segs := campaignSegments(cc.t, dir)
+	segs := segmenttest.Segments(cc.t, dir)
 	if len(segs) == 0 {
 		return crashPrediction{}, false
 	}
 	last := segs[len(segs)-1]
-	ends, size := campaignFrames(cc.t, last.store)
+	ends, size := campaignFrames(cc.t, last.Store)
 	end := int64(0)
 	if len(ends) > 0 {
 		end = ends[len(ends)-1]
 	}
-	return crashPrediction{store: filepath.Base(last.store), next: last.base + uint64(len(ends)), torn: size - end}, true
+	return crashPrediction{store: filepath.Base(last.Store), next: last.Base + uint64(len(ends)), torn: size - end}, true
 }
 
 // TestCrashCampaign kills `evlog serve --sync always` with SIGKILL at
@@ -483,7 +484,7 @@ func TestCrashDamageActiveSegment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for l.Stats().Segments < 4 || l.NextOffset()-campaignSegments(t, closed)[l.Stats().Segments-1].base < 12 {
+	for l.Stats().Segments < 4 || l.NextOffset()-segmenttest.Segments(t, closed)[l.Stats().Segments-1].Base < 12 {
 		v := fmt.Appendf(nil, "r%d|", len(values))
 		for range rng.IntN(700) {
 			v = append(v, byte(rng.Uint32()))
@@ -510,9 +511,9 @@ func TestCrashDamageActiveSegment(t *testing.T) {
 		}
 		dir := t.TempDir()
 		campaignCopyDir(t, src, dir, nil)
-		segs := campaignSegments(t, dir)
+		segs := segmenttest.Segments(t, dir)
 		act := segs[len(segs)-1]
-		ends, _ := campaignFrames(t, act.store)
+		ends, _ := campaignFrames(t, act.Store)
 		d := crashDamage(rng.IntN(int(crashDamages)))
 		counts[d]++
 		// keep records of the active segment must survive intact; the
@@ -536,13 +537,13 @@ func TestCrashDamageActiveSegment(t *testing.T) {
 			t.Fatalf("%s: open: %v", what, err)
 		}
 		next := l.NextOffset()
-		if next < act.base+uint64(keep) || next > act.base+uint64(len(ends)) {
-			t.Fatalf("%s: next offset %d, want between %d and %d", what, next, act.base+uint64(keep), act.base+uint64(len(ends)))
+		if next < act.Base+uint64(keep) || next > act.Base+uint64(len(ends)) {
+			t.Fatalf("%s: next offset %d, want between %d and %d", what, next, act.Base+uint64(keep), act.Base+uint64(len(ends)))
 		}
-		if exact >= 0 && next != act.base+uint64(exact) {
-			t.Fatalf("%s: next offset %d, want %d", what, next, act.base+uint64(exact))
+		if exact >= 0 && next != act.Base+uint64(exact) {
+			t.Fatalf("%s: next offset %d, want %d", what, next, act.Base+uint64(exact))
 		}
-		lostToCut += int(act.base) + len(ends) - int(next)
+		lostToCut += int(act.Base) + len(ends) - int(next)
 		for off := range next {
 			r, err := l.Read(off)
 			if err == nil && bytes.Equal(r.Value, values[off]) && r.Offset == off {
@@ -551,8 +552,8 @@ func TestCrashDamageActiveSegment(t *testing.T) {
 			if err == nil {
 				t.Fatalf("%s: offset %d reads %.30q, wrote %.30q", what, off, r.Value, values[off])
 			}
-			if off < act.base+uint64(keep) || !errors.Is(err, segment.ErrCorrupt) {
-				t.Fatalf("%s: offset %d: %v (the damage starts after record %d)", what, off, err, act.base+uint64(keep))
+			if off < act.Base+uint64(keep) || !errors.Is(err, segment.ErrCorrupt) {
+				t.Fatalf("%s: offset %d: %v (the damage starts after record %d)", what, off, err, act.Base+uint64(keep))
 			}
 			unreadable++
 		}
@@ -588,11 +589,11 @@ func TestCrashDamageActiveSegment(t *testing.T) {
 // many of its records (whose frames end at ends) must survive intact, and
 // how many recovery must keep exactly, or -1 when that depends on whether
 // the index is trusted.
-func crashDamageFiles(tb testing.TB, rng *rand.Rand, d crashDamage, a campaignSegment, ends []int64) (keep, exact int) {
+func crashDamageFiles(tb testing.TB, rng *rand.Rand, d crashDamage, a segmenttest.Segment, ends []int64) (keep, exact int) {
 	tb.Helper()
-	name := a.store
+	name := a.Store
 	if d == cutIndex || d == garbleIndex {
-		name = a.index
+		name = a.Index
 	}
 	b, err := os.ReadFile(name)
 	if err != nil {

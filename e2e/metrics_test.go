@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/evlog/evlog/messages"
 	"github.com/evlog/evlog/segment"
+	"github.com/evlog/evlog/segment/segmenttest"
 	"github.com/evlog/evlog/service"
 	"github.com/evlog/evlog/service/client"
 )
@@ -419,12 +419,12 @@ func TestMetricsReportRecovery(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	stores, err := filepath.Glob(filepath.Join(dir, "*.store"))
-	if err != nil || len(stores) != 1 {
-		t.Fatalf("stores %v, %v", stores, err)
+	segs := segmenttest.Segments(t, dir)
+	if len(segs) != 1 {
+		t.Fatalf("segments %+v, want one", segs)
 	}
 	torn := []byte{0, 0, 0, 40, 1, 2, 3, 4, 'x'} // a header promising 40 bytes, and 1
-	f, err := os.OpenFile(stores[0], os.O_APPEND|os.O_WRONLY, 0)
+	f, err := os.OpenFile(segs[0].Store, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
