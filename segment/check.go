@@ -172,11 +172,6 @@ func Check(dir string, opts CheckOptions) (CheckReport, error) {
 	}
 	checkContinuity(checks)
 	for i, c := range checks {
-		// Truncating to the next segment's base deletes this one.
-		c.truncateTo = c.report.NextOffset
-		if i+1 < len(checks) {
-			c.truncateTo = checks[i+1].report.BaseOffset
-		}
 		c.finish()
 		r := c.report
 		rep.Segments = append(rep.Segments, r)
@@ -214,9 +209,6 @@ type segmentCheck struct {
 	fix bool
 	// advice collects what to tell an operator, by kind.
 	restore, cutWarning, foreign bool
-	// truncateTo is the lowest offset that truncation deletes the
-	// segment at.
-	truncateTo uint64
 }
 
 func (c *segmentCheck) problem(at *Location, format string, args ...any) {
@@ -254,29 +246,54 @@ func (c *segmentCheck) finish() {
 	if r.Status != StatusDamaged {
 		return
 	}
-	var advice []string
-	if c.fix {
-		advice = append(advice, "Run the check again with repair to fix it.")
+	advice := []string{c.intactAdvice()}
+	switch {
+	case c.fix && c.active && c.tornAt < r.Bytes:
+		advice = append(advice, fmt.Sprintf("Run evlog check --repair: it cuts only the damaged tail, "+
+			"the %d bytes from position %d, which hold no intact record.", r.Bytes-c.tornAt, c.tornAt))
+	case c.fix:
+		advice = append(advice, "Run the check again with repair (evlog check --repair) to fix it.")
 	}
 	if c.cutWarning {
-		advice = append(advice, fmt.Sprintf("Copy %s aside before the log is opened: opening it cuts "+
-			"the last segment at its first damaged frame, and intact records follow that frame.", r.Store))
+		advice = append(advice, fmt.Sprintf("Copy %s aside before changing anything: intact records "+
+			"follow its damage, so the log refuses to open it rather than cut them, and a repair "+
+			"leaves it as it is.", r.Store))
 	}
 	if c.foreign {
 		advice = append(advice, "Frames with valid checksums hold no record or another offset's record: "+
 			"the file was probably copied from another log or renamed; put the right file in its place.")
 	}
 	if c.restore {
-		off := r.BaseOffset
-		if r.FirstBad != nil {
-			off = r.FirstBad.Offset
-		}
 		advice = append(advice, fmt.Sprintf("Reads of the damaged records fail as corrupt while the "+
-			"rest stay readable. Repair deletes nothing that may be intact: restore %s from a backup "+
-			"or replica, or, if the records from offset %d on may be given up, truncate the log to "+
-			"offset %d, which deletes this segment and those before it.", r.Store, off, c.truncateTo))
+			"rest stay readable. To get the damaged records back, restore %s from a backup or replica.", r.Store))
 	}
 	r.Advice = strings.Join(advice, " ")
+}
+
+// intactAdvice says which of the segment's records read back intact and
+// that nothing Check does deletes them.
+func (c *segmentCheck) intactAdvice() string {
+	r := &c.report
+	const keep = ": a repair keeps every intact record and deletes none."
+	first := r.NextOffset
+	if r.FirstBad != nil && r.FirstBad.Offset >= r.BaseOffset {
+		first = min(first, r.FirstBad.Offset)
+	}
+	before := first - r.BaseOffset
+	if before > r.Records {
+		return fmt.Sprintf("%d records of this segment read back intact%s", r.Records, keep)
+	}
+	after := r.Records - before
+	switch {
+	case before > 0 && after > 0:
+		return fmt.Sprintf("Records at offsets %d to %d are intact, and %d more after the damage%s",
+			r.BaseOffset, first-1, after, keep)
+	case before > 0:
+		return fmt.Sprintf("Records at offsets %d to %d are intact%s", r.BaseOffset, first-1, keep)
+	case after > 0:
+		return fmt.Sprintf("%d records after the damage at offset %d are intact%s", after, first, keep)
+	}
+	return "No record of this segment reads back intact."
 }
 
 // checkSegment checks one segment read-only. An error means the segment
@@ -556,8 +573,13 @@ func (c *segmentCheck) judgeTail(s *segment, d *diagnosis, foreign bool) {
 		c.restore = true
 	}
 	if len(d.intactPast) > 0 {
-		c.problem(nil, "%d intact records after the damage are out of reach: opening the log rebuilds "+
-			"the index from the store, which stops at the damage", len(d.intactPast))
+		if c.active {
+			c.problem(nil, "%d intact records after the damage are out of reach: the log refuses to open "+
+				"rather than cut them at the damage", len(d.intactPast))
+		} else {
+			c.problem(nil, "%d intact records after the damage are out of reach: opening the log rebuilds "+
+				"the index from the store, which stops at the damage", len(d.intactPast))
+		}
 		c.cutWarning = c.active
 	}
 }
