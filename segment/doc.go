@@ -12,7 +12,7 @@
 //	00000000000000001024.store   the next segment, from offset 1024
 //	00000000000000001024.index
 //
-// Only the last segment, the active one, is appended to. It is full when
+// Only the newest segment, the active one, is appended to. It is full when
 // its store reaches Config.Segment.MaxStoreBytes (a record that does not
 // fit goes to a new segment; stores never exceed the limit) or its index
 // reaches MaxIndexBytes. The log then seals it (syncs it and cuts its index
@@ -21,7 +21,8 @@
 //
 // # Store
 //
-// A store is a sequence of frames, one per record, with no file header:
+// A store is a sequence of frames, one per record, with no file header
+// (the format is defined once, in segment/internal/frame):
 //
 //	+----------------+----------------+----------------------+
 //	| length  uint32 | crc32c  uint32 | record (length bytes)|
@@ -63,8 +64,12 @@
 // The scan stops at the first frame that is torn, has a zero length, runs
 // past the end of the file or fails its CRC; in the active segment the
 // store is cut there, since nothing after it was ever acknowledged as
-// durable. A damaged tail of a sealed segment is left in place and its
-// records read as ErrCorrupt. Log.Recovered reports what recovery did.
+// durable, unless the index as found points at intact records after that
+// point: then the damage is not a torn tail and NewLog refuses to open
+// with ErrCorrupt rather than delete them. Check judges segments with the
+// same rules (diagnose.go), so it reports what NewLog would do. A damaged
+// tail of a sealed segment is left in place and its records read as
+// ErrCorrupt. Log.Recovered reports what recovery did.
 //
 // Reads check every frame's length against the store and its CRC before
 // decoding, and decoding bounds every msgpack length by the bytes present,
@@ -86,6 +91,34 @@
 //
 // In every mode the directory is synced when segment files are created or
 // removed, and segments are synced when they are sealed.
+//
+// # Source files
+//
+// The Log and its operations, one job a file:
+//
+//	log.go        the Log type, its fields and small accessors (offsets, Stats, Dir)
+//	open.go       NewLog: lock the directory, list the segments, recover each one
+//	append.go     Append, AppendBatch, AppendUnsynced; rolling and sealing segments
+//	sync.go       Sync with group commit, the interval syncer, the sticky failure
+//	read.go       Read and ReadRaw
+//	reader.go     Reader, the raw bytes of every store
+//	truncate.go   TruncateFront (and the place for a future TruncateBack)
+//	close.go      Close, Remove and Reset
+//
+// One segment and its files:
+//
+//	segment.go    a store and its index: naming, bounds of a record, close, remove
+//	store.go      the store file: writes, mapped reads, sync
+//	index.go      the memory-mapped index file
+//	diagnose.go   judging an index against its store, for recovery and Check alike
+//	recover.go    recovery at open: trust, rebuild or cut, reported as Recovery
+//	check.go      Check, the offline verification and repair of a directory
+//
+// Around them: config.go (Config and sync modes), errors.go (the sentinel
+// errors), dir.go (directory sync), lock_*.go (the directory lock),
+// alloc_*.go and sync_*.go (fallocate and fdatasync per platform).
+// segment/internal/frame holds the frame format; segment/segmenttest is
+// support for tests that work on a log's files from outside.
 //
 // # Usage
 //
