@@ -137,7 +137,7 @@ func TestDecodeNilFields(t *testing.T) {
 		into any
 		want any
 	}{
-		{"read request", mapBody(t, "offset", nil, "max_records", nil, "max_bytes", nil, "wait_ms", nil), &ReadRequest{}, ReadRequest{}},
+		{"read request", mapBody(t, "offset", 0, "max_records", nil, "max_bytes", nil, "wait_ms", nil), &ReadRequest{}, ReadRequest{}},
 		{"record", mapBody(t, "value", nil, "offset", nil, "timestamp", nil, "key", nil, "headers", nil), &Record{}, Record{}},
 		{"append request", mapBody(t, "records", nil), &AppendRequest{}, AppendRequest{}},
 		{"append request nil record", mapBody(t, "records", []any{nil}), &AppendRequest{}, AppendRequest{Records: []Record{{}}}},
@@ -233,9 +233,21 @@ func TestDecodeUintEncodings(t *testing.T) {
 		for _, tc := range tests {
 			into := f.into()
 			t.Run(reflect.TypeOf(into).Elem().Name()+"/"+f.key+"/"+tc.name, func(t *testing.T) {
+				// A read request needs its offset, so the other fields
+				// are tested next to one.
+				_, isRead := into.(*ReadRequest)
+				withOffset := isRead && f.key != "offset"
 				body := build(t, func(e *msgpack.Encoder) error {
-					if err := e.EncodeMapLen(1); err != nil {
+					if err := e.EncodeMapLen(1 + btoi(withOffset)); err != nil {
 						return err
+					}
+					if withOffset {
+						if err := e.EncodeString("offset"); err != nil {
+							return err
+						}
+						if err := e.EncodeUint(0); err != nil {
+							return err
+						}
 					}
 					if err := e.EncodeString(f.key); err != nil {
 						return err
@@ -243,6 +255,12 @@ func TestDecodeUintEncodings(t *testing.T) {
 					return tc.enc(e)
 				})
 				err := Unmarshal(body, into)
+				// nil is a missing key, which these fields may not be.
+				required := map[string]bool{"ReadRequest/offset": true, "TruncateRequest/lowest": true}
+				if tc.name == "nil" && required[reflect.TypeOf(into).Elem().Name()+"/"+f.key] {
+					assertMalformed(t, err)
+					return
+				}
 				if tc.wantErr {
 					assertMalformed(t, err)
 					return
@@ -398,4 +416,11 @@ func mapBody(t testing.TB, kv ...any) []byte {
 // width they were written in, so that two encodings compare as text.
 func sprintMap(m map[string]any) string {
 	return fmt.Sprint(m)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

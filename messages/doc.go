@@ -4,6 +4,16 @@
 //
 // Every body is a msgpack map with the keys documented on each type, so a
 // client can be written in any language from this package and the README.
+// Requests may also be JSON objects with the same keys, for people at a
+// terminal: RequestFormat tells them apart, UnmarshalJSON decodes them
+// under the same rules, and MsgpackToJSON gives their replies the same
+// form, bytes that are not UTF-8 going base64 under a "_base64" key.
+//
+// The JSON decoder has no declared lengths to distrust, but it refuses
+// invalid UTF-8 and lone surrogate escapes (which encoding/json would turn
+// into U+FFFD, storing other bytes than were sent), nesting deeper than
+// MaxDepth and trailing data, and counts records against the limit as
+// they come.
 //
 // # Untrusted bytes
 //

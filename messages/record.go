@@ -10,10 +10,13 @@ import (
 
 // Record is one entry of the log.
 //
-// On the wire and on disk it is a msgpack map with the keys "value" (bin),
-// "offset" (uint), "timestamp" (int, unix nanoseconds), and, only when not
-// empty, "key" (bin) and "headers" (map of str to str). Unknown keys are
-// ignored when decoding, so that newer writers can add fields.
+// On the wire and on disk it is a msgpack map with the keys, in this
+// order, "value" (bin, or nil when Value is nil), "offset" (uint),
+// "timestamp" (unix nanoseconds, in the shortest integer encoding: a uint
+// for any present-day time, an int only when negative), and, only when not
+// empty, "key" (bin) and "headers" (map of str to str). Decoding also takes
+// str for value and key and bin for header names and values, and ignores
+// unknown keys, so that newer writers can add fields.
 type Record struct {
 	// Value is the payload.
 	Value []byte `msgpack:"value"`

@@ -4,8 +4,10 @@ import "github.com/vmihailenco/msgpack/v5"
 
 // The request and reply bodies of the NATS protocol. Each is a msgpack map
 // with the keys in its struct tags; optional keys may be left out by a
-// client, and keys a reader does not know are ignored. The json tags give
-// the same names to the command line's JSON output.
+// client, and keys a reader does not know are ignored. A request may also
+// come as JSON (see RequestFormat and UnmarshalJSON), its reply then
+// converted by MsgpackToJSON. The json tags give the same names to the
+// command line's JSON output.
 
 // AppendRequest asks the service to append records. Their offsets and
 // timestamps are assigned by the service; values sent for them are ignored.
@@ -44,10 +46,13 @@ type AppendReply struct {
 	LastOffset  uint64 `msgpack:"last_offset" json:"last_offset"`
 }
 
-// ReadRequest asks for records from Offset on. Zero MaxRecords means 1 and
-// zero MaxBytes means 1 MiB; the reply is also capped by the connection's
-// maximum payload. With WaitMS, a read at the next offset to be written
-// waits up to that many milliseconds for a record to arrive.
+// ReadRequest asks for records from Offset on. Offset is required. Zero
+// MaxRecords means 1 and zero MaxBytes means 1 MiB: they are left out of
+// the encoding then, and a body that sends 0 for either is refused, since
+// only leaving the key out asks for the default. The reply is also capped
+// by the connection's maximum payload. With WaitMS, a read at the next
+// offset to be written waits up to that many milliseconds for a record to
+// arrive; the client's own timeout must be longer.
 type ReadRequest struct {
 	Offset     uint64 `msgpack:"offset" json:"offset"`
 	MaxRecords uint64 `msgpack:"max_records,omitempty" json:"max_records,omitempty"`
@@ -61,7 +66,8 @@ type ReadReply struct {
 	NextOffset uint64   `msgpack:"next_offset" json:"next_offset"`
 }
 
-// TruncateRequest asks the service to delete records below Lowest. Whole
+// TruncateRequest asks the service to delete records below Lowest, which
+// is required: a body without it is refused rather than read as 0. Whole
 // segments are deleted, so records below Lowest may remain readable until
 // their segment is entirely below it.
 type TruncateRequest struct {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/vmihailenco/msgpack/v5"
+	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
 
 // The protocol bodies encode and decode by hand, like Record: the service
@@ -14,9 +15,13 @@ import (
 // is not addressable, such as Marshal(AppendReply{...}), encodes too.
 //
 // Decoders follow the same rules for every body: keys are those of the
-// struct tags, unknown keys are skipped, nil stands for the zero value, and
-// an unsigned field accepts any msgpack integer encoding but no negative
-// value.
+// struct tags, unknown keys are skipped, a nil value is the same as leaving
+// the key out, and an unsigned field accepts any msgpack integer encoding
+// but no negative value. Where a request must say what it means, the
+// decoder refuses the request rather than guess: a read without an
+// offset, a truncation without lowest, and a max_records or max_bytes of
+// 0, which a client can only have meant as "the default" by leaving the
+// key out.
 
 var (
 	_ msgpack.CustomEncoder = AppendRequest{}
@@ -98,17 +103,19 @@ func (r ReadRequest) EncodeMsgpack(e *msgpack.Encoder) error {
 		uintField{key: "wait_ms", val: r.WaitMS, omitEmpty: true})
 }
 
-// DecodeMsgpack decodes r without reflection.
+// DecodeMsgpack decodes r without reflection. It refuses a request
+// without an offset and a max_records or max_bytes of 0; see ReadRequest.
 func (r *ReadRequest) DecodeMsgpack(d *msgpack.Decoder) error {
 	*r = ReadRequest{}
-	return decodeMap(d, "read request", func(key []byte) (err error) {
+	hasOffset := false
+	err := decodeMap(d, "read request", func(key []byte) (err error) {
 		switch string(key) {
 		case "offset":
-			r.Offset, err = decodeUint(d, "offset")
+			r.Offset, hasOffset, err = decodeOptUint(d, "offset")
 		case "max_records":
-			r.MaxRecords, err = decodeUint(d, "max_records")
+			r.MaxRecords, err = decodeLimit(d, "max_records")
 		case "max_bytes":
-			r.MaxBytes, err = decodeUint(d, "max_bytes")
+			r.MaxBytes, err = decodeLimit(d, "max_bytes")
 		case "wait_ms":
 			r.WaitMS, err = decodeUint(d, "wait_ms")
 		default:
@@ -116,6 +123,10 @@ func (r *ReadRequest) DecodeMsgpack(d *msgpack.Decoder) error {
 		}
 		return err
 	})
+	if err == nil && !hasOffset {
+		err = fmt.Errorf("%w: %v", ErrMalformed, errNoField("read request", "offset"))
+	}
+	return err
 }
 
 // EncodeMsgpack encodes r without reflection, in the layout that
@@ -158,18 +169,24 @@ func (r TruncateRequest) EncodeMsgpack(e *msgpack.Encoder) error {
 	return encodeUints(e, uintField{key: "lowest", val: r.Lowest})
 }
 
-// DecodeMsgpack decodes r without reflection.
+// DecodeMsgpack decodes r without reflection. It refuses a request
+// without lowest; see TruncateRequest.
 func (r *TruncateRequest) DecodeMsgpack(d *msgpack.Decoder) error {
 	*r = TruncateRequest{}
-	return decodeMap(d, "truncate request", func(key []byte) (err error) {
+	hasLowest := false
+	err := decodeMap(d, "truncate request", func(key []byte) (err error) {
 		switch string(key) {
 		case "lowest":
-			r.Lowest, err = decodeUint(d, "lowest")
+			r.Lowest, hasLowest, err = decodeOptUint(d, "lowest")
 		default:
 			err = skipUnknown(d)
 		}
 		return err
 	})
+	if err == nil && !hasLowest {
+		err = fmt.Errorf("%w: %v", ErrMalformed, errNoField("truncate request", "lowest"))
+	}
+	return err
 }
 
 // EncodeMsgpack encodes r without reflection.
@@ -342,4 +359,43 @@ func decodeRecords(d *msgpack.Decoder, maxRecords int) ([]Record, error) {
 		}
 	}
 	return recs, nil
+}
+
+// decodeOptUint decodes an unsigned integer like decodeUint and reports
+// whether one was there: nil, like a missing key, is not.
+func decodeOptUint(d *msgpack.Decoder, field string) (v uint64, ok bool, err error) {
+	c, err := d.PeekCode()
+	if err != nil {
+		return 0, false, err
+	}
+	if c == msgpcode.Nil {
+		return 0, false, d.Skip()
+	}
+	v, err = decodeUint(d, field)
+	return v, err == nil, err
+}
+
+// decodeLimit decodes an optional limit such as max_records, which may be
+// left out (or nil) for its default but is never 0.
+func decodeLimit(d *msgpack.Decoder, field string) (uint64, error) {
+	v, ok, err := decodeOptUint(d, field)
+	if err == nil && ok {
+		err = checkLimit(field, v)
+	}
+	return v, err
+}
+
+// checkLimit refuses a limit of 0. A read of at most 0 records or bytes
+// cannot be answered, and reading it as the default would hide a client's
+// bug; leaving the key out asks for the default.
+func checkLimit(field string, v uint64) error {
+	if v == 0 {
+		return fmt.Errorf("%s is 0; leave it out for the default", field)
+	}
+	return nil
+}
+
+// errNoField is the error for a request without a key it needs.
+func errNoField(body, field string) error {
+	return fmt.Errorf("%s has no %s", body, field)
 }

@@ -1,13 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"unicode/utf8"
 
 	"github.com/evlog/evlog/messages"
 	"github.com/peterbourgon/ff/v3/ffcli"
@@ -22,8 +20,11 @@ func decodeCommand(stdin io.Reader, stdout io.Writer) *ffcli.Command {
 		ShortHelp:  "print one msgpack body from stdin as JSON",
 		LongHelp: "Print one msgpack body from stdin as JSON, for example:\n" +
 			"  nats sub evlog.committed --translate 'evlog decode'\n" +
-			"Binary values are shown as text when they are valid UTF-8 and as\n" +
-			"{\"base64\": \"...\"} otherwise.",
+			"The JSON is the protocol's JSON form: bytes are text when they are\n" +
+			"valid UTF-8 and base64 under a key ending in _base64 otherwise.\n" +
+			"An empty body, which is what an error reply carries, prints nothing,\n" +
+			"so that nats shows the error headers alone; white space after the\n" +
+			"body, as nats req --raw adds, is ignored.",
 		FlagSet: fs,
 		Exec: func(ctx context.Context, args []string) error {
 			if err := noArgs("decode", args); err != nil {
@@ -36,13 +37,9 @@ func decodeCommand(stdin io.Reader, stdout io.Writer) *ffcli.Command {
 			if len(b) > *max {
 				return fmt.Errorf("input exceeds --max-bytes %d", *max)
 			}
-			var v any
-			if err := messages.Unmarshal(b, &v); err != nil {
+			out, err := decodeBody(b)
+			if err != nil || out == nil {
 				return err
-			}
-			out, err := json.Marshal(jsonable(v))
-			if err != nil {
-				return fmt.Errorf("encode JSON: %w", err)
 			}
 			_, err = fmt.Fprintf(stdout, "%s\n", out)
 			return err
@@ -50,34 +47,29 @@ func decodeCommand(stdin io.Reader, stdout io.Writer) *ffcli.Command {
 	}
 }
 
-// jsonable converts what msgpack decodes into values encoding/json takes:
-// maps with non-string keys get string keys, and bytes become text or
-// base64.
-func jsonable(v any) any {
-	switch x := v.(type) {
-	case []byte:
-		if utf8.Valid(x) {
-			return string(x)
-		}
-		return map[string]string{"base64": base64.StdEncoding.EncodeToString(x)}
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k] = jsonable(e)
-		}
-		return m
-	case map[any]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[fmt.Sprint(k)] = jsonable(e)
-		}
-		return m
-	case []any:
-		s := make([]any, len(x))
-		for i, e := range x {
-			s[i] = jsonable(e)
-		}
-		return s
+// maxTrailing is how much white space after a body decodeBody drops: nats
+// req --raw adds one or two newlines, a terminal maybe a carriage return.
+const maxTrailing = 8
+
+// decodeBody converts the body in b to JSON, or returns nil for an empty
+// body. A body that is not valid as it is is tried again without up to
+// maxTrailing bytes of trailing white space, shortest cut first: those
+// bytes are also msgpack integers, so a body may end with them, but a
+// msgpack value has one end, so at most one cut can make it valid.
+func decodeBody(b []byte) ([]byte, error) {
+	if len(b) == 0 || string(bytes.TrimSpace(b)) == "nil body" {
+		// The second is how nats req --raw prints an empty body.
+		return nil, nil
 	}
-	return v
+	out, err := messages.MsgpackToJSON(b)
+	for cut := 1; err != nil && cut <= maxTrailing && cut < len(b) && isSpace(b[len(b)-cut]); cut++ {
+		if o, e := messages.MsgpackToJSON(b[:len(b)-cut]); e == nil {
+			return o, nil
+		}
+	}
+	return out, err
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n'
 }

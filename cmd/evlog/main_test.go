@@ -58,46 +58,6 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
-func TestDecode(t *testing.T) {
-	body, err := messages.Marshal(&messages.ReadReply{
-		Records:    []messages.Record{{Offset: 7, Timestamp: 1, Value: []byte("text"), Key: []byte{0xff, 0x00}}},
-		NextOffset: 8,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := cli(t, string(body), "decode")
-	if err != nil {
-		t.Fatalf("decode: %v: %s", err, out)
-	}
-	var got map[string]any
-	if err := json.Unmarshal([]byte(out), &got); err != nil {
-		t.Fatalf("output is not JSON: %v: %q", err, out)
-	}
-	rec := got["records"].([]any)[0].(map[string]any)
-	if rec["value"] != "text" || got["next_offset"] != float64(8) || rec["offset"] != float64(7) {
-		t.Fatalf("decoded %v", got)
-	}
-	if key := rec["key"].(map[string]any); key["base64"] != "/wA=" {
-		t.Fatalf("binary key shown as %v, want base64 /wA=", key)
-	}
-}
-
-func TestDecodeRejectsBadInput(t *testing.T) {
-	for name, in := range map[string]string{
-		"array32 bomb": "\x81\xa7records\xdd\xff\xff\xff\xff",
-		"bin32 bomb":   "\xc6\xff\xff\xff\xff",
-		"trailing":     "\x01\x02",
-		"empty":        "",
-	} {
-		t.Run(name, func(t *testing.T) {
-			if out, err := cli(t, in, "decode"); err == nil || !errors.Is(err, messages.ErrMalformed) {
-				t.Fatalf("decode of %q: err %v, out %q", in, err, out)
-			}
-		})
-	}
-}
-
 // startService runs the service as `evlog serve` would, on a random port,
 // and returns its client URL.
 func startService(t *testing.T) string {
