@@ -23,7 +23,7 @@ import (
 type clientFlags struct {
 	url     *string
 	prefix  *string
-	creds   *string
+	auth    natsAuthFlags
 	timeout *time.Duration
 	json    *bool
 }
@@ -36,17 +36,36 @@ func addClientFlags(fs *flag.FlagSet) clientFlags {
 	return clientFlags{
 		url:     fs.String("nats-url", url, "NATS server URL (default from NATS_URL when set)"),
 		prefix:  fs.String("prefix", messages.DefaultPrefix, "subject prefix of the log"),
-		creds:   fs.String("nats-creds", "", "NATS credentials file"),
+		auth:    addNATSAuthFlags(fs, "this command's connection"),
 		timeout: fs.Duration("timeout", 5*time.Second, "how long to wait for each reply"),
 		json:    fs.Bool("json", false, "print JSON instead of text"),
 	}
 }
 
+// natsOptions are the nats.go options of a connection named name: the
+// timeout, authentication and TLS the flags ask for.
+func (f clientFlags) natsOptions(name string) ([]nats.Option, error) {
+	if err := f.auth.validate(); err != nil {
+		return nil, err
+	}
+	auth, err := f.auth.options()
+	if err != nil {
+		return nil, err
+	}
+	return append([]nats.Option{
+		nats.Name(name),
+		nats.Timeout(*f.timeout),
+		// The client ends a request the server refuses with the server's
+		// message, so nats.go's default handler would only say it twice.
+		nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}),
+	}, auth...), nil
+}
+
 // connect dials NATS and returns a client; the caller closes the connection.
 func (f clientFlags) connect() (*nats.Conn, *client.Client, error) {
-	opts := []nats.Option{nats.Name("evlog cli"), nats.Timeout(*f.timeout)}
-	if *f.creds != "" {
-		opts = append(opts, nats.UserCredentials(*f.creds))
+	opts, err := f.natsOptions("evlog cli")
+	if err != nil {
+		return nil, nil, err
 	}
 	nc, err := nats.Connect(*f.url, opts...)
 	if err != nil {
