@@ -192,7 +192,7 @@ func readCommand(stdout io.Writer) *ffcli.Command {
 	}
 }
 
-func tailCommand(stdout io.Writer) *ffcli.Command {
+func tailCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs := flag.NewFlagSet("evlog tail", flag.ContinueOnError)
 	cf := addClientFlags(fs)
 	from := fs.String("from", "latest", "where to start: an offset, earliest or latest")
