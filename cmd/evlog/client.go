@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
@@ -9,7 +8,6 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -76,87 +74,6 @@ func (f clientFlags) connect() (*nats.Conn, *client.Client, error) {
 
 func (f clientFlags) ctx(parent context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(parent, *f.timeout)
-}
-
-func appendCommand(stdin io.Reader, stdout io.Writer) *ffcli.Command {
-	fs := flag.NewFlagSet("evlog append", flag.ContinueOnError)
-	cf := addClientFlags(fs)
-	key := fs.String("key", "", "key of every appended record")
-	var headers headerFlag
-	fs.Var(&headers, "header", "header NAME=VALUE of every record (repeatable)")
-	batch := fs.Int("batch", 100, "records per request when reading stdin")
-	return &ffcli.Command{
-		Name:       "append",
-		ShortUsage: "evlog append [flags] [VALUE ...]",
-		ShortHelp:  "append values given as arguments, or one per line of stdin",
-		FlagSet:    fs,
-		Exec: func(ctx context.Context, args []string) error {
-			if *batch < 1 {
-				return usageError{fmt.Errorf("--batch must be at least 1")}
-			}
-			nc, c, err := cf.connect()
-			if err != nil {
-				return err
-			}
-			defer nc.Close()
-			send := func(values []string) error {
-				recs := make([]messages.Record, len(values))
-				for i, v := range values {
-					recs[i] = messages.Record{Value: []byte(v), Key: []byte(*key), Headers: headers.m}
-				}
-				rctx, cancel := cf.ctx(ctx)
-				defer cancel()
-				rep, err := c.Append(rctx, recs...)
-				if err != nil {
-					return err
-				}
-				if *cf.json {
-					return json.NewEncoder(stdout).Encode(rep)
-				}
-				_, err = fmt.Fprintf(stdout, "appended offsets %d-%d\n", rep.FirstOffset, rep.LastOffset)
-				return err
-			}
-			if len(args) > 0 {
-				return send(args)
-			}
-			sc := bufio.NewScanner(stdin)
-			sc.Buffer(make([]byte, 64<<10), 1<<20)
-			var pending []string
-			for sc.Scan() {
-				pending = append(pending, sc.Text())
-				if len(pending) == *batch {
-					if err := send(pending); err != nil {
-						return err
-					}
-					pending = pending[:0]
-				}
-			}
-			if err := sc.Err(); err != nil {
-				return fmt.Errorf("read stdin: %w", err)
-			}
-			if len(pending) > 0 {
-				return send(pending)
-			}
-			return nil
-		},
-	}
-}
-
-// headerFlag collects repeated NAME=VALUE flags.
-type headerFlag struct{ m map[string]string }
-
-func (h *headerFlag) String() string { return "" }
-
-func (h *headerFlag) Set(s string) error {
-	k, v, ok := strings.Cut(s, "=")
-	if !ok || k == "" {
-		return fmt.Errorf("header %q is not NAME=VALUE", s)
-	}
-	if h.m == nil {
-		h.m = map[string]string{}
-	}
-	h.m[k] = v
-	return nil
 }
 
 func readCommand(stdout io.Writer) *ffcli.Command {

@@ -145,7 +145,7 @@ func TestClientCommands(t *testing.T) {
 	if out := c("", "append", "hello", "world"); out != "appended offsets 0-1\n" {
 		t.Fatalf("append args: %q", out)
 	}
-	if out := c("a\nb\nc\n", "append", "--batch", "2", "--key", "k", "--header", "h=v"); out != "appended offsets 2-3\nappended offsets 4-4\n" {
+	if out := c("a\nb\nc\n", "append", "--batch", "2", "--key", "k", "--header", "h=v"); out != "appended offsets 2-3\nappended offset 4\n" {
 		t.Fatalf("append stdin: %q", out)
 	}
 	out := c("", "read", "--offset", "earliest", "--max", "10", "--json")

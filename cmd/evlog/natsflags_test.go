@@ -54,10 +54,14 @@ func runNATS(t *testing.T) (url, seedFile string) {
 	return ns.ClientURL(), seedFile
 }
 
-// startServiceOn runs the service on an existing NATS server, as
-// `evlog serve --nats-url` would, until the test ends.
-func startServiceOn(t *testing.T, o service.Options) {
+// startServiceWith runs the service with o (in a new data directory)
+// until the test ends and returns its client URL; without o.NATSURL it
+// starts an embedded server on a random port.
+func startServiceWith(t *testing.T, o service.Options) string {
 	t.Helper()
+	if o.NATSURL == "" {
+		o.NATSListen = "127.0.0.1:-1"
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
@@ -71,17 +75,19 @@ func startServiceOn(t *testing.T, o service.Options) {
 		}
 	})
 	select {
-	case <-ready:
+	case url := <-ready:
+		return url
 	case err := <-done:
 		t.Fatalf("service ended before it was ready: %v", err)
 	case <-time.After(20 * time.Second):
 		t.Fatal("service not ready")
 	}
+	return ""
 }
 
 func TestClientNATSAuth(t *testing.T) {
 	url, seed := runNATS(t)
-	startServiceOn(t, service.Options{NATSURL: url, User: "evlog", Password: "evlogpw"})
+	startServiceWith(t, service.Options{NATSURL: url, User: "evlog", Password: "evlogpw"})
 
 	for _, tc := range []struct {
 		name string
@@ -114,7 +120,7 @@ func TestClientNATSAuth(t *testing.T) {
 
 func TestClientPermissionViolationIsImmediate(t *testing.T) {
 	url, _ := runNATS(t)
-	startServiceOn(t, service.Options{NATSURL: url, User: "evlog", Password: "evlogpw"})
+	startServiceWith(t, service.Options{NATSURL: url, User: "evlog", Password: "evlogpw"})
 	start := time.Now()
 	out, err := cli(t, "", "append", "--nats-url", url, "--nats-user", "reader", "--nats-password", "readerpw", "--timeout", "15s", "x")
 	if err == nil || !strings.Contains(err.Error(), `Permissions Violation for Publish to "evlog.append"`) {
