@@ -172,7 +172,7 @@ func TestClientCommands(t *testing.T) {
 	if info.NextOffset != 5 || info.LowestOffset != 0 || info.Segments != 1 {
 		t.Fatalf("info %+v", info)
 	}
-	if out := c("", "read", "--offset", "3"); !strings.HasPrefix(out, "3\t") || !strings.HasSuffix(out, "\tkey=k\tb\n") {
+	if out := c("", "read", "--offset", "3"); !strings.HasPrefix(out, "3\t") || !strings.HasSuffix(out, "\tkey=k\th=v\tb\n") {
 		t.Fatalf("text read: %q", out)
 	}
 	if out, err := cli(t, "", "read", "--offset", "99", "--nats-url", url); err == nil || !strings.Contains(out+err.Error(), "404") {
