@@ -258,9 +258,9 @@ type benchSlot struct {
 }
 
 func newBenchClient(cf clientFlags, r *benchRun, i int) (*benchClient, error) {
-	opts := []nats.Option{nats.Name(fmt.Sprintf("evlog bench %d", i)), nats.Timeout(*cf.timeout)}
-	if *cf.creds != "" {
-		opts = append(opts, nats.UserCredentials(*cf.creds))
+	opts, err := cf.natsOptions(fmt.Sprintf("evlog bench %d", i))
+	if err != nil {
+		return nil, err
 	}
 	nc, err := nats.Connect(*cf.url, opts...)
 	if err != nil {

@@ -129,16 +129,26 @@ func (e *errWriter) printf(format string, args ...any) {
 }
 
 // progress shows how far the check is: a bar when stderr is a terminal,
-// otherwise a plain line at every tenth of the way.
+// otherwise a plain line at every tenth of the way. The rate is the bytes
+// checked over the wall time since the check began, and shown only once
+// minRateAge has passed: a rate over the first milliseconds (or between
+// two close updates, as the bar library computes it) says nothing and
+// can read "150 GB/s" for pages in the cache.
 type progress struct {
 	w        io.Writer
 	terminal bool
 	bar      *progressbar.ProgressBar
 	tenths   int64
+	now      func() time.Time
+	start    time.Time
 }
 
+// minRateAge is how long a check runs before its rate is shown.
+const minRateAge = time.Second
+
 func newProgress(stderr io.Writer) *progress {
-	p := &progress{w: stderr}
+	p := &progress{w: stderr, now: time.Now}
+	p.start = p.now()
 	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		p.terminal = true
 	}
@@ -152,7 +162,7 @@ func (p *progress) update(done, total int64) {
 	if !p.terminal {
 		if t := done * 10 / total; t > p.tenths || done == 0 {
 			p.tenths = t
-			fmt.Fprintf(p.w, "checked %d of %d bytes (%d%%)\n", done, total, done*100/total)
+			fmt.Fprintf(p.w, "checked %d of %d bytes (%d%%)%s\n", done, total, done*100/total, p.rate(done, ", "))
 		}
 		return
 	}
@@ -160,12 +170,41 @@ func (p *progress) update(done, total int64) {
 		p.bar = progressbar.NewOptions64(total,
 			progressbar.OptionSetWriter(p.w),
 			progressbar.OptionSetDescription("checking"),
-			progressbar.OptionShowBytes(true),
+			// The library's own rate and time estimate come from the
+			// last few updates; the description carries ours.
+			progressbar.OptionShowBytes(false),
+			progressbar.OptionSetPredictTime(false),
+			progressbar.OptionShowDescriptionAtLineEnd(),
 			progressbar.OptionSetWidth(30),
 			progressbar.OptionThrottle(100*time.Millisecond),
 			progressbar.OptionClearOnFinish())
 	}
+	p.bar.Describe(fmt.Sprintf("%s of %s%s", humanBytes(float64(done)), humanBytes(float64(total)), p.rate(done, ", ")))
 	p.bar.Set64(done)
+}
+
+// rate is sep and the bytes per second checked since the start, or ""
+// before minRateAge.
+func (p *progress) rate(done int64, sep string) string {
+	elapsed := p.now().Sub(p.start)
+	if elapsed < minRateAge {
+		return ""
+	}
+	return sep + humanBytes(float64(done)/elapsed.Seconds()) + "/s"
+}
+
+// humanBytes shows n bytes in decimal units, as "512 B" or "1.5 GB".
+func humanBytes(n float64) string {
+	const units = "kMGTPE"
+	if n < 1000 {
+		return fmt.Sprintf("%.0f B", n)
+	}
+	i := -1
+	for n >= 1000 && i < len(units)-1 {
+		n /= 1000
+		i++
+	}
+	return fmt.Sprintf("%.1f %cB", n, units[i])
 }
 
 // finish clears the bar, so that the report starts on a clean line.

@@ -1,13 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,7 +25,7 @@ import (
 type clientFlags struct {
 	url     *string
 	prefix  *string
-	creds   *string
+	auth    natsAuthFlags
 	timeout *time.Duration
 	json    *bool
 }
@@ -36,17 +38,36 @@ func addClientFlags(fs *flag.FlagSet) clientFlags {
 	return clientFlags{
 		url:     fs.String("nats-url", url, "NATS server URL (default from NATS_URL when set)"),
 		prefix:  fs.String("prefix", messages.DefaultPrefix, "subject prefix of the log"),
-		creds:   fs.String("nats-creds", "", "NATS credentials file"),
+		auth:    addNATSAuthFlags(fs, "this command's connection"),
 		timeout: fs.Duration("timeout", 5*time.Second, "how long to wait for each reply"),
 		json:    fs.Bool("json", false, "print JSON instead of text"),
 	}
 }
 
+// natsOptions are the nats.go options of a connection named name: the
+// timeout, authentication and TLS the flags ask for.
+func (f clientFlags) natsOptions(name string) ([]nats.Option, error) {
+	if err := f.auth.validate(); err != nil {
+		return nil, err
+	}
+	auth, err := f.auth.options()
+	if err != nil {
+		return nil, err
+	}
+	return append([]nats.Option{
+		nats.Name(name),
+		nats.Timeout(*f.timeout),
+		// The client ends a request the server refuses with the server's
+		// message, so nats.go's default handler would only say it twice.
+		nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}),
+	}, auth...), nil
+}
+
 // connect dials NATS and returns a client; the caller closes the connection.
 func (f clientFlags) connect() (*nats.Conn, *client.Client, error) {
-	opts := []nats.Option{nats.Name("evlog cli"), nats.Timeout(*f.timeout)}
-	if *f.creds != "" {
-		opts = append(opts, nats.UserCredentials(*f.creds))
+	opts, err := f.natsOptions("evlog cli")
+	if err != nil {
+		return nil, nil, err
 	}
 	nc, err := nats.Connect(*f.url, opts...)
 	if err != nil {
@@ -59,129 +80,86 @@ func (f clientFlags) ctx(parent context.Context) (context.Context, context.Cance
 	return context.WithTimeout(parent, *f.timeout)
 }
 
-func appendCommand(stdin io.Reader, stdout io.Writer) *ffcli.Command {
-	fs := flag.NewFlagSet("evlog append", flag.ContinueOnError)
-	cf := addClientFlags(fs)
-	key := fs.String("key", "", "key of every appended record")
-	var headers headerFlag
-	fs.Var(&headers, "header", "header NAME=VALUE of every record (repeatable)")
-	batch := fs.Int("batch", 100, "records per request when reading stdin")
-	return &ffcli.Command{
-		Name:       "append",
-		ShortUsage: "evlog append [flags] [VALUE ...]",
-		ShortHelp:  "append values given as arguments, or one per line of stdin",
-		FlagSet:    fs,
-		Exec: func(ctx context.Context, args []string) error {
-			if *batch < 1 {
-				return usageError{fmt.Errorf("--batch must be at least 1")}
-			}
-			nc, c, err := cf.connect()
-			if err != nil {
-				return err
-			}
-			defer nc.Close()
-			send := func(values []string) error {
-				recs := make([]messages.Record, len(values))
-				for i, v := range values {
-					recs[i] = messages.Record{Value: []byte(v), Key: []byte(*key), Headers: headers.m}
-				}
-				rctx, cancel := cf.ctx(ctx)
-				defer cancel()
-				rep, err := c.Append(rctx, recs...)
-				if err != nil {
-					return err
-				}
-				if *cf.json {
-					return json.NewEncoder(stdout).Encode(rep)
-				}
-				_, err = fmt.Fprintf(stdout, "appended offsets %d-%d\n", rep.FirstOffset, rep.LastOffset)
-				return err
-			}
-			if len(args) > 0 {
-				return send(args)
-			}
-			sc := bufio.NewScanner(stdin)
-			sc.Buffer(make([]byte, 64<<10), 1<<20)
-			var pending []string
-			for sc.Scan() {
-				pending = append(pending, sc.Text())
-				if len(pending) == *batch {
-					if err := send(pending); err != nil {
-						return err
-					}
-					pending = pending[:0]
-				}
-			}
-			if err := sc.Err(); err != nil {
-				return fmt.Errorf("read stdin: %w", err)
-			}
-			if len(pending) > 0 {
-				return send(pending)
-			}
-			return nil
-		},
-	}
-}
-
-// headerFlag collects repeated NAME=VALUE flags.
-type headerFlag struct{ m map[string]string }
-
-func (h *headerFlag) String() string { return "" }
-
-func (h *headerFlag) Set(s string) error {
-	k, v, ok := strings.Cut(s, "=")
-	if !ok || k == "" {
-		return fmt.Errorf("header %q is not NAME=VALUE", s)
-	}
-	if h.m == nil {
-		h.m = map[string]string{}
-	}
-	h.m[k] = v
-	return nil
-}
+// offsetWords explains the words an offset flag takes; read and tail
+// mean the same by them.
+const offsetWords = `An offset is a number or one of
+  earliest  the first record of the log
+  latest    the last record of the log
+  next      the offset the next appended record will get
+On an empty log all three are the next offset.`
 
 func readCommand(stdout io.Writer) *ffcli.Command {
 	fs := flag.NewFlagSet("evlog read", flag.ContinueOnError)
 	cf := addClientFlags(fs)
-	offset := fs.String("offset", "earliest", "first offset to read: a number, earliest or latest")
-	max := fs.Uint64("max", 1, "most records to read")
+	offset := fs.String("offset", "earliest", "first offset to read: a number, earliest, latest or next")
+	max := fs.Uint64("max", 1, "most records to read, at least 1; fewer at the end of the log")
 	wait := fs.Duration("wait", 0, "at the end of the log, wait this long for a record")
 	return &ffcli.Command{
 		Name:       "read",
 		ShortUsage: "evlog read [flags]",
 		ShortHelp:  "read records from an offset",
-		FlagSet:    fs,
+		LongHelp: "Read up to --max records from --offset on, like head: it starts at the\n" +
+			"earliest record by default, and stops at the end of the log (after\n" +
+			"--wait, if given, for a record to arrive there). --offset latest prints\n" +
+			"the last record.\n\n" + offsetWords + "\n\n" +
+			"Text output is one line a record: offset, timestamp, key=KEY and\n" +
+			"NAME=VALUE for each header when present, and the value, tab-separated.",
+		FlagSet: fs,
 		Exec: withClient("read", cf, func(ctx context.Context, c *client.Client) error {
+			if *max == 0 {
+				return usageError{errors.New("--max must be at least 1")}
+			}
 			from, err := resolveOffset(ctx, cf, c, *offset)
 			if err != nil {
 				return err
 			}
-			rctx, cancel := context.WithTimeout(ctx, *cf.timeout+*wait)
-			defer cancel()
-			rep, err := c.Read(rctx, from, client.ReadOptions{MaxRecords: *max, Wait: *wait})
-			if err != nil {
-				return err
-			}
 			p := printer{w: stdout, json: *cf.json}
-			for _, r := range rep.Records {
-				if err := p.record(r); err != nil {
-					return err
-				}
-			}
-			return nil
+			return readRecords(ctx, cf, c, from, *max, *wait, p.record)
 		}),
 	}
 }
 
-func tailCommand(stdout io.Writer) *ffcli.Command {
+// readRecords reads up to max records from offset from, in as many
+// requests as the service's reply limits take, and hands them to each.
+// Only the first request waits at the end of the log.
+func readRecords(ctx context.Context, cf clientFlags, c *client.Client, from, max uint64, wait time.Duration, each func(messages.Record) error) error {
+	for left := max; left > 0; {
+		rctx, cancel := context.WithTimeout(ctx, *cf.timeout+wait)
+		rep, err := c.Read(rctx, from, client.ReadOptions{MaxRecords: left, Wait: wait})
+		cancel()
+		if err != nil {
+			return err
+		}
+		if len(rep.Records) == 0 {
+			return nil
+		}
+		for _, r := range rep.Records {
+			if err := each(r); err != nil {
+				return err
+			}
+		}
+		left -= min(left, uint64(len(rep.Records)))
+		from, wait = rep.NextOffset, 0
+	}
+	return nil
+}
+
+func tailCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs := flag.NewFlagSet("evlog tail", flag.ContinueOnError)
 	cf := addClientFlags(fs)
-	from := fs.String("from", "latest", "where to start: an offset, earliest or latest")
+	from := fs.String("from", "latest", "where to start: a number, earliest, latest or next")
 	return &ffcli.Command{
 		Name:       "tail",
 		ShortUsage: "evlog tail [flags]",
 		ShortHelp:  "print records as they are committed, like tail -f; stop with Ctrl-C",
-		FlagSet:    fs,
+		LongHelp: "Print records from --from on and then each new one as it is committed,\n" +
+			"like tail -f: by default the last record and everything after it.\n" +
+			"--from next prints only new records; --from earliest the whole log first.\n\n" +
+			offsetWords + "\n\n" +
+			"While the service does not answer (a restart, say), tail says so once\n" +
+			"on stderr, keeps trying, and says when the service is back; no record\n" +
+			"is skipped or repeated. Output is as for evlog read.",
+		FlagSet: fs,
 		Exec: withClient("tail", cf, func(ctx context.Context, c *client.Client) error {
 			start, err := resolveOffset(ctx, cf, c, *from)
 			if err != nil {
@@ -190,7 +168,13 @@ func tailCommand(stdout io.Writer) *ffcli.Command {
 			ctx, stop := notifyContext(ctx)
 			defer stop()
 			p := printer{w: stdout, json: *cf.json}
-			err = c.Follow(ctx, start, p.record)
+			err = c.Follow(ctx, start, p.record, client.OnWait(func(err error) {
+				if err != nil {
+					fmt.Fprintf(stderr, "evlog: waiting for the service (%v)...\n", err)
+				} else {
+					fmt.Fprintln(stderr, "evlog: the service is back")
+				}
+			}))
 			if ctx.Err() != nil {
 				return nil // interrupted: the normal way to stop tailing
 			}
@@ -211,6 +195,9 @@ func truncateCommand(stdout io.Writer) *ffcli.Command {
 		Exec: func(ctx context.Context, args []string) error {
 			if err := noArgs("truncate", args); err != nil {
 				return err
+			}
+			if *lowest == "" {
+				return usageError{errors.New("--lowest is required")}
 			}
 			n, err := strconv.ParseUint(*lowest, 10, 64)
 			if err != nil {
@@ -277,24 +264,28 @@ func withClient(name string, cf clientFlags, run func(context.Context, *client.C
 	}
 }
 
-// resolveOffset turns "earliest", "latest" or a number into an offset.
+// resolveOffset turns a number or earliest, latest or next into an
+// offset (see offsetWords).
 func resolveOffset(ctx context.Context, cf clientFlags, c *client.Client, s string) (uint64, error) {
 	switch s {
-	case "earliest", "latest":
+	case "earliest", "latest", "next":
 		rctx, cancel := cf.ctx(ctx)
 		defer cancel()
 		inf, err := c.Info(rctx)
 		if err != nil {
 			return 0, err
 		}
-		if s == "earliest" {
+		switch {
+		case s == "earliest":
 			return inf.LowestOffset, nil
+		case s == "latest" && inf.NextOffset > inf.LowestOffset:
+			return inf.NextOffset - 1, nil
 		}
 		return inf.NextOffset, nil
 	}
 	n, err := strconv.ParseUint(s, 10, 64)
 	if err != nil {
-		return 0, usageError{fmt.Errorf("want an offset, earliest or latest, got %q", s)}
+		return 0, usageError{fmt.Errorf("want an offset, earliest, latest or next, got %q", s)}
 	}
 	return n, nil
 }
@@ -324,10 +315,22 @@ func (p printer) record(r messages.Record) error {
 	}
 	line := fmt.Sprintf("%d\t%s", r.Offset, time.Unix(0, r.Timestamp).UTC().Format(time.RFC3339Nano))
 	if len(r.Key) > 0 {
-		line += "\tkey=" + fmt.Sprint(readable(r.Key))
+		line += "\tkey=" + textField(fmt.Sprint(readable(r.Key)))
+	}
+	for _, name := range slices.Sorted(maps.Keys(r.Headers)) {
+		line += "\t" + textField(name) + "=" + textField(r.Headers[name])
 	}
 	_, err := fmt.Fprintf(p.w, "%s\t%v\n", line, readable(r.Value))
 	return err
+}
+
+// textField quotes s when it holds a tab or a line break, which would
+// break the line into wrong fields.
+func textField(s string) string {
+	if strings.ContainsAny(s, "\t\r\n") {
+		return strconv.Quote(s)
+	}
+	return s
 }
 
 // readable shows valid UTF-8 as a string and anything else as bytes, which

@@ -7,8 +7,10 @@
 //	evlog truncate --lowest N      delete old segments
 //	evlog info                     describe the log
 //	evlog decode                   msgpack on stdin -> JSON on stdout
-//	evlog check --dir DIR          verify (and --repair) a data directory offline
+//	evlog check [--dir DIR]        verify (and --repair) a data directory offline
 //	evlog bench                    measure a running evlog, like nats bench
+//	evlog version                  print the build's version (or --version)
+//	evlog help [SUBCOMMAND]        what SUBCOMMAND --help prints
 //
 // evlog serve also reads a config file (--config FILE); a flag on the
 // command line beats the environment, which beats the file.

@@ -105,7 +105,7 @@ func TestClientCommands(t *testing.T) {
 	if out := c("", "append", "hello", "world"); out != "appended offsets 0-1\n" {
 		t.Fatalf("append args: %q", out)
 	}
-	if out := c("a\nb\nc\n", "append", "--batch", "2", "--key", "k", "--header", "h=v"); out != "appended offsets 2-3\nappended offsets 4-4\n" {
+	if out := c("a\nb\nc\n", "append", "--batch", "2", "--key", "k", "--header", "h=v"); out != "appended offsets 2-3\nappended offset 4\n" {
 		t.Fatalf("append stdin: %q", out)
 	}
 	out := c("", "read", "--offset", "earliest", "--max", "10", "--json")
@@ -132,7 +132,7 @@ func TestClientCommands(t *testing.T) {
 	if info.NextOffset != 5 || info.LowestOffset != 0 || info.Segments != 1 {
 		t.Fatalf("info %+v", info)
 	}
-	if out := c("", "read", "--offset", "3"); !strings.HasPrefix(out, "3\t") || !strings.HasSuffix(out, "\tkey=k\tb\n") {
+	if out := c("", "read", "--offset", "3"); !strings.HasPrefix(out, "3\t") || !strings.HasSuffix(out, "\tkey=k\th=v\tb\n") {
 		t.Fatalf("text read: %q", out)
 	}
 	if out, err := cli(t, "", "read", "--offset", "99", "--nats-url", url); err == nil || !strings.Contains(out+err.Error(), "404") {

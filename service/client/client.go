@@ -28,6 +28,7 @@ type Client struct {
 	nc       *nats.Conn
 	subjects messages.Subjects
 	timeout  time.Duration
+	inflight *inflight
 }
 
 // Option configures a Client.
@@ -45,11 +46,24 @@ func WithTimeout(d time.Duration) Option {
 }
 
 // New returns a client of the service on nc.
+//
+// New wraps nc's asynchronous error handler, where nats.go reports the
+// server's permissions violations, so that a request the server refuses
+// fails at once with the server's message (matching
+// nats.ErrPermissionViolation) rather than after its timeout. The handler
+// nc had is still called with every error. Setting another handler on nc
+// after New loses this, and requests then time out as they would without it.
 func New(nc *nats.Conn, opts ...Option) *Client {
-	c := &Client{nc: nc, subjects: messages.NewSubjects(messages.DefaultPrefix), timeout: DefaultTimeout}
+	c := &Client{
+		nc:       nc,
+		subjects: messages.NewSubjects(messages.DefaultPrefix),
+		timeout:  DefaultTimeout,
+		inflight: newInflight(nc.Opts.InboxPrefix),
+	}
 	for _, o := range opts {
 		o(c)
 	}
+	c.inflight.watch(nc)
 	return c
 }
 
@@ -123,8 +137,14 @@ func (c *Client) call(ctx context.Context, subject string, body []byte, wait tim
 		ctx, cancel = context.WithTimeout(ctx, c.timeout+wait)
 		defer cancel()
 	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	defer c.inflight.add(subject, cancel)()
 	msg, err := c.nc.RequestWithContext(ctx, subject, body)
 	if err != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, nats.ErrPermissionViolation) {
+			return fmt.Errorf("request %s: %w", subject, cause)
+		}
 		if errors.Is(err, nats.ErrNoResponders) {
 			return fmt.Errorf("%w: no service answers %s: %w", ErrUnavailable, subject, err)
 		}

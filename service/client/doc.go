@@ -14,6 +14,13 @@
 // ErrUnavailable. When no service listens on the prefix the error wraps
 // ErrUnavailable as well.
 //
+// A request the NATS server refuses for want of permission (to publish to
+// the subject, or to subscribe to the reply inbox) fails at once with the
+// server's message, matching nats.ErrPermissionViolation, instead of
+// waiting out its timeout: New chains a handler in front of the
+// connection's asynchronous error handler, where nats.go reports such
+// violations.
+//
 // Every request honours its context. A context without a deadline gets the
 // client's timeout (WithTimeout), extended by the wait of a long-poll read,
 // so that a service that dies mid-request cannot hang the caller.

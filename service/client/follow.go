@@ -22,6 +22,22 @@ const (
 	followRetryMax = 2 * time.Second
 )
 
+// FollowOption configures one Follow.
+type FollowOption func(*followOptions)
+
+type followOptions struct {
+	onWait func(error)
+}
+
+// OnWait has Follow call fn with the error when it begins to wait for a
+// service that does not answer (once an outage, however many retries it
+// takes), and with nil when a read succeeds again, so that a program can
+// say that it is waiting rather than look stuck. fn runs on Follow's
+// goroutine, before the records of the read that succeeded.
+func OnWait(fn func(err error)) FollowOption {
+	return func(o *followOptions) { o.onWait = fn }
+}
+
 // Follow calls handler with every record from offset from on, first the
 // history and then new records as they commit, each exactly once and in
 // offset order. It reads with long polls that continue from each reply's
@@ -35,17 +51,33 @@ const (
 // It returns ctx.Err() once ctx is done, the handler's error as is, or the
 // error of a read that retrying cannot mend (for example
 // ErrOffsetOutOfRange once truncation has overtaken it).
-func (c *Client) Follow(ctx context.Context, from uint64, handler func(messages.Record) error) error {
+func (c *Client) Follow(ctx context.Context, from uint64, handler func(messages.Record) error, opts ...FollowOption) error {
+	var o followOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	notify := func(err error) {
+		if o.onWait != nil {
+			o.onWait(err)
+		}
+	}
 	next := from
 	retry := followRetryMin
+	waiting := false
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		// Each long poll gets its own deadline, even under a ctx that has
 		// a far one, so that a poll whose reply is lost is retried soon.
-		rctx, cancel := context.WithTimeout(ctx, c.timeout+followWait)
-		reply, err := c.Read(rctx, next, ReadOptions{MaxRecords: followBatch, Wait: followWait})
+		// While waiting for the service, reads do not long-poll, so
+		// that its return is noticed (and reported) as soon as it answers.
+		wait := followWait
+		if waiting {
+			wait = 0
+		}
+		rctx, cancel := context.WithTimeout(ctx, c.timeout+wait)
+		reply, err := c.Read(rctx, next, ReadOptions{MaxRecords: followBatch, Wait: wait})
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -56,6 +88,10 @@ func (c *Client) Follow(ctx context.Context, from uint64, handler func(messages.
 			// idempotent, so it is retried like an unavailable service.
 			if !errors.Is(err, ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) {
 				return fmt.Errorf("follow at offset %d: %w", next, err)
+			}
+			if !waiting {
+				waiting = true
+				notify(err)
 			}
 			t := time.NewTimer(retry)
 			select {
@@ -68,6 +104,10 @@ func (c *Client) Follow(ctx context.Context, from uint64, handler func(messages.
 			continue
 		}
 		retry = followRetryMin
+		if waiting {
+			waiting = false
+			notify(nil)
+		}
 		for _, r := range reply.Records {
 			if r.Offset != next {
 				return fmt.Errorf("follow: got offset %d where %d was due", r.Offset, next)
