@@ -134,7 +134,8 @@ func (w *Window[T]) Send(s int, subject string, body []byte, tag T) {
 	}
 }
 
-// Drain waits until every request sent is answered or has timed out.
+// Drain waits until every request sent is answered or has timed out. It
+// relies on the timeout sweep, so it must not follow Close.
 func (w *Window[T]) Drain() {
 	n := len(w.slots)
 	for range n {
