@@ -2,10 +2,7 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 
@@ -13,32 +10,34 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/evlog/evlog/messages"
+	"github.com/evlog/evlog/service/client/load"
 )
 
-// requestTarget sends body(i, n) to subject with the reply subject
-// INBOX.i.n and completes request i when its reply arrives, with the
-// error of the reply's headers or else of check. One subscription takes
-// every reply, so the client does the same work per request whatever
-// answers it.
+// benchRequest is what a request target remembers of a request: its number
+// in the run and its records.
+type benchRequest struct{ i, n int }
+
+// requestTarget sends body(i, n) to subject through a load.Window, the
+// request-reply engine of evlog bench, and completes request i when its
+// reply arrives, with the error of the reply's headers or else of check.
+// One subscription takes every reply, so the client does the same work
+// per request whatever answers it.
 func requestTarget(name string, nc *nats.Conn, subject string, body func(i, n int) ([]byte, error), check func(i, n int, m *nats.Msg) error) target {
-	return target{name: name, open: func(b *testing.B, complete func(int, error)) (sender, func()) {
-		inbox := nc.NewInbox()
-		sub, err := nc.Subscribe(inbox+".*.*", func(m *nats.Msg) {
-			i, n, err := parseReplySubject(m.Subject[len(inbox)+1:])
-			if err != nil {
-				b.Errorf("%s: reply on %s: %v", name, m.Subject, err)
+	return target{name: name, open: func(b *testing.B, inflight int, complete func(int, error)) (sender, func()) {
+		// waitProgress fails a run that stalls for stallLimit; the
+		// window's timeout is only a backstop.
+		w, err := load.NewWindow(nc, inflight, 2*stallLimit, func(a load.Answer[benchRequest]) {
+			if a.Msg == nil {
+				complete(a.Tag.i, a.Err)
 				return
 			}
-			if err := replyError(m); err != nil {
-				complete(i, err)
+			if err := replyError(a.Msg); err != nil {
+				complete(a.Tag.i, err)
 				return
 			}
-			complete(i, check(i, n, m))
+			complete(a.Tag.i, check(a.Tag.i, a.Tag.n, a.Msg))
 		})
 		if err != nil {
-			b.Fatal(err)
-		}
-		if err := sub.SetPendingLimits(-1, -1); err != nil {
 			b.Fatal(err)
 		}
 		send := func(i, n int) error {
@@ -46,26 +45,23 @@ func requestTarget(name string, nc *nats.Conn, subject string, body func(i, n in
 			if err != nil {
 				return err
 			}
-			return nc.PublishRequest(subject, inbox+"."+strconv.Itoa(i)+"."+strconv.Itoa(n), data)
+			// The run holds at most inflight requests, so this waits at
+			// most for an answer being handed over to free its slot.
+			s, _ := w.Acquire(nil)
+			w.Send(s, subject, data, benchRequest{i, n})
+			return nil
 		}
 		return send, func() {
-			if err := sub.Unsubscribe(); err != nil {
+			if err := w.Close(); err != nil {
 				b.Error(err)
+			}
+			// A second reply to one request means two responders on one
+			// subject.
+			if n := w.Stray(); n > 0 {
+				b.Errorf("%s: %d replies matched no request in flight", name, n)
 			}
 		}
 	}}
-}
-
-func parseReplySubject(s string) (i, n int, err error) {
-	is, ns, ok := strings.Cut(s, ".")
-	if !ok {
-		return 0, 0, errors.New("no request number")
-	}
-	if i, err = strconv.Atoi(is); err != nil {
-		return 0, 0, err
-	}
-	n, err = strconv.Atoi(ns)
-	return i, n, err
 }
 
 // replyError is the error a reply carries in its headers: a service error
@@ -152,7 +148,7 @@ func readTarget(name string, nc *nats.Conn, prefix string, batch, total int, exa
 // JetStream's synchronous Publish, which waits for the stream's ack.
 func jsSyncTarget(name string, js jetstream.JetStream, payload int) target {
 	data := make([]byte, payload)
-	return target{name: name, open: func(b *testing.B, complete func(int, error)) (sender, func()) {
+	return target{name: name, open: func(b *testing.B, _ int, complete func(int, error)) (sender, func()) {
 		ctx := context.Background()
 		return func(i, n int) error {
 			if n != 1 {
@@ -207,7 +203,7 @@ func (p *asyncPublisher) finish(m *nats.Msg, err error) {
 // target publishes messages of payload bytes asynchronously.
 func (p *asyncPublisher) target(name string, payload int) target {
 	data := make([]byte, payload)
-	return target{name: name, open: func(b *testing.B, complete func(int, error)) (sender, func()) {
+	return target{name: name, open: func(b *testing.B, _ int, complete func(int, error)) (sender, func()) {
 		p.mu.Lock()
 		p.complete = complete
 		p.mu.Unlock()

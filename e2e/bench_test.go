@@ -27,10 +27,12 @@ import (
 // (b.SetBytes of the payload) and records/s compare across targets. Request
 // latencies are reported as p50-µs and p99-µs.
 //
-// All request-reply targets are driven by drive: one goroutine publishes
-// requests with a reply subject while a window of them is unanswered, and
-// the replies arrive on one subscription, the way JetStream's own
-// PublishAsync works. No target gets a cheaper client than another.
+// All targets are driven by drive: one goroutine sends requests while a
+// window of them is unanswered. The request-reply targets (echo, evlog)
+// send through load.Window, the engine evlog bench drives a service with:
+// requests carry a reply subject and the replies arrive on one
+// subscription, the way JetStream's own PublishAsync works. No target gets
+// a cheaper client than another.
 
 // payloads are the record sizes measured, in bytes.
 var payloads = []int{100, 1024}
@@ -53,10 +55,11 @@ func (s shape) String() string { return fmt.Sprintf("inflight=%d/batch=%d", s.in
 type sender func(i, n int) error
 
 // A target is something to send records to. open prepares one run of a
-// benchmark and returns its sender and what releases it.
+// benchmark with at most inflight requests unanswered and returns its
+// sender and what releases it.
 type target struct {
 	name string
-	open func(b *testing.B, complete func(i int, err error)) (sender, func())
+	open func(b *testing.B, inflight int, complete func(i int, err error)) (sender, func())
 }
 
 // run is the bookkeeping of one drive: when each request left, how long
@@ -160,7 +163,7 @@ func waitProgress(b *testing.B, done <-chan struct{}, remaining func() int64, wh
 func drive(b *testing.B, payload int, s shape, t target) {
 	requests := (b.N + s.batch - 1) / s.batch
 	r := newRun(requests, s.inflight)
-	send, release := t.open(b, r.complete)
+	send, release := t.open(b, s.inflight, r.complete)
 	defer release()
 	b.SetBytes(int64(payload))
 	b.ResetTimer()

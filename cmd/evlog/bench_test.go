@@ -6,18 +6,20 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/evlog/evlog/service/client/load"
 )
 
 // benchJSON runs evlog bench with --json against url and decodes its
 // report.
-func benchJSON(t *testing.T, url string, args ...string) benchReport {
+func benchJSON(t *testing.T, url string, args ...string) load.Report {
 	t.Helper()
 	full := append([]string{"bench", "--nats-url", url, "--json"}, args...)
 	out, err := cli(t, "", full...)
 	if err != nil {
 		t.Fatalf("evlog %s: %v: %s", strings.Join(full, " "), err, out)
 	}
-	var rep benchReport
+	var rep load.Report
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("report is not JSON: %v: %q", err, out)
 	}
@@ -34,17 +36,17 @@ func TestBench(t *testing.T) {
 		name string
 		args []string
 		// check looks at a report whose run had no errors.
-		check func(t *testing.T, rep benchReport)
+		check func(t *testing.T, rep load.Report)
 	}{
 		{"read needs records", nil, nil},
 		{"append", []string{"--mode", "append", "--duration", "300ms", "--clients", "2", "--inflight", "4", "--batch", "10", "--size", "64"},
-			func(t *testing.T, rep benchReport) {
+			func(t *testing.T, rep load.Report) {
 				if rep.Requests == 0 || rep.Records != rep.Requests*10 || rep.Bytes != rep.Records*64 || rep.Appended != rep.Records {
 					t.Fatalf("report %+v", rep)
 				}
 			}},
 		{"read", []string{"--mode", "read", "--records", "2000", "--batch", "100", "--inflight", "3"},
-			func(t *testing.T, rep benchReport) {
+			func(t *testing.T, rep load.Report) {
 				// Asking stops at 2000 records, 100 a read; reads at the
 				// end of the log return fewer.
 				if rep.Requests != 20 || rep.Records == 0 || rep.Records > 2000 || rep.Read != rep.Records {
@@ -52,7 +54,7 @@ func TestBench(t *testing.T) {
 				}
 			}},
 		{"mixed", []string{"--mode", "mixed", "--duration", "300ms", "--inflight", "2", "--batch", "5"},
-			func(t *testing.T, rep benchReport) {
+			func(t *testing.T, rep load.Report) {
 				if rep.Appended == 0 || rep.Read == 0 || rep.Appended+rep.Read != rep.Records {
 					t.Fatalf("report %+v", rep)
 				}
@@ -139,39 +141,6 @@ func TestBenchFailures(t *testing.T) {
 	}
 }
 
-func TestLatencyHistogram(t *testing.T) {
-	for _, d := range []time.Duration{0, 1, 31, 32, 33, 1000, time.Millisecond, 3*time.Second + 7, 1<<63 - 1} {
-		i := latencyBucket(d)
-		if top := latencyBucketTop(i); top < d || (i > 0 && latencyBucketTop(i-1) >= d) {
-			t.Fatalf("%v in bucket %d, whose top is %v (previous %v)", d, i, top, latencyBucketTop(i-1))
-		}
-		if top := latencyBucketTop(i); d > 32 && float64(top-d) > float64(d)/16 {
-			t.Fatalf("bucket of %v reaches %v, more than 1/16 above", d, top)
-		}
-	}
-	var h latencyHistogram
-	for i := 1; i <= 1000; i++ {
-		h.add(time.Duration(i) * time.Microsecond)
-	}
-	for _, q := range []struct {
-		q    float64
-		want time.Duration
-	}{{0.5, 500 * time.Microsecond}, {0.9, 900 * time.Microsecond}, {0.99, 990 * time.Microsecond}, {1, time.Millisecond}} {
-		got := h.quantile(q.q)
-		if got < q.want || float64(got-q.want) > float64(q.want)/16 {
-			t.Errorf("quantile %v = %v, want %v within 1/16", q.q, got, q.want)
-		}
-	}
-	bins := h.bins()
-	var n int64
-	for _, b := range bins {
-		n += b.Count
-	}
-	if n != 1000 || bins[0].UpToUS != 10 || bins[len(bins)-1].UpToUS != 1000 {
-		t.Fatalf("bins %+v", bins)
-	}
-}
-
 // An interrupted run, like one stopped with Ctrl-C, still reports what it
 // measured.
 func TestBenchInterrupted(t *testing.T) {
@@ -183,7 +152,7 @@ func TestBenchInterrupted(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bench: %v: %s", err, stderr.String())
 	}
-	var rep benchReport
+	var rep load.Report
 	if err := json.Unmarshal([]byte(stdout.String()), &rep); err != nil {
 		t.Fatal(err)
 	}

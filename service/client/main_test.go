@@ -1,4 +1,4 @@
-package client
+package client_test
 
 import (
 	"testing"
@@ -6,4 +6,6 @@ import (
 	"go.uber.org/goleak"
 )
 
+// TestMain fails the run if a test or an example leaves a goroutine
+// behind, such as a service or a server it did not stop.
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
