@@ -765,3 +765,7 @@ func (l *Log) Reset() error {
 
 // Dir returns the directory the log lives in.
 func (l *Log) Dir() string { return filepath.Clean(l.dir) }
+
+// SyncMode returns the sync mode the log was opened with, so that a server
+// committing on the log's behalf follows the same policy.
+func (l *Log) SyncMode() SyncMode { return l.config.Sync.Mode }
