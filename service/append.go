@@ -26,8 +26,7 @@ func (s *Service) handleAppend(req micro.Request) {
 		s.reject(req, err)
 		return
 	}
-	if n := s.pending.Add(1); n > int64(s.cfg.MaxPendingAppends) {
-		s.pending.Add(-1)
+	if !s.admit() {
 		s.reject(req, fmt.Errorf("%w: %d appends are waiting for the disk; retry later", ErrUnavailable, s.cfg.MaxPendingAppends))
 		return
 	}
@@ -38,6 +37,22 @@ func (s *Service) handleAppend(req micro.Request) {
 		s.pending.Add(-1)
 		p.release()
 		s.reject(req, err)
+	}
+}
+
+// admit counts one more pending append unless MaxPendingAppends are
+// pending. The count never passes the limit, not even for a moment, since
+// Stats reports it.
+func (s *Service) admit() bool {
+	limit := int64(s.cfg.MaxPendingAppends)
+	for {
+		n := s.pending.Load()
+		if n >= limit {
+			return false
+		}
+		if s.pending.CompareAndSwap(n, n+1) {
+			return true
+		}
 	}
 }
 
