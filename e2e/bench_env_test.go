@@ -92,13 +92,12 @@ func serveLog(b *testing.B, ns *server.Server, tcp bool, dir, prefix string, mod
 		l.Close()
 		b.Fatal(err)
 	}
-	svc, err := service.New(nc, l, service.Config{Prefix: prefix, SyncMode: mode, ProbeTimeout: 200 * time.Millisecond})
+	n, err := serveNode(dir, l, nc, service.Config{Prefix: prefix, ProbeTimeout: 200 * time.Millisecond})
 	if err != nil {
 		nc.Close()
 		l.Close()
 		b.Fatal(err)
 	}
-	n := &node{dir: dir, log: l, nc: nc, svc: svc}
 	b.Cleanup(func() { n.stop(b) })
 	return n
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/evlog/evlog/segment"
 	"github.com/evlog/evlog/service"
 	"github.com/evlog/evlog/service/client"
+	"github.com/evlog/evlog/service/local"
 )
 
 func TestMain(m *testing.M) {
@@ -55,13 +57,15 @@ func connect(tb testing.TB, url string) *nats.Conn {
 	return nc
 }
 
-// node is one service instance: its log, its connection and the service.
+// node is one service instance: its segment log, the local log serving
+// it, its connection and the service.
 type node struct {
-	dir  string
-	log  *segment.Log
-	nc   *nats.Conn
-	svc  *service.Service
-	once sync.Once
+	dir   string
+	log   *segment.Log
+	local *local.Log
+	nc    *nats.Conn
+	svc   *service.Service
+	once  sync.Once
 }
 
 // startNode opens the log in dir and serves it, as a process owning both
@@ -89,22 +93,40 @@ func tryNode(url, dir string, lc segment.Config, cfg service.Config) (*node, err
 	if cfg.ProbeTimeout == 0 {
 		cfg.ProbeTimeout = 200 * time.Millisecond
 	}
-	svc, err := service.New(nc, l, cfg)
+	n, err := serveNode(dir, l, nc, cfg)
 	if err != nil {
 		nc.Close()
 		l.Close()
 		return nil, err
 	}
-	return &node{dir: dir, log: l, nc: nc, svc: svc}, nil
+	return n, nil
 }
 
-// stop stops the service, flushes its replies, then closes the
-// connection and the log, in the order a process owning them must.
+// serveNode serves l on nc, as a process owning both would. On error it
+// leaves l and nc open.
+func serveNode(dir string, l *segment.Log, nc *nats.Conn, cfg service.Config) (*node, error) {
+	lg, err := local.New(l, local.Config{})
+	if err != nil {
+		return nil, err
+	}
+	svc, err := service.New(nc, lg, cfg)
+	if err != nil {
+		return nil, errors.Join(err, lg.Close())
+	}
+	return &node{dir: dir, log: l, local: lg, nc: nc, svc: svc}, nil
+}
+
+// stop stops the service, closes the local log, flushes the replies, then
+// closes the connection and the segment log, in the order a process owning
+// them must.
 func (n *node) stop(tb testing.TB) {
 	tb.Helper()
 	n.once.Do(func() {
 		if err := n.svc.Stop(); err != nil {
 			tb.Errorf("stop service: %v", err)
+		}
+		if err := n.local.Close(); err != nil {
+			tb.Errorf("close local log: %v", err)
 		}
 		if err := n.nc.Flush(); err != nil {
 			tb.Errorf("flush: %v", err)

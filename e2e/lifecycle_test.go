@@ -358,6 +358,9 @@ func TestStopWhileDisconnected(t *testing.T) {
 		if took := time.Since(start); took > 5*time.Second {
 			t.Errorf("stop while disconnected took %v", took)
 		}
+		if err := n.local.Close(); err != nil {
+			t.Errorf("close local log: %v", err)
+		}
 		n.nc.Close()
 		if err := n.log.Close(); err != nil {
 			t.Errorf("close log: %v", err)

@@ -113,3 +113,7 @@ func (l *Log) Stats() Stats {
 
 // Dir returns the directory the log lives in.
 func (l *Log) Dir() string { return filepath.Clean(l.dir) }
+
+// SyncMode returns the sync mode the log was opened with, so that a server
+// committing on the log's behalf follows the same policy.
+func (l *Log) SyncMode() SyncMode { return l.config.Sync.Mode }

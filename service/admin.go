@@ -1,51 +1,42 @@
 package service
 
 import (
-	"errors"
+	"fmt"
 
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/evlog/evlog/messages"
-	"github.com/evlog/evlog/segment"
 )
 
 // handleTruncate deletes the segments entirely below the requested offset
 // and answers the new lowest offset.
 func (s *Service) handleTruncate(req micro.Request) {
 	if !s.enter() {
-		s.reject(req, messages.CodeUnavailable, "service is shutting down")
+		s.reject(req, errStopping)
 		return
 	}
 	defer s.inflight.Done()
 
 	var tr messages.TruncateRequest
 	if err := messages.Unmarshal(req.Data(), &tr); err != nil {
-		s.reject(req, messages.CodeBadRequest, "decode truncate request: %v", err)
+		s.reject(req, fmt.Errorf("%w: decode truncate request: %v", ErrBadRequest, err))
 		return
 	}
 	// Against the committed offset, not the log's: records not yet
 	// acknowledged may still fail.
-	if next := s.committed.Load(); tr.Lowest > next {
-		s.reject(req, messages.CodeOffsetOutOfRange, "truncate to %d is beyond the next offset %d", tr.Lowest, next)
+	if next := s.log.CommittedOffset(); tr.Lowest > next {
+		s.reject(req, fmt.Errorf("%w: truncate to %d is beyond the next offset %d", ErrOffsetOutOfRange, tr.Lowest, next))
 		return
 	}
-	if err := s.log.TruncateFront(tr.Lowest); err != nil {
-		if errors.Is(err, segment.ErrOffsetOutOfRange) {
-			s.reject(req, messages.CodeOffsetOutOfRange, "truncate: %v", err)
-		} else {
-			s.reject(req, messages.CodeInternal, "truncate: %v", err)
-		}
-		return
-	}
-	lowest, err := s.log.LowestOffset()
+	lowest, err := s.log.TruncateFront(tr.Lowest)
 	if err != nil {
-		s.reject(req, messages.CodeInternal, "lowest offset: %v", err)
+		s.reject(req, fmt.Errorf("truncate: %w", err))
 		return
 	}
 	s.logger.Info("truncated", "requested", tr.Lowest, "lowest_offset", lowest)
 	body, err := messages.Marshal(&messages.TruncateReply{LowestOffset: lowest})
 	if err != nil {
-		s.reject(req, messages.CodeInternal, "encode truncate reply: %v", err)
+		s.reject(req, fmt.Errorf("encode truncate reply: %w", err))
 		return
 	}
 	s.respond(req, body)
@@ -55,12 +46,12 @@ func (s *Service) handleTruncate(req micro.Request) {
 // ignored.
 func (s *Service) handleInfo(req micro.Request) {
 	if !s.enter() {
-		s.reject(req, messages.CodeUnavailable, "service is shutting down")
+		s.reject(req, errStopping)
 		return
 	}
 	defer s.inflight.Done()
 
-	next := s.committed.Load()
+	next := s.log.CommittedOffset()
 	st := s.log.Stats()
 	body, err := messages.Marshal(&messages.InfoReply{
 		LowestOffset: min(st.LowestOffset, next),
@@ -69,7 +60,7 @@ func (s *Service) handleInfo(req micro.Request) {
 		Bytes:        st.Bytes,
 	})
 	if err != nil {
-		s.reject(req, messages.CodeInternal, "encode info reply: %v", err)
+		s.reject(req, fmt.Errorf("encode info reply: %w", err))
 		return
 	}
 	s.respond(req, body)

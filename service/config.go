@@ -3,12 +3,12 @@ package service
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/evlog/evlog/messages"
-	"github.com/evlog/evlog/segment"
 )
 
 // replyOverhead bounds the bytes a read reply adds around its records: a
@@ -70,19 +70,19 @@ type Config struct {
 	// MaxBatchRecords bounds the records of one append request; more get
 	// 413. Default 10000.
 	MaxBatchRecords int
-	// MaxPendingAppends bounds the append requests waiting for the
-	// committer; more get 503. Default 4096.
+	// MaxPendingAppends bounds the append requests handed to the log and
+	// not yet answered; more get 503. Default 4096.
 	MaxPendingAppends int
 	// MaxParkedReads bounds the long-poll reads waiting at once; more get
 	// 503. Default 10000.
 	MaxParkedReads int
 	// MaxWait caps the wait_ms of a read. Default 30 s.
 	MaxWait time.Duration
-	// SyncMode must be the log's sync mode. Under segment.SyncAlways (the
-	// zero value) the committer syncs before acknowledging; under the
-	// other modes the log syncs on its own schedule and the committer
-	// acknowledges at once.
-	SyncMode segment.SyncMode
+	// ReadQueueGroup, if set, puts the read endpoints (read and info) in
+	// this queue group, so that several instances serving copies of one
+	// log can share the reads. Default "": no queue group, like the
+	// write endpoints, which never have one.
+	ReadQueueGroup string
 	// ProbeTimeout is how long New waits for another instance to answer
 	// Prefix.info before concluding that the prefix is free. Default 1 s.
 	ProbeTimeout time.Duration
@@ -147,8 +147,7 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: negative MaxRecordBytes %d", ErrConfig, c.MaxRecordBytes)
 	case c.MaxReadBytes < c.MaxRecordBytes:
 		return fmt.Errorf("%w: MaxReadBytes %d is below MaxRecordBytes %d: accepted records could not be read", ErrConfig, c.MaxReadBytes, c.MaxRecordBytes)
-	// The upper bounds keep a typo from allocating gigabytes at start:
-	// the pending queue is a channel whose buffer is made in full.
+	// The upper bounds keep a typo from letting a client pin gigabytes.
 	case c.MaxBatchRecords < 0 || c.MaxBatchRecords > maxLimit:
 		return fmt.Errorf("%w: MaxBatchRecords %d is not from 0 to %d", ErrConfig, c.MaxBatchRecords, maxLimit)
 	case c.MaxPendingAppends < 0 || c.MaxPendingAppends > maxLimit:
@@ -159,8 +158,14 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: negative MaxWait %v", ErrConfig, c.MaxWait)
 	case c.ProbeTimeout < 0:
 		return fmt.Errorf("%w: negative ProbeTimeout %v", ErrConfig, c.ProbeTimeout)
-	case c.SyncMode < segment.SyncAlways || c.SyncMode > segment.SyncNever:
-		return fmt.Errorf("%w: unknown sync mode %d", ErrConfig, c.SyncMode)
+	case c.ReadQueueGroup != "" && !validQueueGroup(c.ReadQueueGroup):
+		return fmt.Errorf("%w: ReadQueueGroup %q is not a valid queue group name", ErrConfig, c.ReadQueueGroup)
 	}
 	return nil
+}
+
+// validQueueGroup says whether name is a NATS queue group name: no spaces
+// or wildcards, as micro requires.
+func validQueueGroup(name string) bool {
+	return !strings.ContainsAny(name, " \t\r\n*>")
 }

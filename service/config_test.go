@@ -33,7 +33,7 @@ func TestConfigValidate(t *testing.T) {
 		{"negative parked", func(c *Config) { c.MaxParkedReads = -1 }},
 		{"negative wait", func(c *Config) { c.MaxWait = -time.Second }},
 		{"negative probe", func(c *Config) { c.ProbeTimeout = -time.Second }},
-		{"unknown sync mode", func(c *Config) { c.SyncMode = 7 }},
+		{"queue group with a wildcard", func(c *Config) { c.ReadQueueGroup = "readers.*" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,5 +1,20 @@
-// Package service serves a segment.Log over NATS, so that a client in any
-// language can append, read, follow and truncate records.
+// Package service serves a Log over NATS, so that a client in any language
+// can append, read, follow and truncate records.
+//
+// # Shape
+//
+// The handlers only do protocol: decode, validate, call the Log, reply,
+// and publish one Committed notification per committed range, in order.
+// What stands behind them is the Log interface (log.go), whose contract
+// says who calls what from which goroutine. Package service/local
+// implements it on a segment.Log on the local disk, with the group commit
+// and the sync policy; package service/logapi holds the vocabulary both
+// sides share. A replicated log (hashicorp/raft: appends through Apply on
+// the leader, commits from the FSM, also on followers) would be another
+// package, such as service/raftlog, implementing Log; followers would
+// serve reads in Config.ReadQueueGroup. A snapshot stream for new replicas
+// and a retention policy (truncating by age or size) would live beside the
+// log they act on, not in the handlers.
 //
 // # Subjects
 //
@@ -23,7 +38,9 @@
 // micro puts endpoints in a queue group by default, which would let two
 // evlog processes with separate disks split one prefix's appends between two
 // logs, each then holding half a history with colliding offsets. The
-// endpoints are therefore registered without a queue group, and New refuses
+// write endpoints (append, truncate) are therefore registered without a queue
+// group, as are the read endpoints (read, info) unless Config.ReadQueueGroup
+// names one; and New refuses
 // to start (ErrPrefixInUse) when something already answers prefix.info. The
 // check is a request, not a lock: two instances started at the same instant
 // can both pass it, and then both answer every request. Give each log its own
@@ -32,23 +49,25 @@
 // # Appends and group commit
 //
 // NATS hands a subscription's messages to its handler one at a time, so the
-// append handler never waits for the disk. It validates the request, writes
-// the records to the log without syncing (segment.Log.AppendUnsynced) and
-// queues the request for the committer. The committer takes everything
-// queued, syncs the log once when the sync mode is segment.SyncAlways, makes
-// the records visible to readers, publishes one Committed notification for
-// the contiguous range, and only then replies to each request in order. Many
+// append handler never waits for the disk. It validates the request and
+// hands it to the Log, which answers later through the service's
+// CommitFunc. The local log writes the records without syncing
+// (segment.Log.AppendUnsynced) and queues the request for its committer,
+// which takes everything queued, syncs once when the sync mode is
+// segment.SyncAlways, makes the records visible to readers, and delivers
+// one commit for the contiguous range; the service then publishes one
+// Committed notification and replies to each request in order. Many
 // clients thus share one fdatasync. When more than Config.MaxPendingAppends
-// requests wait for the committer, further appends get 503. Under the other
-// sync modes there is nothing to share, and an append that finds nothing
-// waiting is committed by its own handler, sparing a goroutine hand-over.
+// requests wait for the log, further appends get 503. Under the other sync
+// modes there is nothing to share, and an append that finds nothing waiting
+// is committed by its own handler, sparing a goroutine hand-over.
 //
 // A reply is an acknowledgement: its records survive a crash of the process
 // and, under SyncAlways, of the machine. An error reply other than 400, 413
 // or 503 means the outcome is unknown: the records may or may not be in the
-// log. If a sync fails the service stops accepting appends (500) and reports
-// the failure through Failed and Err, because the kernel may have dropped the
-// pages it could not write.
+// log. If the log fails (a failed sync, a partial write) the service stops
+// accepting appends (500) and reports the failure through Failed and Err,
+// because the kernel may have dropped the pages it could not write.
 //
 // # Reads
 //
@@ -67,8 +86,8 @@
 // # Shutdown
 //
 // Stop stops the micro service, answers 503 to requests that still arrive,
-// lets the committer sync and acknowledge what it holds, answers parked reads
-// with what has committed, and returns. It does not close the log or the
+// lets the log commit and the service acknowledge what it holds
+// (Log.Detach), answers parked reads with what has committed, and returns. It does not close the log or the
 // connection: their owner does, after Stop. Run wires all of this, with an
 // embedded nats-server when no NATS URL is given, for the evlog binary.
 package service

@@ -1,9 +1,15 @@
 package service
 
-import "errors"
+import (
+	"errors"
 
-// Errors returned by New, Run and Err. Match them with errors.Is: the
-// returned errors wrap them with detail.
+	"github.com/evlog/evlog/messages"
+	"github.com/evlog/evlog/service/logapi"
+)
+
+// Errors returned by New, Run and Err, and those a Log wraps so that the
+// service knows which wire code answers them. Match them with errors.Is:
+// the returned errors wrap them with detail.
 var (
 	// ErrConfig is returned by New and Run for an invalid Config or
 	// Options.
@@ -15,8 +21,47 @@ var (
 	// ErrNoHeaders is returned by New when the NATS server does not
 	// support headers, which carry the service's error codes.
 	ErrNoHeaders = errors.New("nats server does not support headers")
-	// ErrSyncFailed is returned by Err after the log failed to sync: the
-	// service then refuses appends, since the kernel may have dropped
-	// the pages it could not write.
-	ErrSyncFailed = errors.New("log sync failed")
+
+	// ErrBadRequest is the error of a request that does not decode or
+	// breaks a rule of the protocol; it is answered with 400.
+	ErrBadRequest = logapi.ErrBadRequest
+	// ErrOffsetOutOfRange is the error of an offset outside the log; it
+	// is answered with 404.
+	ErrOffsetOutOfRange = logapi.ErrOffsetOutOfRange
+	// ErrTooLarge is the error of a request, a record or a record to be
+	// read beyond a size limit; it is answered with 413.
+	ErrTooLarge = logapi.ErrTooLarge
+	// ErrUnavailable is the error of a request that cannot be served now
+	// and may be retried: the service is stopping, too many requests
+	// wait, or the log is closed. It is answered with 503.
+	ErrUnavailable = logapi.ErrUnavailable
+	// ErrLogFailed is returned by Err, and wrapped by every refused
+	// append, once the log has failed: after a failed sync or a write
+	// that left part of an append in the log, nothing more may be
+	// acknowledged. Appends are then answered with 500.
+	ErrLogFailed = logapi.ErrLogFailed
+	// ErrSyncFailed is wrapped, with ErrLogFailed, by Err after the log
+	// failed to sync: the kernel may have dropped the pages it could not
+	// write.
+	ErrSyncFailed = logapi.ErrSyncFailed
 )
+
+// codeOf maps an error to the wire code that answers it. This is the one
+// place the mapping is written; an error wrapping no sentinel of a code is
+// an internal error, the outcome of the request unknown.
+func codeOf(err error) int {
+	switch {
+	case errors.Is(err, ErrLogFailed):
+		// Whatever else went wrong, the log refuses appends for good.
+		return messages.CodeInternal
+	case errors.Is(err, ErrBadRequest):
+		return messages.CodeBadRequest
+	case errors.Is(err, ErrOffsetOutOfRange):
+		return messages.CodeOffsetOutOfRange
+	case errors.Is(err, ErrTooLarge):
+		return messages.CodeTooLarge
+	case errors.Is(err, ErrUnavailable):
+		return messages.CodeUnavailable
+	}
+	return messages.CodeInternal
+}

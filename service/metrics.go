@@ -20,10 +20,10 @@ import (
 //	request_duration_seconds{endpoint}       time from receipt to reply; long-poll reads that waited are not observed
 //	appended_records_total                   records acknowledged
 //	appended_bytes_total                     msgpack bytes of the acknowledged append requests
-//	fsync_duration_seconds                   the committer's syncs of the log (SyncAlways only); its count is the fsyncs
+//	fsync_duration_seconds                   the syncs the log reports for its commits (SyncAlways only); its count is the fsyncs
 //	group_commit_appends                     append requests acknowledged per group commit
 //	committed_offset                         offset after the last acknowledged record
-//	pending_appends, parked_reads            requests waiting for the committer and long-poll reads waiting
+//	pending_appends, parked_reads            appends handed to the log and not yet answered, and long-poll reads waiting
 //	failed                                   1 once the service refuses appends after a failed sync
 //	log_segments, log_bytes                  segments and bytes of the log's stores
 //	log_lowest_offset, log_next_offset       the log's first offset and the offset its next record gets
@@ -101,7 +101,7 @@ type metrics struct {
 	fsyncSeconds    prometheus.Histogram
 	batchAppends    prometheus.Histogram
 
-	// recovered summarises segment.Log.Recovered, taken at New.
+	// recovered summarises Log.Recovered, taken at New.
 	recovered struct{ segments, rebuilds, truncated, damaged uint64 }
 
 	requestsDesc, appendedRecordsDesc, appendedBytesDesc       *prometheus.Desc
@@ -148,7 +148,7 @@ func newMetrics(s *Service, recovered []segment.Recovery) *metrics {
 	m.appendedRecordsDesc = desc("appended_records_total", "Records appended and acknowledged.")
 	m.appendedBytesDesc = desc("appended_bytes_total", "Bytes of the append requests acknowledged, as received.")
 	m.committedDesc = desc("committed_offset", "Offset after the last acknowledged record: the next offset readers see.")
-	m.pendingDesc = desc("pending_appends", "Append requests written and waiting for the committer.")
+	m.pendingDesc = desc("pending_appends", "Append requests handed to the log and not yet answered.")
 	m.parkedDesc = desc("parked_reads", "Long-poll reads waiting for records.")
 	m.failedDesc = desc("failed", "1 once the service refuses appends after a failed sync of the log.")
 	m.segmentsDesc = desc("log_segments", "Segments of the log, the active one included.")
@@ -191,36 +191,38 @@ func (m *metrics) answered(e endpoint, code int, start time.Time) {
 }
 
 // committed counts a group of appends acknowledged together.
-func (m *metrics) committed(batch []pendingAppend) {
+func (m *metrics) committed(appends []*Append) {
+	if len(appends) == 0 {
+		// A range this process did not append: nothing was answered.
+		return
+	}
 	var records, bytes uint64
-	for i := range batch {
-		p := &batch[i]
-		records += p.last - p.first + 1
-		bytes += uint64(p.bytes)
-		m.answered(epAppend, codeOK, p.start)
+	for _, a := range appends {
+		records += a.Last - a.First + 1
+		bytes += uint64(pendingOf(a).bytes)
+		m.answered(epAppend, codeOK, pendingOf(a).start)
 	}
 	m.appendedRecords.Add(records)
 	m.appendedBytes.Add(bytes)
 	m.groupCommits.Add(1)
-	m.batchAppends.Observe(float64(len(batch)))
+	m.batchAppends.Observe(float64(len(appends)))
 }
 
 // failed counts a group of appends answered with code.
-func (m *metrics) failed(batch []pendingAppend, code int) {
-	for i := range batch {
-		m.answered(epAppend, code, batch[i].start)
+func (m *metrics) failed(appends []*Append, code int) {
+	for _, a := range appends {
+		m.answered(epAppend, code, pendingOf(a).start)
 	}
 }
 
-// sync syncs the log and times it.
-func (m *metrics) sync(l *segment.Log) error {
-	start := time.Now()
-	err := l.Sync()
-	d := time.Since(start)
+// synced counts the sync a commit reports, if any.
+func (m *metrics) synced(c Commit) {
+	if !c.Synced {
+		return
+	}
 	m.fsyncs.Add(1)
-	m.fsyncNanos.Add(uint64(d))
-	m.fsyncSeconds.Observe(d.Seconds())
-	return err
+	m.fsyncNanos.Add(uint64(c.SyncDuration))
+	m.fsyncSeconds.Observe(c.SyncDuration.Seconds())
 }
 
 // Describe implements prometheus.Collector.
@@ -239,7 +241,7 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Collect implements prometheus.Collector. The log's gauges come from
-// segment.Log.Stats at scrape time.
+// Log.Stats at scrape time.
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	m.latencyVec.Collect(ch)
 	m.fsyncSeconds.Collect(ch)
@@ -299,8 +301,8 @@ type AppendStats struct {
 	Bytes   uint64 `json:"bytes"`
 	// GroupCommits counts the groups of appends acknowledged together.
 	GroupCommits uint64 `json:"group_commits"`
-	// Fsyncs counts the committer's syncs; FsyncSeconds is their total
-	// duration.
+	// Fsyncs counts the syncs the log made for its commits; FsyncSeconds
+	// is their total duration.
 	Fsyncs       uint64  `json:"fsyncs"`
 	FsyncSeconds float64 `json:"fsync_seconds"`
 }
@@ -363,8 +365,8 @@ func (r *observedRequest) Error(code, description string, data []byte, opts ...m
 var observedRequests = sync.Pool{New: func() any { return new(observedRequest) }}
 
 // observe wraps a handler to count and time the requests it answers
-// itself. Requests it leaves to the committer or the poller are counted
-// there.
+// itself. Requests it leaves to the log or the poller are counted when
+// onCommit or answerParked answers them.
 func (s *Service) observe(e endpoint, h micro.HandlerFunc) micro.HandlerFunc {
 	return func(req micro.Request) {
 		r := observedRequests.Get().(*observedRequest)

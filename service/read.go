@@ -10,7 +10,6 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/evlog/evlog/messages"
-	"github.com/evlog/evlog/segment"
 )
 
 // Read defaults, as the protocol documents them.
@@ -19,36 +18,29 @@ const (
 	defaultReadBytes   = 1 << 20
 )
 
-// parkedRead is a long-poll read waiting for records to commit.
-type parkedRead struct {
-	reply    string
-	req      messages.ReadRequest
-	deadline time.Time
-}
-
 // handleRead answers a read at once, or parks it when it waits at the
 // committed offset, so that the handler goroutine is free for the next
 // read.
 func (s *Service) handleRead(req micro.Request) {
 	if !s.enter() {
-		s.reject(req, messages.CodeUnavailable, "service is shutting down")
+		s.reject(req, errStopping)
 		return
 	}
 	defer s.inflight.Done()
 
 	var rr messages.ReadRequest
 	if err := messages.Unmarshal(req.Data(), &rr); err != nil {
-		s.reject(req, messages.CodeBadRequest, "decode read request: %v", err)
+		s.reject(req, fmt.Errorf("%w: decode read request: %v", ErrBadRequest, err))
 		return
 	}
-	if rr.WaitMS > 0 && rr.Offset == s.committed.Load() {
+	if rr.WaitMS > 0 && rr.Offset == s.log.CommittedOffset() {
 		wait := s.cfg.MaxWait
 		if rr.WaitMS < uint64(wait/time.Millisecond) {
 			wait = time.Duration(rr.WaitMS) * time.Millisecond
 		}
-		switch s.park(&parkedRead{reply: req.Reply(), req: rr, deadline: time.Now().Add(wait)}) {
+		switch s.poller.park(&parkedRead{reply: req.Reply(), req: rr, deadline: time.Now().Add(wait)}) {
 		case parkFull:
-			s.reject(req, messages.CodeUnavailable, "%d reads are already waiting; retry later", s.cfg.MaxParkedReads)
+			s.reject(req, fmt.Errorf("%w: %d reads are already waiting; retry later", ErrUnavailable, s.cfg.MaxParkedReads))
 			return
 		case parked:
 			return
@@ -57,119 +49,36 @@ func (s *Service) handleRead(req micro.Request) {
 	}
 	buf := getBuf()
 	defer putBuf(buf)
-	body, code, desc := s.read(rr, buf)
-	if code != 0 {
-		s.reject(req, code, "%s", desc)
+	body, err := s.read(rr, buf)
+	if err != nil {
+		s.reject(req, err)
 		return
 	}
-	if err := req.Respond(body); err != nil {
-		s.logger.Debug("reply failed", "subject", req.Subject(), "error", err)
-	}
+	s.respond(req, body)
 }
 
-type parkResult int
-
-const (
-	parked parkResult = iota
-	parkFull
-	parkCommitted
-)
-
-func (s *Service) park(p *parkedRead) parkResult {
-	s.parkMu.Lock()
-	// Checked under parkMu: the poller scans under it after committed
-	// advances, so a read parked here is either seen by that scan or
-	// sees the new offset now.
-	if s.committed.Load() != p.req.Offset {
-		s.parkMu.Unlock()
-		return parkCommitted
-	}
-	if len(s.parked) >= s.cfg.MaxParkedReads {
-		s.parkMu.Unlock()
-		return parkFull
-	}
-	s.parked = append(s.parked, p)
-	s.parkMu.Unlock()
-	s.signalPoller()
-	return parked
-}
-
-func (s *Service) signalPoller() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
-
-// poll is the poller: it answers parked reads when records commit or
-// their wait expires, and all of them when the service stops.
-func (s *Service) poll() {
-	defer close(s.pollerDone)
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	var ready []*parkedRead
-	for {
-		stopping := false
-		select {
-		case <-s.wake:
-		case <-timer.C:
-		case <-s.stopPoll:
-			stopping = true
-		}
-		now := time.Now()
-		var earliest time.Time
-		s.parkMu.Lock()
-		next := s.committed.Load()
-		keep := s.parked[:0]
-		for _, p := range s.parked {
-			if stopping || p.req.Offset != next || !now.Before(p.deadline) {
-				ready = append(ready, p)
-				continue
-			}
-			keep = append(keep, p)
-			if earliest.IsZero() || p.deadline.Before(earliest) {
-				earliest = p.deadline
-			}
-		}
-		clear(s.parked[len(keep):])
-		s.parked = keep
-		s.parkMu.Unlock()
-
-		for _, p := range ready {
-			s.answerParked(p)
-		}
-		clear(ready)
-		ready = ready[:0]
-		if stopping {
-			return
-		}
-		if !earliest.IsZero() {
-			timer.Reset(earliest.Sub(now))
-		}
-	}
-}
-
+// answerParked answers a read the poller found due.
 func (s *Service) answerParked(p *parkedRead) {
 	buf := getBuf()
 	defer putBuf(buf)
-	body, code, desc := s.read(p.req, buf)
-	s.metrics.answered(epRead, code, time.Time{})
-	if code != 0 {
-		s.replyError(p.reply, code, "%s", desc)
+	body, err := s.read(p.req, buf)
+	if err != nil {
+		s.metrics.answered(epRead, codeOf(err), time.Time{})
+		s.replyError(p.reply, err)
 		return
 	}
+	s.metrics.answered(epRead, codeOK, time.Time{})
 	s.replyData(p.reply, body)
 }
 
-// read builds the reply to rr in buf, or returns an error code and its
-// detail.
-func (s *Service) read(rr messages.ReadRequest, buf *readBuf) (body []byte, code int, desc string) {
-	next := s.committed.Load()
+// read builds the reply to rr in buf.
+func (s *Service) read(rr messages.ReadRequest, buf *readBuf) ([]byte, error) {
+	next := s.log.CommittedOffset()
 	if rr.Offset > next {
-		return nil, messages.CodeOffsetOutOfRange, s.outOfRange(rr.Offset, next)
+		return nil, s.outOfRange(rr.Offset, next)
 	}
 	if rr.Offset == next {
-		return messages.AppendReadReply(buf.reply[:0], 0, nil, next), 0, ""
+		return messages.AppendReadReply(buf.reply[:0], 0, nil, next), nil
 	}
 	maxRecords := rr.MaxRecords
 	if maxRecords == 0 {
@@ -185,30 +94,29 @@ func (s *Service) read(rr messages.ReadRequest, buf *readBuf) (body []byte, code
 	maxBytes = min(maxBytes, uint64(limit))
 
 	recs, n, err := s.log.ReadRaw(rr.Offset, int(maxRecords), int(maxBytes), buf.records[:0])
-	if errors.Is(err, segment.ErrRecordTooLarge) && maxBytes < uint64(limit) {
+	if errors.Is(err, ErrTooLarge) && maxBytes < uint64(limit) {
 		// max_bytes yields to the first record, so that a reader with a
 		// small limit still makes progress.
 		recs, n, err = s.log.ReadRaw(rr.Offset, 1, limit, buf.records[:0])
 	}
 	switch {
-	case errors.Is(err, segment.ErrRecordTooLarge):
-		return nil, messages.CodeTooLarge, fmt.Sprintf("record %d does not fit in a reply of %d bytes", rr.Offset, limit)
-	case errors.Is(err, segment.ErrOffsetOutOfRange):
-		return nil, messages.CodeOffsetOutOfRange, s.outOfRange(rr.Offset, next)
+	case errors.Is(err, ErrTooLarge):
+		return nil, fmt.Errorf("%w: record %d does not fit in a reply of %d bytes", ErrTooLarge, rr.Offset, limit)
+	case errors.Is(err, ErrOffsetOutOfRange):
+		return nil, s.outOfRange(rr.Offset, next)
 	case err != nil:
-		return nil, messages.CodeInternal, fmt.Sprintf("read %d: %v", rr.Offset, err)
+		return nil, fmt.Errorf("read %d: %w", rr.Offset, err)
 	}
 	buf.records = recs
 	buf.reply = messages.AppendReadReply(buf.reply[:0], n, recs, rr.Offset+uint64(n))
-	return buf.reply, 0, ""
+	return buf.reply, nil
 }
 
-func (s *Service) outOfRange(off, next uint64) string {
-	lowest, err := s.log.LowestOffset()
-	if err != nil {
-		return fmt.Sprintf("offset %d is beyond the next offset %d", off, next)
-	}
-	return fmt.Sprintf("offset %d is outside the readable range %d to %d", off, lowest, next)
+// outOfRange is the error of a read at off, outside the readable range
+// that ends at next.
+func (s *Service) outOfRange(off, next uint64) error {
+	lowest := min(s.log.Stats().LowestOffset, next)
+	return fmt.Errorf("%w: offset %d is outside the readable range %d to %d", ErrOffsetOutOfRange, off, lowest, next)
 }
 
 // readBuf holds the two buffers of a read: the records as the log returns

@@ -2,7 +2,6 @@ package service
 
 import (
 	"encoding/binary"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -12,28 +11,29 @@ import (
 	"github.com/evlog/evlog/messages"
 )
 
-// reject answers a request from its handler with an error code and a
+// reject answers a request from its handler with the code of err and a
 // description that starts with the code's text.
-func (s *Service) reject(req micro.Request, code int, format string, args ...any) {
-	desc := describe(code, format, args...)
-	if err := req.Error(strconv.Itoa(code), desc, nil); err != nil {
-		s.logger.Debug("reply failed", "subject", req.Subject(), "error", err)
+func (s *Service) reject(req micro.Request, err error) {
+	code := codeOf(err)
+	if rerr := req.Error(strconv.Itoa(code), describe(code, err), nil); rerr != nil {
+		s.logger.Debug("reply failed", "subject", req.Subject(), "error", rerr)
 	}
 }
 
 // replyError answers a reply subject with an error after the request's
 // handler has returned. The micro.Request itself must not be touched then:
 // micro reads its state once the handler returns, without a lock.
-func (s *Service) replyError(reply string, code int, format string, args ...any) {
+func (s *Service) replyError(reply string, err error) {
 	if reply == "" {
 		return
 	}
+	code := codeOf(err)
 	msg := &nats.Msg{Subject: reply, Header: nats.Header{
-		micro.ErrorHeader:     []string{describe(code, format, args...)},
+		micro.ErrorHeader:     []string{describe(code, err)},
 		micro.ErrorCodeHeader: []string{strconv.Itoa(code)},
 	}}
-	if err := s.nc.PublishMsg(msg); err != nil {
-		s.logger.Debug("reply failed", "subject", reply, "error", err)
+	if perr := s.nc.PublishMsg(msg); perr != nil {
+		s.logger.Debug("reply failed", "subject", reply, "error", perr)
 	}
 }
 
@@ -48,10 +48,15 @@ func (s *Service) replyData(reply string, data []byte) {
 	}
 }
 
-// describe builds an error description. Header values cannot span lines,
-// and the detail may quote anything a client sent.
-func describe(code int, format string, args ...any) string {
-	d := messages.CodeText(code) + ": " + fmt.Sprintf(format, args...)
+// describe builds the description of err answered with code: the code's
+// text, then the detail. Errors that wrap a code's sentinel start with its
+// text already. Header values cannot span lines, and the detail may quote
+// anything a client sent.
+func describe(code int, err error) string {
+	d := err.Error()
+	if text := messages.CodeText(code); !strings.HasPrefix(d, text) {
+		d = text + ": " + d
+	}
 	return strings.Map(func(r rune) rune {
 		if r == '\r' || r == '\n' {
 			return ' '

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -48,7 +49,7 @@ func TestRecordSizeBound(t *testing.T) {
 }
 
 func TestDescribe(t *testing.T) {
-	got := describe(messages.CodeBadRequest, "key %q\r\nInjected: yes", "a\nb")
+	got := describe(messages.CodeBadRequest, fmt.Errorf("%w: key %q\r\nInjected: yes", ErrBadRequest, "a\nb"))
 	if strings.ContainsAny(got, "\r\n") || !strings.HasPrefix(got, "bad request: ") {
 		t.Fatalf("describe: %q", got)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/evlog/evlog/messages"
 	"github.com/evlog/evlog/segment"
+	"github.com/evlog/evlog/service/local"
 )
 
 // Defaults of Options.
@@ -171,7 +172,6 @@ func Run(ctx context.Context, o Options) error {
 	var reg *prometheus.Registry
 	cfg := Config{
 		Prefix:            o.Prefix,
-		SyncMode:          o.SyncMode,
 		MaxRecordBytes:    o.MaxRecordBytes,
 		MaxReadBytes:      o.MaxReadBytes,
 		MaxBatchRecords:   o.MaxBatchRecords,
@@ -289,12 +289,16 @@ func Run(ctx context.Context, o Options) error {
 		actors = append(actors, connActor(c, closed))
 	}
 	{
-		svc, err := New(nc, log, cfg)
+		lg, err := local.New(log, local.Config{Logger: logger.With("component", "log")})
 		if err != nil {
 			return abort(err)
 		}
+		svc, err := New(nc, lg, cfg)
+		if err != nil {
+			return abort(errors.Join(err, lg.Close()))
+		}
 		h.svc.Store(svc)
-		actors = append(actors, serviceActor(svc, record))
+		actors = append(actors, serviceActor(svc, lg, record))
 	}
 
 	if o.Ready != nil {
@@ -417,7 +421,7 @@ func connActor(c *nats.Conn, closed <-chan struct{}) actor {
 
 // serviceActor ends the run if the service fails, and stops it when
 // interrupted.
-func serviceActor(svc *Service, record func(error)) actor {
+func serviceActor(svc *Service, lg *local.Log, record func(error)) actor {
 	stop := make(chan struct{})
 	var once sync.Once
 	return actor{
@@ -432,6 +436,7 @@ func serviceActor(svc *Service, record func(error)) actor {
 		interrupt: func(error) {
 			once.Do(func() {
 				record(svc.Stop())
+				record(lg.Close())
 				close(stop)
 			})
 		},

@@ -12,16 +12,15 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/evlog/evlog/messages"
-	"github.com/evlog/evlog/segment"
 )
 
-// Service serves one segment.Log on one subject prefix. Create it with New
-// and stop it with Stop; it owns its goroutines but neither the log nor the
+// Service serves one Log on one subject prefix. Create it with New and
+// stop it with Stop; it owns its goroutines but neither the log nor the
 // connection.
 type Service struct {
 	cfg      Config
 	nc       *nats.Conn
-	log      *segment.Log
+	log      Log
 	subjects messages.Subjects
 	logger   *slog.Logger
 	// maxRecordBytes is cfg.MaxRecordBytes lowered to what a read reply
@@ -29,56 +28,32 @@ type Service struct {
 	maxRecordBytes int
 	micro          micro.Service
 	metrics        *metrics
-
-	// committed is the offset after the last acknowledged record. Readers
-	// see nothing at or beyond it. Only the committer advances it.
-	committed atomic.Uint64
+	poller         *poller
 
 	// mu guards stopping. Handlers join inflight under mu while stopping
 	// is false, so that Stop, once it has set stopping, can wait for the
-	// last of them before closing queue.
+	// last of them before detaching from the log.
 	mu       sync.Mutex
 	stopping bool
 	inflight sync.WaitGroup
 
-	// appendMu serialises writing to the log with queueing for the
-	// committer, so that queue holds requests in offset order and a
-	// request is only written when its place in queue is certain.
-	appendMu sync.Mutex
-	queue    chan pendingAppend
-	// uncommitted counts the appends queued and not yet committed. When
-	// it is zero, an append handler holding appendMu may commit its own
-	// request: nothing can be committed out of order.
-	uncommitted atomic.Int64
-	// inlineBatch and inlineBody serve those commits, under appendMu.
-	inlineBatch [1]pendingAppend
-	inlineBody  []byte
-
-	// parkMu guards parked. Lock order: appendMu is never held with it.
-	parkMu sync.Mutex
-	parked []*parkedRead
-	// wake tells the poller that committed advanced or a read parked.
-	wake     chan struct{}
-	stopPoll chan struct{}
-
-	failOnce sync.Once
-	failed   chan struct{}
-	failErr  error // set before failed is closed
+	// pending counts the appends handed to the log and not yet answered.
+	pending atomic.Int64
+	// commitBody is onCommit's reply buffer; commits come one at a time.
+	commitBody []byte
 
 	stopOnce sync.Once
 	stopErr  error
-	// committerDone and pollerDone are closed as those goroutines return.
-	committerDone chan struct{}
-	pollerDone    chan struct{}
 }
+
+// errStopping answers the requests that arrive while the service stops.
+var errStopping = fmt.Errorf("%w: service is shutting down", ErrUnavailable)
 
 // New starts serving log on nc under cfg.Prefix. It refuses to start, with
 // ErrPrefixInUse, when something already answers the prefix's info
-// subject. Under SyncAlways it first syncs the log, so that records a
-// crashed predecessor wrote but never synced are durable before anyone can
-// read them. The caller keeps ownership of nc and log and must call Stop
+// subject. The caller keeps ownership of nc and log and must call Stop
 // before closing either.
-func New(nc *nats.Conn, log *segment.Log, cfg Config) (*Service, error) {
+func New(nc *nats.Conn, log Log, cfg Config) (*Service, error) {
 	if nc == nil || log == nil {
 		return nil, fmt.Errorf("%w: nil connection or log", ErrConfig)
 	}
@@ -96,12 +71,6 @@ func New(nc *nats.Conn, log *segment.Log, cfg Config) (*Service, error) {
 		subjects:       messages.NewSubjects(cfg.Prefix),
 		logger:         cfg.Logger,
 		maxRecordBytes: cfg.MaxRecordBytes,
-		queue:          make(chan pendingAppend, cfg.MaxPendingAppends),
-		wake:           make(chan struct{}, 1),
-		stopPoll:       make(chan struct{}),
-		failed:         make(chan struct{}),
-		committerDone:  make(chan struct{}),
-		pollerDone:     make(chan struct{}),
 	}
 	if limit := int(nc.MaxPayload()) - replyOverhead; s.maxRecordBytes > limit {
 		s.logger.Info("record size limited by the NATS max payload", "max_record_bytes", limit, "max_payload", nc.MaxPayload())
@@ -111,18 +80,14 @@ func New(nc *nats.Conn, log *segment.Log, cfg Config) (*Service, error) {
 	if err := s.probe(); err != nil {
 		return nil, err
 	}
-	if cfg.SyncMode == segment.SyncAlways {
-		if err := log.Sync(); err != nil {
-			return nil, fmt.Errorf("sync log: %w", err)
-		}
-	}
-	s.committed.Store(log.NextOffset())
 	if err := s.registerMetrics(); err != nil {
 		return nil, err
 	}
-
-	go s.commit()
-	go s.poll()
+	if err := log.Attach(s.onCommit); err != nil {
+		s.unregisterMetrics()
+		return nil, fmt.Errorf("attach to the log: %w", err)
+	}
+	s.poller = newPoller(log, cfg.MaxParkedReads, s.answerParked)
 
 	if err := s.register(); err != nil {
 		return nil, errors.Join(err, s.Stop())
@@ -130,8 +95,7 @@ func New(nc *nats.Conn, log *segment.Log, cfg Config) (*Service, error) {
 	s.logger.Info("serving evlog",
 		"append", s.subjects.Append, "read", s.subjects.Read,
 		"truncate", s.subjects.Truncate, "info", s.subjects.Info,
-		"committed", s.subjects.Committed, "next_offset", s.committed.Load(),
-		"sync", cfg.SyncMode.String())
+		"committed", s.subjects.Committed, "next_offset", log.CommittedOffset())
 	return s, nil
 }
 
@@ -152,10 +116,11 @@ func (s *Service) probe() error {
 	return fmt.Errorf("%w: %s answered (%d bytes); give this log another prefix", ErrPrefixInUse, s.subjects.Info, len(msg.Data))
 }
 
-// register adds the micro service and its endpoints. The queue group is
-// disabled so that a second instance on the same prefix would receive
-// every request too, rather than silently taking half of the appends into
-// another log.
+// register adds the micro service and its endpoints in two groups. The
+// writes (append, truncate) have no queue group, so that a second instance
+// on the same prefix would receive every request too, rather than silently
+// taking half of the appends into another log. The reads (read, info) join
+// Config.ReadQueueGroup if one is set, and otherwise have none either.
 func (s *Service) register() error {
 	ms, err := micro.AddService(s.nc, micro.Config{
 		Name:               s.cfg.Name,
@@ -172,18 +137,25 @@ func (s *Service) register() error {
 		return fmt.Errorf("add micro service: %w", err)
 	}
 	s.micro = ms
-	g := ms.AddGroup(s.cfg.Prefix, micro.WithGroupQueueGroupDisabled())
+	writes := ms.AddGroup(s.cfg.Prefix, micro.WithGroupQueueGroupDisabled())
+	readQueue := micro.WithEndpointQueueGroupDisabled()
+	if s.cfg.ReadQueueGroup != "" {
+		readQueue = micro.WithEndpointQueueGroup(s.cfg.ReadQueueGroup)
+	}
+	reads := ms.AddGroup(s.cfg.Prefix, micro.WithGroupQueueGroupDisabled())
 	for _, e := range []struct {
-		ep endpoint
-		h  micro.HandlerFunc
+		g   micro.Group
+		ep  endpoint
+		h   micro.HandlerFunc
+		opt micro.EndpointOpt
 	}{
-		{epAppend, s.handleAppend},
-		{epRead, s.handleRead},
-		{epTruncate, s.handleTruncate},
-		{epInfo, s.handleInfo},
+		{writes, epAppend, s.handleAppend, micro.WithEndpointQueueGroupDisabled()},
+		{writes, epTruncate, s.handleTruncate, micro.WithEndpointQueueGroupDisabled()},
+		{reads, epRead, s.handleRead, readQueue},
+		{reads, epInfo, s.handleInfo, readQueue},
 	} {
 		name := endpointNames[e.ep]
-		if err := g.AddEndpoint(name, s.observe(e.ep, e.h), micro.WithEndpointQueueGroupDisabled()); err != nil {
+		if err := e.g.AddEndpoint(name, s.observe(e.ep, e.h), e.opt); err != nil {
 			return fmt.Errorf("add endpoint %s: %w", name, err)
 		}
 	}
@@ -203,7 +175,7 @@ func (s *Service) Subjects() messages.Subjects { return s.subjects }
 
 // CommittedOffset returns the offset after the last acknowledged record,
 // the offset readers see as the next one.
-func (s *Service) CommittedOffset() uint64 { return s.committed.Load() }
+func (s *Service) CommittedOffset() uint64 { return s.log.CommittedOffset() }
 
 // Stats is a snapshot of the service's state, also published, within
 // EndpointStats, as the data of the endpoints in micro's $SRV.STATS
@@ -211,7 +183,8 @@ func (s *Service) CommittedOffset() uint64 { return s.committed.Load() }
 type Stats struct {
 	// CommittedOffset is the offset after the last acknowledged record.
 	CommittedOffset uint64 `json:"committed_offset"`
-	// PendingAppends is how many append requests wait for the committer.
+	// PendingAppends is how many append requests the log holds and the
+	// service has not answered yet.
 	PendingAppends int `json:"pending_appends"`
 	// ParkedReads is how many long-poll reads wait for records.
 	ParkedReads int `json:"parked_reads"`
@@ -219,34 +192,20 @@ type Stats struct {
 
 // Stats returns a snapshot of the service's state.
 func (s *Service) Stats() Stats {
-	s.parkMu.Lock()
-	parked := len(s.parked)
-	s.parkMu.Unlock()
-	return Stats{CommittedOffset: s.committed.Load(), PendingAppends: len(s.queue), ParkedReads: parked}
+	parked := 0
+	if s.poller != nil {
+		parked = s.poller.len()
+	}
+	return Stats{CommittedOffset: s.log.CommittedOffset(), PendingAppends: int(s.pending.Load()), ParkedReads: parked}
 }
 
-// Failed is closed when the service can no longer append, after the log
-// failed to sync; Err then says why. The owner should stop the service and
-// close the log.
-func (s *Service) Failed() <-chan struct{} { return s.failed }
+// Failed is closed when the service can no longer append, after its log
+// failed; Err then says why. The owner should stop the service and close
+// the log.
+func (s *Service) Failed() <-chan struct{} { return s.log.Failed() }
 
 // Err returns the failure that closed Failed, or nil.
-func (s *Service) Err() error {
-	select {
-	case <-s.failed:
-		return s.failErr
-	default:
-		return nil
-	}
-}
-
-func (s *Service) fail(err error) {
-	s.failOnce.Do(func() {
-		s.failErr = err
-		close(s.failed)
-		s.logger.Error("service refuses appends from now on", "error", err)
-	})
-}
+func (s *Service) Err() error { return s.log.Err() }
 
 // enter admits a handler unless the service is stopping. An admitted
 // handler must call s.inflight.Done.
@@ -260,9 +219,9 @@ func (s *Service) enter() bool {
 	return true
 }
 
-// Stop stops serving: requests that still arrive get 503, the committer
-// syncs and acknowledges the appends it holds, parked reads are answered
-// with what has committed. It returns once every request the connection
+// Stop stops serving: requests that still arrive get 503, the appends the
+// log holds are answered as they commit (Log.Detach), parked reads are
+// answered with what has committed. It returns once every request the connection
 // received has been answered and the answers have been flushed to the
 // server, so the owner may then close the connection and the log. It does
 // not close either. Stop is idempotent.
@@ -295,11 +254,13 @@ func (s *Service) stop() error {
 		}
 	}
 	s.inflight.Wait()
-	close(s.queue)
-	<-s.committerDone
+	// No handler calls Append any more: what the log holds is all that
+	// remains to answer.
+	s.log.Detach()
 	// Only now, so that parked reads get the last acknowledged records.
-	close(s.stopPoll)
-	<-s.pollerDone
+	if s.poller != nil {
+		s.poller.close()
+	}
 	if !s.nc.IsConnected() {
 		// Replies still buffered go out if the connection comes back
 		// before its owner closes it; waiting here cannot help them.
@@ -308,7 +269,7 @@ func (s *Service) stop() error {
 		errs = append(errs, fmt.Errorf("flush replies: %w", err))
 	}
 	s.unregisterMetrics()
-	s.logger.Info("service stopped", "next_offset", s.committed.Load(), "took", time.Since(start))
+	s.logger.Info("service stopped", "next_offset", s.log.CommittedOffset(), "took", time.Since(start))
 	return errors.Join(errs...)
 }
 

@@ -1,0 +1,170 @@
+package service
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/evlog/evlog/messages"
+	"github.com/evlog/evlog/segment"
+)
+
+// fakeLog is a Log in memory. By default it commits each append before
+// Append returns; with hold set it keeps appends until release.
+type fakeLog struct {
+	mu        sync.Mutex
+	fn        CommitFunc
+	encoded   [][]byte // of the records from lowest on
+	lowest    uint64
+	committed uint64
+	hold      bool
+	held      []*Append
+	appendErr error // returned by Append when set
+	changed   chan struct{}
+	failed    chan struct{}
+	failErr   error
+}
+
+var _ Log = (*fakeLog)(nil)
+
+func newFakeLog() *fakeLog {
+	return &fakeLog{changed: make(chan struct{}), failed: make(chan struct{})}
+}
+
+func (f *fakeLog) Attach(fn CommitFunc) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fn != nil {
+		return errors.New("attached twice")
+	}
+	f.fn = fn
+	return nil
+}
+
+// Detach commits what is held, as a log that finishes its work would.
+func (f *fakeLog) Detach() {
+	f.release()
+	f.mu.Lock()
+	f.fn = func(Commit) {}
+	f.mu.Unlock()
+}
+
+func (f *fakeLog) Append(a *Append) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failErr != nil {
+		return f.failErr
+	}
+	if f.appendErr != nil {
+		return f.appendErr
+	}
+	next := f.lowest + uint64(len(f.encoded))
+	for i, r := range a.Records {
+		r.Offset = next + uint64(i)
+		b, err := messages.Marshal(r)
+		if err != nil {
+			return err
+		}
+		f.encoded = append(f.encoded, b)
+	}
+	a.First, a.Last = next, next+uint64(len(a.Records))-1
+	f.held = append(f.held, a)
+	if !f.hold {
+		f.commitLocked()
+	}
+	return nil
+}
+
+// release commits everything held in one group.
+func (f *fakeLog) release() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.commitLocked()
+}
+
+func (f *fakeLog) commitLocked() {
+	if len(f.held) == 0 {
+		return
+	}
+	c := Commit{First: f.held[0].First, Last: f.held[len(f.held)-1].Last, Appends: f.held}
+	f.held = nil
+	f.committed = c.Last + 1
+	close(f.changed)
+	f.changed = make(chan struct{})
+	f.fn(c)
+}
+
+// fail fails the log and gives up what it holds.
+func (f *fakeLog) fail(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failErr = fmt.Errorf("%w: %w", ErrLogFailed, err)
+	close(f.failed)
+	if len(f.held) > 0 {
+		held := f.held
+		f.held = nil
+		f.fn(Commit{Appends: held, Err: f.failErr})
+	}
+}
+
+func (f *fakeLog) CommittedOffset() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.committed
+}
+
+func (f *fakeLog) CommitChanged() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.changed
+}
+
+func (f *fakeLog) ReadRaw(offset uint64, maxRecords, maxBytes int, dst []byte) ([]byte, int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if offset < f.lowest || offset >= f.lowest+uint64(len(f.encoded)) {
+		return dst, 0, fmt.Errorf("%w: read %d", ErrOffsetOutOfRange, offset)
+	}
+	n, size := 0, 0
+	for _, b := range f.encoded[offset-f.lowest:] {
+		if n == maxRecords || size+len(b) > maxBytes {
+			break
+		}
+		dst = append(dst, b...)
+		n, size = n+1, size+len(b)
+	}
+	if n == 0 {
+		return dst, 0, fmt.Errorf("%w: record %d", ErrTooLarge, offset)
+	}
+	return dst, n, nil
+}
+
+func (f *fakeLog) TruncateFront(lowest uint64) (uint64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	next := f.lowest + uint64(len(f.encoded))
+	if lowest > next {
+		return 0, fmt.Errorf("%w: truncate to %d", ErrOffsetOutOfRange, lowest)
+	}
+	if lowest > f.lowest {
+		f.encoded = f.encoded[lowest-f.lowest:]
+		f.lowest = lowest
+	}
+	return f.lowest, nil
+}
+
+func (f *fakeLog) Stats() LogStats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return LogStats{Segments: 1, Bytes: uint64(len(f.encoded)), LowestOffset: f.lowest, NextOffset: f.lowest + uint64(len(f.encoded))}
+}
+
+func (f *fakeLog) Recovered() []segment.Recovery { return nil }
+
+func (f *fakeLog) Failed() <-chan struct{} { return f.failed }
+
+func (f *fakeLog) Err() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.failErr
+}

@@ -1,0 +1,21 @@
+// Package local is the Log the service serves on one machine: a
+// segment.Log on a local disk, with the group commit and the sync policy.
+//
+// Append writes the records to the segment log at once, unsynced, and
+// queues the request for the committer, a goroutine the Log owns. The
+// committer takes everything queued, syncs the segment log once when its
+// sync mode is segment.SyncAlways, advances the committed offset, and
+// delivers one Commit for the contiguous range: many requests share one
+// fdatasync. Under SyncInterval and SyncNever the segment log syncs on its
+// own schedule, and an append that finds nothing queued is committed by
+// the caller of Append itself, sparing a goroutine hand-over.
+//
+// An append that fails after writing part of its records, or a failed
+// sync, fails the Log for good (Failed, Err): acknowledging later records
+// would expose the unacknowledged ones, or records the kernel dropped.
+//
+// New syncs the segment log under SyncAlways, so that records a crashed
+// predecessor wrote but never synced are durable before anyone reads them.
+// Close stops the committer after it has committed what is queued; it does
+// not close the segment log, which stays its opener's.
+package local

@@ -1,0 +1,280 @@
+package local
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/evlog/evlog/segment"
+	"github.com/evlog/evlog/service/logapi"
+)
+
+// Config configures a Log. The zero value of each field means its default.
+type Config struct {
+	// Logger receives the failure report. Nil is silent.
+	Logger *slog.Logger
+}
+
+// Log serves a segment.Log as a service.Log. Create it with New and stop it
+// with Close.
+type Log struct {
+	seg    *segment.Log
+	mode   segment.SyncMode
+	logger *slog.Logger
+	c      *committer
+
+	// mu serialises writing to the segment log with queueing for the
+	// committer, so that the queue holds appends in offset order and an
+	// append is only written when its place in the queue is certain. It
+	// also guards closed and the inline commits. Lock order: mu before
+	// the committer's mu.
+	mu     sync.Mutex
+	closed bool
+	inline [1]*logapi.Append
+
+	// fn receives the commits; nil before Attach and after Detach.
+	fn       atomic.Pointer[logapi.CommitFunc]
+	attached bool // under mu
+
+	// committed is the offset after the last committed record. Only
+	// commit advances it.
+	committed atomic.Uint64
+	// changedMu guards changed, closed and replaced as committed moves.
+	changedMu sync.Mutex
+	changed   chan struct{}
+
+	failOnce sync.Once
+	failed   chan struct{}
+	failErr  error // set before failed is closed
+
+	closeOnce sync.Once
+}
+
+// New serves l, whose sync mode it follows. Under SyncAlways it first
+// syncs l. The caller keeps l and closes it after Close.
+func New(l *segment.Log, cfg Config) (*Log, error) {
+	if l == nil {
+		return nil, errors.New("local log: nil segment log")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	lg := &Log{
+		seg:     l,
+		mode:    l.SyncMode(),
+		logger:  cfg.Logger,
+		changed: make(chan struct{}),
+		failed:  make(chan struct{}),
+	}
+	if lg.mode == segment.SyncAlways {
+		if err := l.Sync(); err != nil {
+			return nil, fmt.Errorf("sync log: %w", err)
+		}
+	}
+	lg.committed.Store(l.NextOffset())
+	lg.c = startCommitter(lg.commit)
+	return lg, nil
+}
+
+// Attach makes fn the receiver of the commits. It may be called once.
+func (l *Log) Attach(fn logapi.CommitFunc) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.closed:
+		return fmt.Errorf("%w: log is closed", logapi.ErrUnavailable)
+	case l.attached:
+		return errors.New("log already attached")
+	case fn == nil:
+		return errors.New("attach: nil CommitFunc")
+	}
+	l.attached = true
+	l.fn.Store(&fn)
+	return nil
+}
+
+// Detach waits for the committer to deliver what is queued, then delivers
+// no more commits.
+func (l *Log) Detach() {
+	// Under mu nothing more is queued or committed inline.
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.c.drain()
+	l.fn.Store(nil)
+}
+
+// Append writes a's records and queues them for the committer, or, under
+// a sync mode other than SyncAlways with nothing queued, commits them at
+// once.
+func (l *Log) Append(a *logapi.Append) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.Err(); err != nil {
+		return err
+	}
+	if l.closed {
+		return fmt.Errorf("%w: log is closed", logapi.ErrUnavailable)
+	}
+	before := l.seg.NextOffset()
+	first, err := l.seg.AppendUnsynced(a.Records)
+	if err != nil {
+		if after := l.seg.NextOffset(); after != before {
+			// Records of a failed append are in the log; committing
+			// later appends would expose them.
+			l.fail(fmt.Errorf("append failed after writing offsets %d to %d: %w", before, after-1, err))
+		} else if errors.Is(err, segment.ErrFailed) {
+			// A sync the segment log ran on its own (sealing a
+			// segment, or the interval syncer) failed: it refuses
+			// appends for good, so say so rather than fail each one.
+			l.fail(err)
+		}
+		return translate(err)
+	}
+	a.First, a.Last = first, first+uint64(len(a.Records))-1
+	if l.mode != segment.SyncAlways && l.c.idle() {
+		// Nothing to sync and nothing ahead of it: commit here and
+		// save the hand-over. Under SyncAlways the committer must
+		// sync, so that appends arriving meanwhile share the sync.
+		l.inline[0] = a
+		l.commit(l.inline[:])
+		l.inline[0] = nil
+		return nil
+	}
+	l.c.enqueue(a)
+	return nil
+}
+
+// commit commits one batch of contiguous appends, on the committer's
+// goroutine or inline under mu, never both at once.
+func (l *Log) commit(batch []*logapi.Append) {
+	if err := l.Err(); err != nil {
+		l.deliver(logapi.Commit{Appends: batch, Err: err})
+		return
+	}
+	c := logapi.Commit{First: batch[0].First, Last: batch[len(batch)-1].Last, Appends: batch}
+	if l.mode == segment.SyncAlways {
+		start := time.Now()
+		err := l.seg.Sync()
+		c.Synced, c.SyncDuration = true, time.Since(start)
+		if err != nil {
+			l.fail(fmt.Errorf("%w: %w: %w", logapi.ErrLogFailed, logapi.ErrSyncFailed, err))
+			c.First, c.Last, c.Err = 0, 0, l.Err()
+			l.deliver(c)
+			return
+		}
+	}
+	// Visible to readers before anyone is told, so that a client that
+	// got its reply or the notification can read the records at once.
+	l.committed.Store(c.Last + 1)
+	l.changedMu.Lock()
+	close(l.changed)
+	l.changed = make(chan struct{})
+	l.changedMu.Unlock()
+	l.deliver(c)
+}
+
+func (l *Log) deliver(c logapi.Commit) {
+	if fn := l.fn.Load(); fn != nil {
+		(*fn)(c)
+	}
+}
+
+// CommittedOffset returns the offset after the last committed record.
+func (l *Log) CommittedOffset() uint64 { return l.committed.Load() }
+
+// CommitChanged returns a channel closed when the committed offset next
+// moves.
+func (l *Log) CommitChanged() <-chan struct{} {
+	l.changedMu.Lock()
+	defer l.changedMu.Unlock()
+	return l.changed
+}
+
+// ReadRaw reads stored records as segment.Log.ReadRaw does. It does not
+// stop at the committed offset: the caller bounds maxRecords.
+func (l *Log) ReadRaw(offset uint64, maxRecords, maxBytes int, dst []byte) ([]byte, int, error) {
+	b, n, err := l.seg.ReadRaw(offset, maxRecords, maxBytes, dst)
+	if err != nil {
+		return b, n, translate(err)
+	}
+	return b, n, nil
+}
+
+// TruncateFront deletes the segments entirely below lowest and returns the
+// lowest offset left.
+func (l *Log) TruncateFront(lowest uint64) (uint64, error) {
+	if err := l.seg.TruncateFront(lowest); err != nil {
+		return 0, translate(err)
+	}
+	low, err := l.seg.LowestOffset()
+	if err != nil {
+		return 0, fmt.Errorf("lowest offset: %w", translate(err))
+	}
+	return low, nil
+}
+
+// Stats describes the segment log.
+func (l *Log) Stats() logapi.Stats {
+	st := l.seg.Stats()
+	return logapi.Stats{Segments: st.Segments, Bytes: st.Bytes, LowestOffset: st.LowestOffset, NextOffset: st.NextOffset}
+}
+
+// Recovered reports what opening the segment log repaired.
+func (l *Log) Recovered() []segment.Recovery { return l.seg.Recovered() }
+
+// Failed is closed once the Log has failed; Err then says why.
+func (l *Log) Failed() <-chan struct{} { return l.failed }
+
+// Err returns the failure that closed Failed, or nil.
+func (l *Log) Err() error {
+	select {
+	case <-l.failed:
+		return l.failErr
+	default:
+		return nil
+	}
+}
+
+// fail makes err, wrapped in ErrLogFailed, the Log's sticky failure unless
+// it has one.
+func (l *Log) fail(err error) {
+	l.failOnce.Do(func() {
+		if !errors.Is(err, logapi.ErrLogFailed) {
+			err = fmt.Errorf("%w: %w", logapi.ErrLogFailed, err)
+		}
+		l.failErr = err
+		close(l.failed)
+		l.logger.Error("log refuses appends from now on", "error", err)
+	})
+}
+
+// Close commits what is queued and stops the committer. Appends then get
+// ErrUnavailable. It does not close the segment log. Close is idempotent.
+func (l *Log) Close() error {
+	l.closeOnce.Do(func() {
+		l.mu.Lock()
+		l.closed = true
+		l.mu.Unlock()
+		l.c.close()
+	})
+	return nil
+}
+
+// translate wraps an error of the segment log in the sentinel that gives
+// its wire code.
+func translate(err error) error {
+	switch {
+	case errors.Is(err, segment.ErrFailed):
+		return fmt.Errorf("%w: %w", logapi.ErrLogFailed, err)
+	case errors.Is(err, segment.ErrRecordTooLarge):
+		return fmt.Errorf("%w: %w", logapi.ErrTooLarge, err)
+	case errors.Is(err, segment.ErrOffsetOutOfRange):
+		return fmt.Errorf("%w: %w", logapi.ErrOffsetOutOfRange, err)
+	case errors.Is(err, segment.ErrClosed):
+		return fmt.Errorf("%w: %w", logapi.ErrUnavailable, err)
+	}
+	return err
+}

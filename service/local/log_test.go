@@ -1,0 +1,156 @@
+package local
+
+import (
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/evlog/evlog/messages"
+	"github.com/evlog/evlog/segment"
+	"github.com/evlog/evlog/service/logapi"
+)
+
+// open serves a fresh segment log in mode, closed with it when the test
+// ends, and records the commits it delivers.
+func open(t *testing.T, mode segment.SyncMode, c segment.Config) (*Log, *commits) {
+	t.Helper()
+	c.Sync.Mode = mode
+	seg, err := segment.NewLog(t.TempDir(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := New(seg, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Error(err)
+		}
+		if err := seg.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	cs := &commits{}
+	if err := l.Attach(cs.add); err != nil {
+		t.Fatal(err)
+	}
+	return l, cs
+}
+
+type commits struct {
+	mu  sync.Mutex
+	all []logapi.Commit
+}
+
+func (c *commits) add(cm logapi.Commit) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cm.Appends = append([]*logapi.Append(nil), cm.Appends...)
+	c.all = append(c.all, cm)
+}
+
+func (c *commits) get() []logapi.Commit {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]logapi.Commit(nil), c.all...)
+}
+
+func app(values ...string) *logapi.Append {
+	a := &logapi.Append{}
+	for _, v := range values {
+		a.Records = append(a.Records, &messages.Record{Value: []byte(v)})
+	}
+	return a
+}
+
+// TestInlineCommit: under SyncNever an append with nothing queued is
+// committed before Append returns, without a sync.
+func TestInlineCommit(t *testing.T) {
+	l, cs := open(t, segment.SyncNever, segment.Config{})
+	if err := l.Append(app("a", "b")); err != nil {
+		t.Fatal(err)
+	}
+	got := cs.get()
+	if len(got) != 1 || got[0].First != 0 || got[0].Last != 1 || got[0].Synced || l.CommittedOffset() != 2 {
+		t.Fatalf("commits %+v, committed %d", got, l.CommittedOffset())
+	}
+}
+
+// TestGroupCommit: under SyncAlways appends go through the committer,
+// which syncs for each group, and commits come contiguous and in order.
+func TestGroupCommit(t *testing.T) {
+	l, cs := open(t, segment.SyncAlways, segment.Config{})
+	changed := l.CommitChanged()
+	const n = 50
+	for range n {
+		if err := l.Append(app("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Detach()
+	<-changed
+	next, appends := uint64(0), 0
+	for _, c := range cs.get() {
+		if c.Err != nil || !c.Synced || c.First != next || len(c.Appends) == 0 {
+			t.Fatalf("commit %+v after offset %d", c, next)
+		}
+		next = c.Last + 1
+		appends += len(c.Appends)
+	}
+	if next != n || appends != n || l.CommittedOffset() != n {
+		t.Fatalf("committed up to %d, %d appends, offset %d", next, appends, l.CommittedOffset())
+	}
+	before := len(cs.get())
+	if err := l.Append(app("after")); err != nil {
+		t.Fatal(err)
+	}
+	l.c.drain()
+	if got := len(cs.get()); got != before {
+		t.Fatalf("a commit delivered after Detach: %d commits, %d before", got, before)
+	}
+}
+
+func TestAppendErrors(t *testing.T) {
+	var c segment.Config
+	c.Segment.MaxStoreBytes = 256
+	l, _ := open(t, segment.SyncNever, c)
+	big := make([]byte, 1000)
+	err := l.Append(&logapi.Append{Records: []*messages.Record{{Value: big}}})
+	if !errors.Is(err, logapi.ErrTooLarge) || l.Err() != nil {
+		t.Fatalf("record too large: %v, failed %v", err, l.Err())
+	}
+	if _, _, err := l.ReadRaw(5, 1, 100, nil); !errors.Is(err, logapi.ErrOffsetOutOfRange) {
+		t.Fatalf("read beyond the log: %v", err)
+	}
+	if _, err := l.TruncateFront(9); !errors.Is(err, logapi.ErrOffsetOutOfRange) {
+		t.Fatalf("truncate beyond the log: %v", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Append(app("a")); !errors.Is(err, logapi.ErrUnavailable) {
+		t.Fatalf("append after Close: %v", err)
+	}
+}
+
+// TestFollowsSegmentFailure: a segment log that failed on its own fails
+// the Log, so that it says so once instead of failing each append.
+func TestFollowsSegmentFailure(t *testing.T) {
+	l, _ := open(t, segment.SyncNever, segment.Config{})
+	l.fail(errors.New("fdatasync: input/output error"))
+	if err := l.Append(app("a")); !errors.Is(err, logapi.ErrLogFailed) {
+		t.Fatalf("append after failure: %v", err)
+	}
+	select {
+	case <-l.Failed():
+	default:
+		t.Fatal("Failed not closed")
+	}
+}
+
+func TestNewRejectsNil(t *testing.T) {
+	if _, err := New(nil, Config{}); err == nil {
+		t.Fatal("New(nil) succeeded")
+	}
+}
