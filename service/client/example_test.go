@@ -15,6 +15,7 @@ import (
 	"github.com/evlog/evlog/segment"
 	"github.com/evlog/evlog/service"
 	"github.com/evlog/evlog/service/client"
+	"github.com/evlog/evlog/service/local"
 )
 
 // startEvlog starts what the examples talk to: an embedded nats-server on
@@ -43,7 +44,11 @@ func startEvlog() (url string, stop func()) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	svc, err := service.New(nc, l, service.Config{})
+	ll, err := local.New(l, local.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	svc, err := service.New(nc, ll, service.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -52,7 +57,7 @@ func startEvlog() (url string, stop func()) {
 		// requests, send the last replies, then close the log.
 		err := errors.Join(svc.Stop(), nc.Flush())
 		nc.Close()
-		err = errors.Join(err, l.Close())
+		err = errors.Join(err, ll.Close(), l.Close())
 		ns.Shutdown()
 		ns.WaitForShutdown()
 		if err = errors.Join(err, os.RemoveAll(dir)); err != nil {
