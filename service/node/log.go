@@ -1,0 +1,29 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/evlog/evlog/segment"
+)
+
+// openLog opens (and, after a crash, recovers) the log in Options.Dir.
+func (n *node) openLog() error {
+	l, err := segment.NewLog(n.o.Dir, n.o.segmentConfig())
+	if err != nil {
+		return fmt.Errorf("open log: %w", err)
+	}
+	n.log = l
+	n.h.logOpen.Store(true)
+	n.logger.Info("log open", "dir", l.Dir(), "sync", n.o.SyncMode.String(), "next_offset", l.NextOffset())
+	return nil
+}
+
+// closeLog syncs and closes the log, joining a failure to *errp.
+func (n *node) closeLog(errp *error) {
+	n.h.stopping.Store(true)
+	n.h.logOpen.Store(false)
+	if err := n.log.Close(); err != nil {
+		*errp = errors.Join(*errp, fmt.Errorf("close log: %w", err))
+	}
+}
