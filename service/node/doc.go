@@ -17,11 +17,14 @@
 // Options.Validate checks every option before anything is created or bound;
 // its errors wrap ErrConfig and name the option by its evlog serve flag.
 // Run then opens each resource once what it needs is up and defers its
-// close, so that a failed start undoes only what it did and a stop takes
-// things down in the reverse order: readiness flips to "shutting down", the
-// service stops taking requests and acknowledges what it wrote, the
-// connection drains, the embedded server shuts down, the log is synced and
-// closed, and the HTTP listener goes last. One run.Group holds only the
+// close: the HTTP listener, the embedded server, the connection, the log,
+// the service. NATS comes before the log, so that a start that cannot
+// listen or is turned away fails at once and creates nothing; a start that
+// fails later removes a data directory it created. A failed start undoes
+// only what it did, and a stop takes things down in the reverse order:
+// readiness flips to "shutting down", the service stops taking requests and
+// acknowledges what it wrote, the log is synced and closed, the connection
+// drains, the embedded server shuts down, and the HTTP listener goes last. One run.Group holds only the
 // loops that wait for the end: a signal or the caller's context, and the
 // failure of the service, the connection, the embedded server or the HTTP
 // listener.

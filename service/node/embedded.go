@@ -1,6 +1,7 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -63,14 +64,43 @@ func startServer(o Options, logger *slog.Logger) (*server.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats-server: %w", err)
 	}
-	ns.SetLoggerV2(natsLogger{logger}, opts.Debug, opts.Trace, false)
+	// One fatal message is enough to fail the start; the server may send
+	// more as it gives up.
+	fatal := make(chan string, 1)
+	ns.SetLoggerV2(natsLogger{l: logger, fatal: func(msg string) {
+		select {
+		case fatal <- msg:
+		default:
+		}
+	}}, opts.Debug, opts.Trace, false)
 	ns.Start()
-	if !ns.ReadyForConnections(readyTimeout) {
+	if err := awaitReady(ns, fatal); err != nil {
 		ns.Shutdown()
 		ns.WaitForShutdown()
-		return nil, fmt.Errorf("embedded nats-server not ready on %s:%d within %v", opts.Host, opts.Port, readyTimeout)
+		return nil, fmt.Errorf("embedded nats-server on %s:%d: %w", opts.Host, opts.Port, err)
 	}
 	return ns, nil
+}
+
+// readyPoll is how often awaitReady looks for a fatal message.
+const readyPoll = 20 * time.Millisecond
+
+// awaitReady waits until ns accepts connections, for readyTimeout at
+// most, and fails at once if ns reports a fatal error instead: a server
+// that cannot listen says so only in its log and never becomes ready.
+func awaitReady(ns *server.Server, fatal <-chan string) error {
+	deadline := time.Now().Add(readyTimeout)
+	for !ns.ReadyForConnections(readyPoll) {
+		select {
+		case msg := <-fatal:
+			return errors.New(msg)
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready within %v", readyTimeout)
+		}
+	}
+	return nil
 }
 
 // serverOptions are the embedded server's options: the config file's, if

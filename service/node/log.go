@@ -3,12 +3,15 @@ package node
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/evlog/evlog/segment"
 )
 
 // openLog opens (and, after a crash, recovers) the log in Options.Dir.
 func (n *node) openLog() error {
+	_, err := os.Stat(n.o.Dir)
+	n.newDir = errors.Is(err, os.ErrNotExist)
 	l, err := segment.NewLog(n.o.Dir, n.o.segmentConfig())
 	if err != nil {
 		return fmt.Errorf("open log: %w", err)
@@ -19,11 +22,19 @@ func (n *node) openLog() error {
 	return nil
 }
 
-// closeLog syncs and closes the log, joining a failure to *errp.
+// closeLog syncs and closes the log, joining a failure to *errp. A
+// directory that this run created and never served from holds no record:
+// it is removed, so that a failed start leaves nothing behind.
 func (n *node) closeLog(errp *error) {
 	n.h.stopping.Store(true)
 	n.h.logOpen.Store(false)
 	if err := n.log.Close(); err != nil {
 		*errp = errors.Join(*errp, fmt.Errorf("close log: %w", err))
+		return
+	}
+	if n.newDir && !n.served {
+		if err := os.RemoveAll(n.o.Dir); err != nil {
+			*errp = errors.Join(*errp, fmt.Errorf("remove the log dir of a failed start: %w", err))
+		}
 	}
 }

@@ -29,14 +29,15 @@ type node struct {
 	nc        *nats.Conn
 	ncClosed  chan struct{} // closed when nc is
 	log       *segment.Log
+	newDir    bool // Options.Dir did not exist before this run
 	svc       *service.Service
 	served    bool // the run got as far as serving
 }
 
 // Run serves a log until ctx is done or the process gets SIGINT or
 // SIGTERM, then stops gracefully: the service stops taking requests and
-// acknowledges what it has written, the connection drains, the embedded
-// server (if any) shuts down, and the log is synced and closed. A second
+// acknowledges what it has written, the log is synced and closed, the
+// connection drains, and the embedded server (if any) shuts down. A second
 // signal during that exits the process at once; the log's files stay
 // recoverable, since nothing acknowledged depends on what the shutdown
 // would still have done. Run returns nil after a requested stop, and
@@ -58,14 +59,12 @@ func Run(ctx context.Context, o Options) (err error) {
 	// defer in the reverse order; every close first flips readiness. The
 	// HTTP listener is first up and last down: /healthz answers while a
 	// long recovery runs, and /readyz says "shutting down" to the end.
+	// NATS comes before the log, so that a server that cannot listen or a
+	// connection turned away fails the start before it touches the disk.
 	if err = n.listenHTTP(); err != nil {
 		return err
 	}
 	defer n.closeHTTP()
-	if err = n.openLog(); err != nil {
-		return err
-	}
-	defer n.closeLog(&err)
 	if err = n.startServer(); err != nil {
 		return err
 	}
@@ -74,6 +73,10 @@ func Run(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	defer n.drain()
+	if err = n.openLog(); err != nil {
+		return err
+	}
+	defer n.closeLog(&err)
 	if err = n.startService(); err != nil {
 		return err
 	}
