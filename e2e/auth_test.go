@@ -23,8 +23,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 
-	"github.com/evlog/evlog/service"
 	"github.com/evlog/evlog/service/client"
+	// Aliased: the e2e harness has a type node.
+	evnode "github.com/evlog/evlog/service/node"
 )
 
 // natsConf is a nats-server config for the embedded server: the service
@@ -80,13 +81,16 @@ func TestEmbeddedServerPermissions(t *testing.T) {
 	if err := os.WriteFile(conf, []byte(natsConf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	o := service.Options{
+	o := evnode.Options{
 		Dir:            t.TempDir(),
 		NATSConfigFile: conf,
 		NATSListen:     "127.0.0.1:-1",
 		User:           "evlog",
 		Password:       "evlogpass",
+		// Small segments, so that the log rolls; they hold the
+		// largest record only if that is small too.
 		MaxStoreBytes:  2048,
+		MaxRecordBytes: 1024,
 	}
 	r := runEvlog(t, o)
 
@@ -130,8 +134,8 @@ func TestEmbeddedServerNeedsServiceCredentials(t *testing.T) {
 	if err := os.WriteFile(conf, []byte(natsConf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	err := service.Run(ctxT(t), service.Options{Dir: t.TempDir(), NATSConfigFile: conf, NATSListen: "127.0.0.1:-1"})
-	if !errors.Is(err, service.ErrConfig) || !strings.Contains(err.Error(), "credentials") {
+	err := evnode.Run(ctxT(t), evnode.Options{Dir: t.TempDir(), NATSConfigFile: conf, NATSListen: "127.0.0.1:-1"})
+	if !errors.Is(err, evnode.ErrConfig) || !strings.Contains(err.Error(), "credentials") {
 		t.Fatalf("run without the service's credentials: %v", err)
 	}
 }
@@ -150,25 +154,25 @@ func TestExternalNATSAuth(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		server     func(*server.Options)
-		good, bad  service.Options
+		good, bad  evnode.Options
 		clientOpts nats.Option
 	}{
 		{
 			"token",
 			func(o *server.Options) { o.Authorization = "s3cret" },
-			service.Options{Token: "s3cret"}, service.Options{Token: "guess"},
+			evnode.Options{Token: "s3cret"}, evnode.Options{Token: "guess"},
 			nats.Token("s3cret"),
 		},
 		{
 			"user and password",
 			func(o *server.Options) { o.Username, o.Password = "evlog", "pw" },
-			service.Options{User: "evlog", Password: "pw"}, service.Options{User: "evlog", Password: "nope"},
+			evnode.Options{User: "evlog", Password: "pw"}, evnode.Options{User: "evlog", Password: "nope"},
 			nats.UserInfo("evlog", "pw"),
 		},
 		{
 			"nkey seed",
 			func(o *server.Options) { o.Nkeys = []*server.NkeyUser{{Nkey: pub}} },
-			service.Options{NKeyFile: seed}, service.Options{},
+			evnode.Options{NKeyFile: seed}, evnode.Options{},
 			nil,
 		},
 	} {
@@ -176,7 +180,7 @@ func TestExternalNATSAuth(t *testing.T) {
 			ns := runServer(t, tc.server)
 			bad := tc.bad
 			bad.Dir, bad.NATSURL = t.TempDir(), ns.ClientURL()
-			if err := service.Run(ctxT(t), bad); !errors.Is(err, nats.ErrAuthorization) {
+			if err := evnode.Run(ctxT(t), bad); !errors.Is(err, nats.ErrAuthorization) {
 				t.Fatalf("bad credentials: %v", err)
 			}
 			good := tc.good
@@ -214,10 +218,10 @@ func TestExternalNATSTLS(t *testing.T) {
 	})
 	url := "tls://" + ns.Addr().String()
 
-	base := service.Options{NATSURL: url, User: "evlog", Password: "pw", TLSCertFile: pki.clientCert, TLSKeyFile: pki.clientKey}
+	base := evnode.Options{NATSURL: url, User: "evlog", Password: "pw", TLSCertFile: pki.clientCert, TLSKeyFile: pki.clientKey}
 	noCA := base
 	noCA.Dir = t.TempDir()
-	if err := service.Run(ctxT(t), noCA); err == nil || !strings.Contains(err.Error(), "certificate") {
+	if err := evnode.Run(ctxT(t), noCA); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("without the CA: %v", err)
 	}
 

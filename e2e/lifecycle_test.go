@@ -16,6 +16,8 @@ import (
 	"github.com/evlog/evlog/segment"
 	"github.com/evlog/evlog/service"
 	"github.com/evlog/evlog/service/client"
+	// Aliased: the e2e harness has a type node.
+	evnode "github.com/evlog/evlog/service/node"
 )
 
 // readAll reads every record of the log through the service.
@@ -225,7 +227,7 @@ func TestSecondInstanceRefused(t *testing.T) {
 	startNode(t, e.url, t.TempDir(), segment.Config{}, service.Config{Prefix: "evlog3", ProbeTimeout: 50 * time.Millisecond})
 }
 
-// running is a service.Run in the background.
+// running is a node.Run in the background.
 type running struct {
 	url    string
 	cancel context.CancelFunc
@@ -234,14 +236,14 @@ type running struct {
 	err    error
 }
 
-// runEvlog runs service.Run in the background until the test ends.
-func runEvlog(t *testing.T, o service.Options) *running {
+// runEvlog runs node.Run in the background until the test ends.
+func runEvlog(t *testing.T, o evnode.Options) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{cancel: cancel, errc: make(chan error, 1)}
 	ready := make(chan string, 1)
 	o.Ready = func(u string) { ready <- u }
-	go func() { r.errc <- service.Run(ctx, o) }()
+	go func() { r.errc <- evnode.Run(ctx, o) }()
 	select {
 	case r.url = <-ready:
 	case err := <-r.errc:
@@ -274,7 +276,7 @@ func (r *running) stop() error {
 
 func TestRunEmbedded(t *testing.T) {
 	dir := t.TempDir()
-	r := runEvlog(t, service.Options{Dir: dir, NATSListen: "127.0.0.1:-1", SyncMode: segment.SyncInterval})
+	r := runEvlog(t, evnode.Options{Dir: dir, NATSListen: "127.0.0.1:-1", SyncMode: segment.SyncInterval})
 	nc := connect(t, r.url)
 	c := client.New(nc)
 	for i := range 3 {
@@ -302,7 +304,7 @@ func TestRunEmbedded(t *testing.T) {
 func TestRunExternalSignal(t *testing.T) {
 	ns := runServer(t, nil)
 	dir := t.TempDir()
-	r := runEvlog(t, service.Options{Dir: dir, NATSURL: ns.ClientURL(), Prefix: "ext"})
+	r := runEvlog(t, evnode.Options{Dir: dir, NATSURL: ns.ClientURL(), Prefix: "ext"})
 	if r.url != ns.ClientURL() {
 		t.Fatalf("ready with %s", r.url)
 	}
@@ -313,7 +315,7 @@ func TestRunExternalSignal(t *testing.T) {
 	// A second instance of the prefix refuses to start and leaves its
 	// directory usable.
 	dir2 := t.TempDir()
-	err := service.Run(context.Background(), service.Options{Dir: dir2, NATSURL: ns.ClientURL(), Prefix: "ext"})
+	err := evnode.Run(context.Background(), evnode.Options{Dir: dir2, NATSURL: ns.ClientURL(), Prefix: "ext"})
 	if !errors.Is(err, service.ErrPrefixInUse) {
 		t.Fatalf("second run: %v", err)
 	}

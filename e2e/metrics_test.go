@@ -27,6 +27,8 @@ import (
 	"github.com/evlog/evlog/segment/segmenttest"
 	"github.com/evlog/evlog/service"
 	"github.com/evlog/evlog/service/client"
+	// Aliased: the e2e harness has a type node.
+	evnode "github.com/evlog/evlog/service/node"
 )
 
 // httpClient keeps no idle connections, which goleak would report.
@@ -106,7 +108,7 @@ next:
 
 // runWithMetrics runs the service with an HTTP listener on a random port
 // and returns it and the listener's base URL.
-func runWithMetrics(t *testing.T, o service.Options) (*running, string) {
+func runWithMetrics(t *testing.T, o evnode.Options) (*running, string) {
 	t.Helper()
 	addr := make(chan string, 1)
 	o.MetricsAddr = "127.0.0.1:0"
@@ -122,7 +124,7 @@ func runWithMetrics(t *testing.T, o service.Options) (*running, string) {
 }
 
 func TestMetricsCountAppendsAndErrors(t *testing.T) {
-	r, base := runWithMetrics(t, service.Options{MaxBatchRecords: 5})
+	r, base := runWithMetrics(t, evnode.Options{MaxBatchRecords: 5})
 	nc := connect(t, r.url)
 	c := client.New(nc)
 	ctx := ctxT(t)
@@ -244,7 +246,7 @@ func TestMetricsCountAppendsAndErrors(t *testing.T) {
 }
 
 func TestHealthEndpoints(t *testing.T) {
-	r, base := runWithMetrics(t, service.Options{})
+	r, base := runWithMetrics(t, evnode.Options{})
 	if code, body := get(t, base+"/healthz"); code != http.StatusOK || body != "ok\n" {
 		t.Fatalf("healthz: %d %q", code, body)
 	}
@@ -288,7 +290,7 @@ func TestReadinessFlipsDuringShutdown(t *testing.T) {
 	// Run logs "stopping" once readiness has flipped and before it stops
 	// anything; holding the log record there holds the shutdown.
 	h := blockingHandler{msg: "stopping", once: new(sync.Once), reached: make(chan struct{}), release: make(chan struct{})}
-	r, base := runWithMetrics(t, service.Options{Logger: slog.New(h)})
+	r, base := runWithMetrics(t, evnode.Options{Logger: slog.New(h)})
 	nc := connect(t, r.url)
 	c := client.New(nc)
 	if code, _ := get(t, base+"/readyz"); code != http.StatusOK {
@@ -317,7 +319,7 @@ func TestReadinessFlipsDuringShutdown(t *testing.T) {
 func TestReadinessFollowsNATS(t *testing.T) {
 	ns := runServer(t, nil)
 	port := ns.Addr().(*net.TCPAddr).Port
-	r, base := runWithMetrics(t, service.Options{NATSURL: ns.ClientURL()})
+	r, base := runWithMetrics(t, evnode.Options{NATSURL: ns.ClientURL()})
 	if code, _ := get(t, base+"/readyz"); code != http.StatusOK {
 		t.Fatalf("readyz: %d", code)
 	}
@@ -435,7 +437,7 @@ func TestMetricsReportRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	_, base := runWithMetrics(t, service.Options{Dir: dir})
+	_, base := runWithMetrics(t, evnode.Options{Dir: dir})
 	m := scrape(t, base)
 	if got := metricValue(t, m, "evlog_recovered_segments_total"); got != 1 {
 		t.Errorf("recovered segments %v, want 1", got)

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/evlog/evlog/messages"
-	"github.com/evlog/evlog/service"
+	"github.com/evlog/evlog/service/node"
 )
 
 // lines returns n numbered lines with line blank (1-based) left empty.
@@ -38,7 +38,7 @@ func nextOffset(t *testing.T, url string) uint64 {
 }
 
 func TestAppendBadLineAppendsNothing(t *testing.T) {
-	url := startServiceWith(t, service.Options{})
+	url := startServiceWith(t, node.Options{})
 	out, err := cli(t, lines(150, 120), "append", "--nats-url", url)
 	want := "line 120: empty: a record needs a value or a key (--key); nothing appended"
 	if err == nil || exitCode(err) != 1 || err.Error() != want {
@@ -57,7 +57,7 @@ func TestAppendBadLineAppendsNothing(t *testing.T) {
 }
 
 func TestAppendStreamSaysWhatWasAppended(t *testing.T) {
-	url := startServiceWith(t, service.Options{})
+	url := startServiceWith(t, node.Options{})
 	out, err := cli(t, lines(150, 120), "append", "--hold-bytes", "10", "--batch", "50", "--nats-url", url)
 	want := "line 120: empty: a record needs a value or a key (--key); appended lines 1-100 at offsets 0-99, nothing after"
 	if err == nil || err.Error() != want {
@@ -72,7 +72,7 @@ func TestAppendStreamSaysWhatWasAppended(t *testing.T) {
 }
 
 func TestAppendNamesTheLineTheServiceRefused(t *testing.T) {
-	url := startServiceWith(t, service.Options{MaxRecordBytes: 100})
+	url := startServiceWith(t, node.Options{MaxRecordBytes: 100})
 	in := "a\nb\nc\n" + strings.Repeat("x", 200) + "\n"
 	out, err := cli(t, in, "append", "--batch", "2", "--nats-url", url)
 	for _, want := range []string{"lines 3-4 not appended (the service refused line 4)", "413", "appended lines 1-2 at offsets 0-1, nothing after"} {

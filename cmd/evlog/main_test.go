@@ -14,7 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/evlog/evlog/messages"
-	"github.com/evlog/evlog/service"
+	"github.com/evlog/evlog/service/node"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -66,7 +66,7 @@ func startService(t *testing.T) string {
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- service.Run(ctx, service.Options{
+		done <- node.Run(ctx, node.Options{
 			Dir:        t.TempDir(),
 			NATSListen: "127.0.0.1:-1",
 			Ready:      func(url string) { ready <- url },

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/evlog/evlog/service"
+	"github.com/evlog/evlog/service/node"
 )
 
 // TestREADMENatsCLI runs the README's claims about the nats CLI: that nats
@@ -20,7 +20,7 @@ func TestREADMENatsCLI(t *testing.T) {
 	if err != nil {
 		t.Skip("no nats binary on PATH: the README's nats CLI examples are not run (install github.com/nats-io/natscli to run them)")
 	}
-	url := startServiceWith(t, service.Options{})
+	url := startServiceWith(t, node.Options{})
 	// The examples run `evlog decode`: put a fresh build first on PATH.
 	binDir := t.TempDir()
 	if out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, "evlog"), ".").CombinedOutput(); err != nil {

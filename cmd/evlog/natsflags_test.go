@@ -11,7 +11,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
 
-	"github.com/evlog/evlog/service"
+	"github.com/evlog/evlog/service/node"
 )
 
 // runNATS starts a nats-server on a random loopback port, with the users
@@ -57,7 +57,7 @@ func runNATS(t *testing.T) (url, seedFile string) {
 // startServiceWith runs the service with o (in a new data directory)
 // until the test ends and returns its client URL; without o.NATSURL it
 // starts an embedded server on a random port.
-func startServiceWith(t *testing.T, o service.Options) string {
+func startServiceWith(t *testing.T, o node.Options) string {
 	t.Helper()
 	if o.NATSURL == "" {
 		o.NATSListen = "127.0.0.1:-1"
@@ -67,7 +67,7 @@ func startServiceWith(t *testing.T, o service.Options) string {
 	done := make(chan error, 1)
 	o.Dir = t.TempDir()
 	o.Ready = func(url string) { ready <- url }
-	go func() { done <- service.Run(ctx, o) }()
+	go func() { done <- node.Run(ctx, o) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -87,7 +87,7 @@ func startServiceWith(t *testing.T, o service.Options) string {
 
 func TestClientNATSAuth(t *testing.T) {
 	url, seed := runNATS(t)
-	startServiceWith(t, service.Options{NATSURL: url, User: "evlog", Password: "evlogpw"})
+	startServiceWith(t, node.Options{NATSURL: url, User: "evlog", Password: "evlogpw"})
 
 	for _, tc := range []struct {
 		name string
@@ -120,7 +120,7 @@ func TestClientNATSAuth(t *testing.T) {
 
 func TestClientPermissionViolationIsImmediate(t *testing.T) {
 	url, _ := runNATS(t)
-	startServiceWith(t, service.Options{NATSURL: url, User: "evlog", Password: "evlogpw"})
+	startServiceWith(t, node.Options{NATSURL: url, User: "evlog", Password: "evlogpw"})
 	start := time.Now()
 	out, err := cli(t, "", "append", "--nats-url", url, "--nats-user", "reader", "--nats-password", "readerpw", "--timeout", "15s", "x")
 	if err == nil || !strings.Contains(err.Error(), `Permissions Violation for Publish to "evlog.append"`) {

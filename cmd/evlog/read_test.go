@@ -6,12 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/evlog/evlog/service"
+	"github.com/evlog/evlog/service/node"
 )
 
 func TestReadOffsets(t *testing.T) {
 	// Replies of at most 100 bytes make read page through the log.
-	url := startServiceWith(t, service.Options{MaxRecordBytes: 100, MaxReadBytes: 100})
+	url := startServiceWith(t, node.Options{MaxRecordBytes: 100, MaxReadBytes: 100})
 	c := func(args ...string) (string, error) {
 		t.Helper()
 		return cli(t, "", append([]string{args[0], "--nats-url", url}, args[1:]...)...)
@@ -47,7 +47,7 @@ func TestReadOffsets(t *testing.T) {
 }
 
 func TestTextOutputShowsHeaders(t *testing.T) {
-	url := startServiceWith(t, service.Options{})
+	url := startServiceWith(t, node.Options{})
 	if out, err := cli(t, "", "append", "--nats-url", url, "--key", "k", "--header", "b=2", "--header", "a=x\ty", "v"); err != nil {
 		t.Fatalf("append: %v: %s", err, out)
 	}
@@ -65,7 +65,7 @@ func TestTruncateNeedsLowest(t *testing.T) {
 }
 
 func TestTailFromLatest(t *testing.T) {
-	url := startServiceWith(t, service.Options{})
+	url := startServiceWith(t, node.Options{})
 	if _, err := cli(t, "", "append", "--nats-url", url, "old", "last"); err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestTailSaysItWaitsForTheService(t *testing.T) {
 			strings.NewReader(""), &out, &errb)
 	}()
 	waitOutput(t, &errb, "waiting for the service")
-	startServiceWith(t, service.Options{NATSURL: url, User: "evlog", Password: "evlogpw"})
+	startServiceWith(t, node.Options{NATSURL: url, User: "evlog", Password: "evlogpw"})
 	waitOutput(t, &errb, "the service is back")
 	if _, err := cli(t, "", "append", "--nats-url", url, "--nats-user", "app", "--nats-password", "apppw", "hello"); err != nil {
 		t.Fatal(err)

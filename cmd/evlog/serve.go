@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"strconv"
 	"time"
 
 	"github.com/peterbourgon/ff/v3"
@@ -17,14 +15,12 @@ import (
 	"github.com/evlog/evlog/messages"
 	"github.com/evlog/evlog/segment"
 	"github.com/evlog/evlog/service"
+	"github.com/evlog/evlog/service/node"
 )
 
-// runService is service.Run; tests replace it to see the options that
-// the command line, the environment and the config file resolve to.
-var runService = service.Run
-
-// frameHeader is the bytes a record's frame adds in a segment store.
-const frameHeader = 8
+// runService is node.Run; tests replace it to see the options that the
+// command line, the environment and the config file resolve to.
+var runService = node.Run
 
 const serveHelp = `Run the evlog service. Without --nats-url it starts an embedded NATS
 server on --nats-listen, so this one command runs everything.
@@ -73,7 +69,7 @@ func addServeFlags(fs *flag.FlagSet) *serveFlags {
 		prefix: fs.String("prefix", messages.DefaultPrefix, "subject prefix: the service answers PREFIX.append, PREFIX.read, ..."),
 
 		natsURL:    fs.String("nats-url", "", "join this NATS deployment instead of starting an embedded server"),
-		natsListen: fs.String("nats-listen", "", "host:port of the embedded NATS server (default "+service.DefaultNATSListen+", or the listen address of --nats-config)"),
+		natsListen: fs.String("nats-listen", "", "host:port of the embedded NATS server (default "+node.DefaultNATSListen+", or the listen address of --nats-config)"),
 		natsConfig: fs.String("nats-config", "", "nats-server config `file` for the embedded server: accounts, users, permissions, TLS"),
 
 		syncMode:     fs.String("sync", "always", "when appends are synced to disk: always (acknowledged means durable), interval, never"),
@@ -103,129 +99,26 @@ func addServeFlags(fs *flag.FlagSet) *serveFlags {
 	}
 }
 
-// options checks the flags and turns them into service.Options. Every
-// error names the option at fault.
-func (f *serveFlags) options(stderr io.Writer) (service.Options, error) {
-	var o service.Options
-	bad := func(format string, args ...any) (service.Options, error) {
-		return o, usageError{fmt.Errorf(format, args...)}
-	}
+// options turns the flags into node.Options, which node validates. Every
+// error names the option at fault and exits with 2.
+func (f *serveFlags) options(stderr io.Writer) (node.Options, error) {
 	mode, err := segment.ParseSyncMode(*f.syncMode)
 	if err != nil {
-		return bad("--sync: %w", err)
+		return node.Options{}, usageError{fmt.Errorf("--sync: %w", err)}
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*f.logLevel)); err != nil {
-		return bad("--log-level: %w", err)
+		return node.Options{}, usageError{fmt.Errorf("--log-level: %w", err)}
 	}
-	if err := messages.ValidatePrefix(*f.prefix); err != nil {
-		return bad("--prefix: %w", err)
+	if err := f.checkExplicit(); err != nil {
+		return node.Options{}, usageError{err}
 	}
-	if *f.syncInterval <= 0 {
-		return bad("--sync-interval must be positive, got %v", *f.syncInterval)
-	}
-	if *f.dir == "" {
-		return bad("--dir must not be empty")
-	}
-	for _, c := range []struct {
-		name string
-		v    int
-	}{
-		{"max-record-bytes", *f.recordBytes},
-		{"max-read-bytes", *f.readBytes},
-		{"max-batch-records", *f.batchRecords},
-		{"max-pending-appends", *f.pendingAppends},
-		{"max-parked-reads", *f.parkedReads},
-	} {
-		if c.v <= 0 {
-			return bad("--%s must be positive, got %d", c.name, c.v)
-		}
-	}
-	// The counts are allocated up front (the pending queue is a buffered
-	// channel): bound them so that a typo is a usage error, not an
-	// out-of-memory crash after the log is open.
-	for _, c := range []struct {
-		name string
-		v    int
-	}{
-		{"max-batch-records", *f.batchRecords},
-		{"max-pending-appends", *f.pendingAppends},
-		{"max-parked-reads", *f.parkedReads},
-	} {
-		if c.v > maxCount {
-			return bad("--%s must be at most %d, got %d", c.name, maxCount, c.v)
-		}
-	}
-	if *f.maxWait <= 0 {
-		return bad("--max-wait must be positive, got %v", *f.maxWait)
-	}
-	if *f.readBytes < *f.recordBytes {
-		return bad("--max-read-bytes %d is below --max-record-bytes %d: accepted records could not be read", *f.readBytes, *f.recordBytes)
-	}
-	if need := uint64(*f.recordBytes) + frameHeader; *f.storeBytes < need {
-		return bad("--max-store-bytes %d is too small: a record of --max-record-bytes %d needs %d", *f.storeBytes, *f.recordBytes, need)
-	}
-	if *f.indexBytes < 12 {
-		return bad("--max-index-bytes %d is too small: an index entry takes 12 bytes", *f.indexBytes)
-	}
-	if *f.metricsAddr != "" {
-		if err := checkListen(*f.metricsAddr); err != nil {
-			return bad("--metrics-addr %q: %v", *f.metricsAddr, err)
-		}
-	}
-	if *f.natsURL != "" {
-		switch {
-		case *f.natsListen != "":
-			return bad("--nats-listen is for the embedded server and conflicts with --nats-url")
-		case *f.natsConfig != "":
-			return bad("--nats-config is for the embedded server and conflicts with --nats-url")
-		}
-	} else {
-		if l := *f.natsListen; l != "" {
-			// Port -1 picks a free port.
-			if h, p, err := net.SplitHostPort(l); err != nil || p != "-1" && checkListen(net.JoinHostPort(h, p)) != nil {
-				return bad("--nats-listen %q: want host:port with a port from 0 to 65535 (or -1 for any free port)", l)
-			}
-		}
-		for _, c := range []struct{ name, v string }{
-			{"nats-tls-ca", *f.tlsCA}, {"nats-tls-cert", *f.tlsCert}, {"nats-tls-key", *f.tlsKey},
-		} {
-			if c.v != "" {
-				return bad("--%s needs --nats-url: the embedded server is joined in-process, without TLS", c.name)
-			}
-		}
-	}
-	var ways []string
-	for _, c := range []struct {
-		name string
-		set  bool
-	}{
-		{"--nats-creds", *f.creds != ""},
-		{"--nats-nkey", *f.nkey != ""},
-		{"--nats-token", *f.token != ""},
-		{"--nats-user", *f.user != "" || *f.password != ""},
-	} {
-		if c.set {
-			ways = append(ways, c.name)
-		}
-	}
-	switch {
-	case len(ways) > 1:
-		return bad("%s and %s conflict: give one way to authenticate to NATS", ways[0], ways[1])
-	case *f.password != "" && *f.user == "":
-		return bad("--nats-password needs --nats-user")
-	case (*f.tlsCert == "") != (*f.tlsKey == ""):
-		return bad("--nats-tls-cert and --nats-tls-key go together")
-	}
-
 	hopts := &slog.HandlerOptions{Level: level}
-	var logger *slog.Logger
+	logger := slog.New(slog.NewTextHandler(stderr, hopts))
 	if *f.logJSON {
 		logger = slog.New(slog.NewJSONHandler(stderr, hopts))
-	} else {
-		logger = slog.New(slog.NewTextHandler(stderr, hopts))
 	}
-	return service.Options{
+	o := node.Options{
 		Dir:               *f.dir,
 		Prefix:            *f.prefix,
 		NATSURL:           *f.natsURL,
@@ -251,20 +144,36 @@ func (f *serveFlags) options(stderr io.Writer) (service.Options, error) {
 		MaxWait:           *f.maxWait,
 		MetricsAddr:       *f.metricsAddr,
 		Logger:            logger,
-	}, nil
+	}
+	if err := o.Validate(); err != nil {
+		return o, usageError{err}
+	}
+	return o, nil
 }
 
-// maxCount bounds the count options; service.Config refuses more too.
-const maxCount = 1 << 20
-
-// checkListen checks a host:port to listen on.
-func checkListen(addr string) error {
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return err
+// checkExplicit refuses empty and zero values. node.Options reads them as
+// "the default", but every flag shows its default explicitly, so on the
+// command line they are mistakes.
+func (f *serveFlags) checkExplicit() error {
+	if *f.dir == "" {
+		return errors.New("--dir must not be empty")
 	}
-	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return errors.New("the port must be a number from 0 to 65535")
+	for _, c := range []struct {
+		name string
+		ok   bool
+		v    any
+	}{
+		{"sync-interval", *f.syncInterval > 0, *f.syncInterval},
+		{"max-record-bytes", *f.recordBytes > 0, *f.recordBytes},
+		{"max-read-bytes", *f.readBytes > 0, *f.readBytes},
+		{"max-batch-records", *f.batchRecords > 0, *f.batchRecords},
+		{"max-pending-appends", *f.pendingAppends > 0, *f.pendingAppends},
+		{"max-parked-reads", *f.parkedReads > 0, *f.parkedReads},
+		{"max-wait", *f.maxWait > 0, *f.maxWait},
+	} {
+		if !c.ok {
+			return fmt.Errorf("--%s must be positive, got %v", c.name, c.v)
+		}
 	}
 	return nil
 }

@@ -12,18 +12,19 @@ import (
 
 	"github.com/evlog/evlog/segment"
 	"github.com/evlog/evlog/service"
+	"github.com/evlog/evlog/service/node"
 )
 
 // resolve runs `evlog serve args` up to the point of starting the service
 // and returns the options it would start with.
-func resolve(t *testing.T, args ...string) (service.Options, string, error) {
+func resolve(t *testing.T, args ...string) (node.Options, string, error) {
 	t.Helper()
-	var got service.Options
-	runService = func(_ context.Context, o service.Options) error {
+	var got node.Options
+	runService = func(_ context.Context, o node.Options) error {
 		got = o
 		return nil
 	}
-	t.Cleanup(func() { runService = service.Run })
+	t.Cleanup(func() { runService = node.Run })
 	out, err := cli(t, "", append([]string{"serve"}, args...)...)
 	return got, out, err
 }
@@ -114,8 +115,8 @@ func TestServeInvalidConfig(t *testing.T) {
 		{"zero batch", [2]string{}, []string{"--max-batch-records", "0"}, "--max-batch-records"},
 		{"negative pending", [2]string{}, []string{"--max-pending-appends", "-1"}, "--max-pending-appends"},
 		{"zero wait", [2]string{}, []string{"--max-wait", "0s"}, "--max-wait"},
-		{"huge pending", [2]string{}, []string{"--max-pending-appends", "100000000000"}, "--max-pending-appends must be at most"},
-		{"huge parked", [2]string{}, []string{"--max-parked-reads", "100000000"}, "--max-parked-reads must be at most"},
+		{"huge pending", [2]string{}, []string{"--max-pending-appends", "100000000000"}, "--max-pending-appends 100000000000 is not from 0 to"},
+		{"huge parked", [2]string{}, []string{"--max-parked-reads", "100000000"}, "--max-parked-reads 100000000 is not from 0 to"},
 		{"nats listen", [2]string{}, []string{"--nats-listen", "foo"}, "--nats-listen"},
 		{"nats listen port", [2]string{}, []string{"--nats-listen", "127.0.0.1:99999"}, "--nats-listen"},
 		{"metrics addr", [2]string{}, []string{"--metrics-addr", "localhost"}, "--metrics-addr"},

@@ -1,0 +1,36 @@
+// Package node assembles one evlog process: Run opens everything a node
+// needs, serves until told to stop, and takes it all down again in order.
+//
+// A node is
+//
+//   - a NATS connection: to the deployment at Options.NATSURL, or
+//     in-process to a nats-server that the node embeds and listens with on
+//     Options.NATSListen (the default, so that one command runs everything);
+//   - the log: a segment.Log in Options.Dir;
+//   - the service (package service) answering on the connection for the
+//     log, under Options.Prefix;
+//   - optionally an HTTP listener on Options.MetricsAddr serving /metrics,
+//     /healthz and /readyz.
+//
+// # Start-up and shutdown
+//
+// Options.Validate checks every option before anything is created or bound;
+// its errors wrap ErrConfig and name the option by its evlog serve flag.
+// Run then opens each resource once what it needs is up and defers its
+// close: the HTTP listener, the embedded server, the connection, the log,
+// the service. NATS comes before the log, so that a start that cannot
+// listen or is turned away fails at once and creates nothing; a start that
+// fails later removes a data directory it created. A failed start undoes
+// only what it did, and a stop takes things down in the reverse order:
+// readiness flips to "shutting down", the service stops taking requests and
+// acknowledges what it wrote, the log is synced and closed, the connection
+// drains, the embedded server shuts down, and the HTTP listener goes last. One run.Group holds only the
+// loops that wait for the end: a signal or the caller's context, and the
+// failure of the service, the connection, the embedded server or the HTTP
+// listener.
+//
+// # Later
+//
+// A replicated node will assemble its Raft log here, behind the same
+// service, in place of the local segment log.
+package node

@@ -1,0 +1,40 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/evlog/evlog/segment"
+)
+
+// openLog opens (and, after a crash, recovers) the log in Options.Dir.
+func (n *node) openLog() error {
+	_, err := os.Stat(n.o.Dir)
+	n.newDir = errors.Is(err, os.ErrNotExist)
+	l, err := segment.NewLog(n.o.Dir, n.o.segmentConfig())
+	if err != nil {
+		return fmt.Errorf("open log: %w", err)
+	}
+	n.log = l
+	n.h.logOpen.Store(true)
+	n.logger.Info("log open", "dir", l.Dir(), "sync", n.o.SyncMode.String(), "next_offset", l.NextOffset())
+	return nil
+}
+
+// closeLog syncs and closes the log, joining a failure to *errp. A
+// directory that this run created and never served from holds no record:
+// it is removed, so that a failed start leaves nothing behind.
+func (n *node) closeLog(errp *error) {
+	n.h.stopping.Store(true)
+	n.h.logOpen.Store(false)
+	if err := n.log.Close(); err != nil {
+		*errp = errors.Join(*errp, fmt.Errorf("close log: %w", err))
+		return
+	}
+	if n.newDir && !n.served {
+		if err := os.RemoveAll(n.o.Dir); err != nil {
+			*errp = errors.Join(*errp, fmt.Errorf("remove the log dir of a failed start: %w", err))
+		}
+	}
+}

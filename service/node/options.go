@@ -1,0 +1,262 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/evlog/evlog/messages"
+	"github.com/evlog/evlog/segment"
+	"github.com/evlog/evlog/service"
+)
+
+// Defaults of Options.
+const (
+	// DefaultDir is the data directory of the binary.
+	DefaultDir = "data"
+	// DefaultNATSListen is where the embedded nats-server listens: the
+	// port NATS clients and the nats CLI try first, on loopback only.
+	DefaultNATSListen = "127.0.0.1:4222"
+)
+
+// ErrConfig is returned, wrapped, by Validate and Run for options that
+// cannot work; the message names the option by its evlog serve flag.
+var ErrConfig = errors.New("invalid options")
+
+// Options configures Run. The zero value of each field means its default.
+// Each field's comment names the evlog serve flag that sets it.
+type Options struct {
+	// Dir (--dir) is the log's data directory, created if missing.
+	// Default "data".
+	Dir string
+	// Prefix (--prefix) is the subject prefix. Default "evlog".
+	Prefix string
+
+	// NATSURL (--nats-url) is the NATS server to join. Empty starts an
+	// embedded nats-server.
+	NATSURL string
+	// NATSListen (--nats-listen) is the host:port of the embedded server;
+	// port -1 picks a free port. Default: the listen address of
+	// NATSConfigFile if it has one, else 127.0.0.1:4222. It conflicts with
+	// NATSURL.
+	NATSListen string
+	// NATSConfigFile (--nats-config) is a nats-server configuration file
+	// for the embedded server: accounts, users and their permissions, TLS,
+	// limits. NATSListen overrides its listen address. It conflicts with
+	// NATSURL.
+	NATSConfigFile string
+	// CredsFile (--nats-creds), User and Password (--nats-user,
+	// --nats-password), Token (--nats-token) and NKeyFile (--nats-nkey, a
+	// seed file) authenticate the node's connection, to NATSURL or to the
+	// embedded server, whose in-process connection needs them when
+	// NATSConfigFile requires authentication. At most one of the four
+	// ways may be given.
+	CredsFile, User, Password, Token, NKeyFile string
+	// TLSCAFile (--nats-tls-ca) verifies NATSURL's certificate;
+	// TLSCertFile and TLSKeyFile (--nats-tls-cert, --nats-tls-key) are a
+	// client certificate for it. They need NATSURL: the in-process
+	// connection to the embedded server needs no TLS.
+	TLSCAFile, TLSCertFile, TLSKeyFile string
+
+	// SyncMode (--sync) is the log's sync mode. Default segment.SyncAlways.
+	SyncMode segment.SyncMode
+	// SyncInterval (--sync-interval) is the period of
+	// segment.SyncInterval. Default 1 s.
+	SyncInterval time.Duration
+	// MaxStoreBytes and MaxIndexBytes (--max-store-bytes,
+	// --max-index-bytes) size the segments; zero means the segment
+	// package's defaults. A store must hold the largest record.
+	MaxStoreBytes, MaxIndexBytes uint64
+
+	// MaxRecordBytes, MaxReadBytes, MaxBatchRecords, MaxPendingAppends,
+	// MaxParkedReads and MaxWait (--max-record-bytes and so on) are the
+	// service's limits (see service.Config); zero means its defaults.
+	MaxRecordBytes, MaxReadBytes, MaxBatchRecords int
+	MaxPendingAppends, MaxParkedReads             int
+	MaxWait                                       time.Duration
+
+	// MetricsAddr (--metrics-addr) is the host:port of the HTTP listener
+	// that serves /metrics, /healthz and /readyz; port 0 picks a free
+	// port. Empty serves no HTTP.
+	MetricsAddr string
+
+	// Logger receives everything Run, the service, the log and the
+	// embedded server report. Nil is silent.
+	Logger *slog.Logger
+	// Ready, if set, is called once the service answers, with the URL a
+	// NATS client connects to. Tests use it to learn a random port.
+	Ready func(clientURL string)
+	// MetricsReady, if set, is called once the HTTP listener of
+	// MetricsAddr is bound, before the log is opened, with its address.
+	MetricsReady func(addr string)
+}
+
+func (o Options) withDefaults() Options {
+	if o.Dir == "" {
+		o.Dir = DefaultDir
+	}
+	if o.Prefix == "" {
+		o.Prefix = messages.DefaultPrefix
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// Validate reports whether Run can start with o, without creating or
+// binding anything. It checks what only the node knows (addresses, NATS
+// options that conflict, whether a store holds the largest record) and
+// hands the rest to segment.Config.Validate and service.Config.Validate.
+// Every error wraps ErrConfig and names the option at fault by its flag.
+func (o Options) Validate() error {
+	o = o.withDefaults()
+	for _, check := range []func() error{o.checkAddrs, o.checkNATS, o.checkAuth, o.checkSizes} {
+		if err := check(); err != nil {
+			return fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+	}
+	if err := o.segmentConfig().Validate(); err != nil {
+		return fmt.Errorf("%w: %s", ErrConfig, flagNames(err, segment.ErrConfig))
+	}
+	if err := serviceConfig(o, nil).Validate(); err != nil {
+		return fmt.Errorf("%w: %s", ErrConfig, flagNames(err, service.ErrConfig))
+	}
+	return nil
+}
+
+func (o Options) checkAddrs() error {
+	if err := messages.ValidatePrefix(o.Prefix); err != nil {
+		return fmt.Errorf("--prefix: %w", err)
+	}
+	if o.MetricsAddr != "" {
+		if err := checkAddr(o.MetricsAddr, false); err != nil {
+			return fmt.Errorf("--metrics-addr %q: %w", o.MetricsAddr, err)
+		}
+	}
+	if o.NATSListen != "" {
+		if err := checkAddr(o.NATSListen, true); err != nil {
+			return fmt.Errorf("--nats-listen %q: %w", o.NATSListen, err)
+		}
+	}
+	return nil
+}
+
+func (o Options) checkNATS() error {
+	if o.NATSURL != "" {
+		switch {
+		case o.NATSListen != "":
+			return errors.New("--nats-listen is for the embedded server and conflicts with --nats-url")
+		case o.NATSConfigFile != "":
+			return errors.New("--nats-config is for the embedded server and conflicts with --nats-url")
+		}
+		return nil
+	}
+	for _, c := range []struct{ flag, v string }{
+		{"--nats-tls-ca", o.TLSCAFile}, {"--nats-tls-cert", o.TLSCertFile}, {"--nats-tls-key", o.TLSKeyFile},
+	} {
+		if c.v != "" {
+			return fmt.Errorf("%s needs --nats-url: the embedded server is joined in-process, without TLS", c.flag)
+		}
+	}
+	return nil
+}
+
+func (o Options) checkAuth() error {
+	var ways []string
+	for _, c := range []struct {
+		flag string
+		set  bool
+	}{
+		{"--nats-creds", o.CredsFile != ""},
+		{"--nats-nkey", o.NKeyFile != ""},
+		{"--nats-token", o.Token != ""},
+		{"--nats-user", o.User != "" || o.Password != ""},
+	} {
+		if c.set {
+			ways = append(ways, c.flag)
+		}
+	}
+	switch {
+	case len(ways) > 1:
+		return fmt.Errorf("%s and %s conflict: give one way to authenticate to NATS", ways[0], ways[1])
+	case o.Password != "" && o.User == "":
+		return errors.New("--nats-password needs --nats-user")
+	case (o.TLSCertFile == "") != (o.TLSKeyFile == ""):
+		return errors.New("--nats-tls-cert and --nats-tls-key go together")
+	}
+	return nil
+}
+
+// frameHeader is the bytes a record's frame adds in a segment store.
+const frameHeader = 8
+
+// checkSizes checks what neither the log nor the service can: that a
+// store holds the largest record the service accepts.
+func (o Options) checkSizes() error {
+	store, record := o.MaxStoreBytes, o.MaxRecordBytes
+	if store == 0 {
+		store = segment.DefaultMaxStoreBytes
+	}
+	if record <= 0 {
+		// Negative is the service's to refuse.
+		record = service.DefaultMaxRecordBytes
+	}
+	if need := uint64(record) + frameHeader; store < need {
+		return fmt.Errorf("--max-store-bytes %d is too small: a record of --max-record-bytes %d needs %d", store, record, need)
+	}
+	return nil
+}
+
+// checkAddr checks a host:port to listen on; anyPort admits port -1, the
+// embedded nats-server's "any free port".
+func checkAddr(addr string, anyPort bool) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if anyPort && port == "-1" {
+		return nil
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		if anyPort {
+			return fmt.Errorf("port %q is not a number from 0 to 65535 (or -1 for any free port)", port)
+		}
+		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
+	}
+	return nil
+}
+
+// optionFlags renames the Config fields that the segment and service
+// packages name in their errors to the flags that set them.
+var optionFlags = strings.NewReplacer(
+	"MaxStoreBytes", "--max-store-bytes",
+	"MaxIndexBytes", "--max-index-bytes",
+	"sync interval", "--sync-interval",
+	"MaxRecordBytes", "--max-record-bytes",
+	"MaxReadBytes", "--max-read-bytes",
+	"MaxBatchRecords", "--max-batch-records",
+	"MaxPendingAppends", "--max-pending-appends",
+	"MaxParkedReads", "--max-parked-reads",
+	"MaxWait", "--max-wait",
+)
+
+// flagNames returns the message of a lower layer's config error err, less
+// that layer's sentinel, with the fields it names turned into flags.
+func flagNames(err, sentinel error) string {
+	return optionFlags.Replace(strings.TrimPrefix(err.Error(), sentinel.Error()+": "))
+}
+
+// segmentConfig is the log's configuration.
+func (o Options) segmentConfig() segment.Config {
+	cfg := segment.Config{Logger: o.Logger.With("component", "segment")}
+	cfg.Segment.MaxStoreBytes = o.MaxStoreBytes
+	cfg.Segment.MaxIndexBytes = o.MaxIndexBytes
+	cfg.Sync.Mode = o.SyncMode
+	cfg.Sync.Interval = o.SyncInterval
+	return cfg
+}
