@@ -8,13 +8,17 @@
 // What stands behind them is the Log interface (log.go), whose contract
 // says who calls what from which goroutine. Package service/local
 // implements it on a segment.Log on the local disk, with the group commit
-// and the sync policy; package service/logapi holds the vocabulary both
-// sides share. A replicated log (hashicorp/raft: appends through Apply on
+// and the sync policy, and imports this package for the vocabulary both
+// sides share (Append, Commit, LogStats, the error sentinels). The process
+// that assembles NATS, the log, the service and the HTTP listener is
+// package service/node. A replicated log (hashicorp/raft: appends through Apply on
 // the leader, commits from the FSM, also on followers) would be another
-// package, such as service/raftlog, implementing Log; followers would
-// serve reads in Config.ReadQueueGroup. A snapshot stream for new replicas
-// and a retention policy (truncating by age or size) would live beside the
-// log they act on, not in the handlers.
+// package, such as service/raftlog, implementing Log and assembled by
+// service/node; followers would serve reads in Config.ReadQueueGroup. A
+// snapshot stream (the logical copy a new replica catches up from) belongs
+// in a package of its own with no NATS in it, under segment/, and a
+// retention policy (truncating by age or size) in segment, beside the log
+// it acts on: neither goes into the handlers.
 //
 // # Subjects
 //
@@ -87,7 +91,8 @@
 //
 // Stop stops the micro service, answers 503 to requests that still arrive,
 // lets the log commit and the service acknowledge what it holds
-// (Log.Detach), answers parked reads with what has committed, and returns. It does not close the log or the
-// connection: their owner does, after Stop. Run wires all of this, with an
-// embedded nats-server when no NATS URL is given, for the evlog binary.
+// (Log.Detach), answers parked reads with what has committed, and returns.
+// It does not close the log or the connection: their owner does, after
+// Stop. Package service/node wires all of this, with an embedded
+// nats-server when no NATS URL is given, for the evlog binary.
 package service

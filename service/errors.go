@@ -4,7 +4,6 @@ import (
 	"errors"
 
 	"github.com/evlog/evlog/messages"
-	"github.com/evlog/evlog/service/logapi"
 )
 
 // Errors returned by New, Run and Err, and those a Log wraps so that the
@@ -24,26 +23,26 @@ var (
 
 	// ErrBadRequest is the error of a request that does not decode or
 	// breaks a rule of the protocol; it is answered with 400.
-	ErrBadRequest = logapi.ErrBadRequest
+	ErrBadRequest = errors.New(messages.CodeText(messages.CodeBadRequest))
 	// ErrOffsetOutOfRange is the error of an offset outside the log; it
 	// is answered with 404.
-	ErrOffsetOutOfRange = logapi.ErrOffsetOutOfRange
+	ErrOffsetOutOfRange = errors.New(messages.CodeText(messages.CodeOffsetOutOfRange))
 	// ErrTooLarge is the error of a request, a record or a record to be
 	// read beyond a size limit; it is answered with 413.
-	ErrTooLarge = logapi.ErrTooLarge
+	ErrTooLarge = errors.New(messages.CodeText(messages.CodeTooLarge))
 	// ErrUnavailable is the error of a request that cannot be served now
 	// and may be retried: the service is stopping, too many requests
 	// wait, or the log is closed. It is answered with 503.
-	ErrUnavailable = logapi.ErrUnavailable
+	ErrUnavailable = errors.New(messages.CodeText(messages.CodeUnavailable))
 	// ErrLogFailed is returned by Err, and wrapped by every refused
 	// append, once the log has failed: after a failed sync or a write
 	// that left part of an append in the log, nothing more may be
 	// acknowledged. Appends are then answered with 500.
-	ErrLogFailed = logapi.ErrLogFailed
+	ErrLogFailed = errors.New("log failed")
 	// ErrSyncFailed is wrapped, with ErrLogFailed, by Err after the log
 	// failed to sync: the kernel may have dropped the pages it could not
 	// write.
-	ErrSyncFailed = logapi.ErrSyncFailed
+	ErrSyncFailed = errors.New("log sync failed")
 )
 
 // codeOf maps an error to the wire code that answers it. This is the one

@@ -1,8 +1,10 @@
 package service
 
 import (
+	"time"
+
+	"github.com/evlog/evlog/messages"
 	"github.com/evlog/evlog/segment"
-	"github.com/evlog/evlog/service/logapi"
 )
 
 // Log is what the service serves: a sequence of records that grows by
@@ -90,17 +92,48 @@ type Log interface {
 	Err() error
 }
 
-// The vocabulary of Log, defined in package logapi so that an
-// implementation need not import this package.
-type (
-	// Append is one append request on its way through a Log; see
-	// logapi.Append.
-	Append = logapi.Append
-	// Commit is a committed range, or appends given up; see
-	// logapi.Commit.
-	Commit = logapi.Commit
-	// CommitFunc receives a Log's commits.
-	CommitFunc = logapi.CommitFunc
-	// LogStats describes a Log's storage; see logapi.Stats.
-	LogStats = logapi.Stats
-)
+// Append is one append request on its way through a log. The caller fills
+// in Records and Token; the log sets First and Last, the offsets of the
+// first and last record, before it delivers the Append in a Commit.
+type Append struct {
+	Records     []*messages.Record
+	First, Last uint64
+	// Token is the caller's: the log hands it back untouched.
+	Token any
+}
+
+// Commit is a range of records that committed, or a group of appends the
+// log gave up.
+type Commit struct {
+	// First and Last bound the committed range. They are unset when Err
+	// is.
+	First, Last uint64
+	// Appends are the accepted appends the commit completes, in offset
+	// order; they cover part or all of First to Last, or none of it when
+	// the records were appended elsewhere. The receiver may keep the
+	// slice only until it returns.
+	Appends []*Append
+	// Err, when set, says why Appends will never commit; it wraps
+	// ErrLogFailed or ErrUnavailable.
+	Err error
+	// Synced says the log synced its storage for this commit, and
+	// SyncDuration how long that took; a failed sync is reported too.
+	Synced       bool
+	SyncDuration time.Duration
+}
+
+// CommitFunc receives a Log's commits, one at a time, in offset order.
+type CommitFunc func(Commit)
+
+// LogStats describes a Log's storage.
+type LogStats struct {
+	// Segments is the number of segments, the active one included.
+	Segments int
+	// Bytes is the size of the stored records.
+	Bytes uint64
+	// LowestOffset is the offset of the oldest record kept.
+	LowestOffset uint64
+	// NextOffset is the offset the next appended record gets, committed
+	// or not.
+	NextOffset uint64
+}

@@ -3,7 +3,7 @@ package local
 import (
 	"sync"
 
-	"github.com/evlog/evlog/service/logapi"
+	"github.com/evlog/evlog/service"
 )
 
 // committer is the goroutine that commits queued appends in groups, one
@@ -11,19 +11,19 @@ import (
 // startCommitter starts it and close stops it, after committing what is
 // queued.
 type committer struct {
-	commit func([]*logapi.Append)
+	commit func([]*service.Append)
 
 	// mu guards the fields below; cond signals a change to any of them.
 	mu      sync.Mutex
 	cond    *sync.Cond
-	queue   []*logapi.Append
+	queue   []*service.Append
 	busy    bool // a group is being committed
 	closing bool
 
 	done chan struct{}
 }
 
-func startCommitter(commit func([]*logapi.Append)) *committer {
+func startCommitter(commit func([]*service.Append)) *committer {
 	c := &committer{commit: commit, done: make(chan struct{})}
 	c.cond = sync.NewCond(&c.mu)
 	go c.run()
@@ -31,7 +31,7 @@ func startCommitter(commit func([]*logapi.Append)) *committer {
 }
 
 // enqueue queues a for the next group.
-func (c *committer) enqueue(a *logapi.Append) {
+func (c *committer) enqueue(a *service.Append) {
 	c.mu.Lock()
 	c.queue = append(c.queue, a)
 	c.mu.Unlock()
@@ -67,7 +67,7 @@ func (c *committer) close() {
 
 func (c *committer) run() {
 	defer close(c.done)
-	var batch []*logapi.Append
+	var batch []*service.Append
 	for {
 		c.mu.Lock()
 		for len(c.queue) == 0 && !c.closing {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/evlog/evlog/segment"
-	"github.com/evlog/evlog/service/logapi"
+	"github.com/evlog/evlog/service"
 )
 
 // Config configures a Log. The zero value of each field means its default.
@@ -33,10 +33,10 @@ type Log struct {
 	// the committer's mu.
 	mu     sync.Mutex
 	closed bool
-	inline [1]*logapi.Append
+	inline [1]*service.Append
 
 	// fn receives the commits; nil before Attach and after Detach.
-	fn       atomic.Pointer[logapi.CommitFunc]
+	fn       atomic.Pointer[service.CommitFunc]
 	attached bool // under mu
 
 	// committed is the offset after the last committed record. Only
@@ -80,12 +80,12 @@ func New(l *segment.Log, cfg Config) (*Log, error) {
 }
 
 // Attach makes fn the receiver of the commits. It may be called once.
-func (l *Log) Attach(fn logapi.CommitFunc) error {
+func (l *Log) Attach(fn service.CommitFunc) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
 	case l.closed:
-		return fmt.Errorf("%w: log is closed", logapi.ErrUnavailable)
+		return fmt.Errorf("%w: log is closed", service.ErrUnavailable)
 	case l.attached:
 		return errors.New("log already attached")
 	case fn == nil:
@@ -109,14 +109,14 @@ func (l *Log) Detach() {
 // Append writes a's records and queues them for the committer, or, under
 // a sync mode other than SyncAlways with nothing queued, commits them at
 // once.
-func (l *Log) Append(a *logapi.Append) error {
+func (l *Log) Append(a *service.Append) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.Err(); err != nil {
 		return err
 	}
 	if l.closed {
-		return fmt.Errorf("%w: log is closed", logapi.ErrUnavailable)
+		return fmt.Errorf("%w: log is closed", service.ErrUnavailable)
 	}
 	before := l.seg.NextOffset()
 	first, err := l.seg.AppendUnsynced(a.Records)
@@ -149,18 +149,18 @@ func (l *Log) Append(a *logapi.Append) error {
 
 // commit commits one batch of contiguous appends, on the committer's
 // goroutine or inline under mu, never both at once.
-func (l *Log) commit(batch []*logapi.Append) {
+func (l *Log) commit(batch []*service.Append) {
 	if err := l.Err(); err != nil {
-		l.deliver(logapi.Commit{Appends: batch, Err: err})
+		l.deliver(service.Commit{Appends: batch, Err: err})
 		return
 	}
-	c := logapi.Commit{First: batch[0].First, Last: batch[len(batch)-1].Last, Appends: batch}
+	c := service.Commit{First: batch[0].First, Last: batch[len(batch)-1].Last, Appends: batch}
 	if l.mode == segment.SyncAlways {
 		start := time.Now()
 		err := l.seg.Sync()
 		c.Synced, c.SyncDuration = true, time.Since(start)
 		if err != nil {
-			l.fail(fmt.Errorf("%w: %w: %w", logapi.ErrLogFailed, logapi.ErrSyncFailed, err))
+			l.fail(fmt.Errorf("%w: %w: %w", service.ErrLogFailed, service.ErrSyncFailed, err))
 			c.First, c.Last, c.Err = 0, 0, l.Err()
 			l.deliver(c)
 			return
@@ -176,7 +176,7 @@ func (l *Log) commit(batch []*logapi.Append) {
 	l.deliver(c)
 }
 
-func (l *Log) deliver(c logapi.Commit) {
+func (l *Log) deliver(c service.Commit) {
 	if fn := l.fn.Load(); fn != nil {
 		(*fn)(c)
 	}
@@ -217,9 +217,9 @@ func (l *Log) TruncateFront(lowest uint64) (uint64, error) {
 }
 
 // Stats describes the segment log.
-func (l *Log) Stats() logapi.Stats {
+func (l *Log) Stats() service.LogStats {
 	st := l.seg.Stats()
-	return logapi.Stats{Segments: st.Segments, Bytes: st.Bytes, LowestOffset: st.LowestOffset, NextOffset: st.NextOffset}
+	return service.LogStats{Segments: st.Segments, Bytes: st.Bytes, LowestOffset: st.LowestOffset, NextOffset: st.NextOffset}
 }
 
 // Recovered reports what opening the segment log repaired.
@@ -242,8 +242,8 @@ func (l *Log) Err() error {
 // it has one.
 func (l *Log) fail(err error) {
 	l.failOnce.Do(func() {
-		if !errors.Is(err, logapi.ErrLogFailed) {
-			err = fmt.Errorf("%w: %w", logapi.ErrLogFailed, err)
+		if !errors.Is(err, service.ErrLogFailed) {
+			err = fmt.Errorf("%w: %w", service.ErrLogFailed, err)
 		}
 		l.failErr = err
 		close(l.failed)
@@ -268,13 +268,13 @@ func (l *Log) Close() error {
 func translate(err error) error {
 	switch {
 	case errors.Is(err, segment.ErrFailed):
-		return fmt.Errorf("%w: %w", logapi.ErrLogFailed, err)
+		return fmt.Errorf("%w: %w", service.ErrLogFailed, err)
 	case errors.Is(err, segment.ErrRecordTooLarge):
-		return fmt.Errorf("%w: %w", logapi.ErrTooLarge, err)
+		return fmt.Errorf("%w: %w", service.ErrTooLarge, err)
 	case errors.Is(err, segment.ErrOffsetOutOfRange):
-		return fmt.Errorf("%w: %w", logapi.ErrOffsetOutOfRange, err)
+		return fmt.Errorf("%w: %w", service.ErrOffsetOutOfRange, err)
 	case errors.Is(err, segment.ErrClosed):
-		return fmt.Errorf("%w: %w", logapi.ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", service.ErrUnavailable, err)
 	}
 	return err
 }

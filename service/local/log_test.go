@@ -7,7 +7,7 @@ import (
 
 	"github.com/evlog/evlog/messages"
 	"github.com/evlog/evlog/segment"
-	"github.com/evlog/evlog/service/logapi"
+	"github.com/evlog/evlog/service"
 )
 
 // open serves a fresh segment log in mode, closed with it when the test
@@ -40,24 +40,24 @@ func open(t *testing.T, mode segment.SyncMode, c segment.Config) (*Log, *commits
 
 type commits struct {
 	mu  sync.Mutex
-	all []logapi.Commit
+	all []service.Commit
 }
 
-func (c *commits) add(cm logapi.Commit) {
+func (c *commits) add(cm service.Commit) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	cm.Appends = append([]*logapi.Append(nil), cm.Appends...)
+	cm.Appends = append([]*service.Append(nil), cm.Appends...)
 	c.all = append(c.all, cm)
 }
 
-func (c *commits) get() []logapi.Commit {
+func (c *commits) get() []service.Commit {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]logapi.Commit(nil), c.all...)
+	return append([]service.Commit(nil), c.all...)
 }
 
-func app(values ...string) *logapi.Append {
-	a := &logapi.Append{}
+func app(values ...string) *service.Append {
+	a := &service.Append{}
 	for _, v := range values {
 		a.Records = append(a.Records, &messages.Record{Value: []byte(v)})
 	}
@@ -116,20 +116,20 @@ func TestAppendErrors(t *testing.T) {
 	c.Segment.MaxStoreBytes = 256
 	l, _ := open(t, segment.SyncNever, c)
 	big := make([]byte, 1000)
-	err := l.Append(&logapi.Append{Records: []*messages.Record{{Value: big}}})
-	if !errors.Is(err, logapi.ErrTooLarge) || l.Err() != nil {
+	err := l.Append(&service.Append{Records: []*messages.Record{{Value: big}}})
+	if !errors.Is(err, service.ErrTooLarge) || l.Err() != nil {
 		t.Fatalf("record too large: %v, failed %v", err, l.Err())
 	}
-	if _, _, err := l.ReadRaw(5, 1, 100, nil); !errors.Is(err, logapi.ErrOffsetOutOfRange) {
+	if _, _, err := l.ReadRaw(5, 1, 100, nil); !errors.Is(err, service.ErrOffsetOutOfRange) {
 		t.Fatalf("read beyond the log: %v", err)
 	}
-	if _, err := l.TruncateFront(9); !errors.Is(err, logapi.ErrOffsetOutOfRange) {
+	if _, err := l.TruncateFront(9); !errors.Is(err, service.ErrOffsetOutOfRange) {
 		t.Fatalf("truncate beyond the log: %v", err)
 	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Append(app("a")); !errors.Is(err, logapi.ErrUnavailable) {
+	if err := l.Append(app("a")); !errors.Is(err, service.ErrUnavailable) {
 		t.Fatalf("append after Close: %v", err)
 	}
 }
@@ -139,7 +139,7 @@ func TestAppendErrors(t *testing.T) {
 func TestFollowsSegmentFailure(t *testing.T) {
 	l, _ := open(t, segment.SyncNever, segment.Config{})
 	l.fail(errors.New("fdatasync: input/output error"))
-	if err := l.Append(app("a")); !errors.Is(err, logapi.ErrLogFailed) {
+	if err := l.Append(app("a")); !errors.Is(err, service.ErrLogFailed) {
 		t.Fatalf("append after failure: %v", err)
 	}
 	select {
