@@ -84,6 +84,18 @@ type Config struct {
 	// Logger receives recovery reports and background sync failures.
 	// Nil is silent.
 	Logger *slog.Logger
+	// OnDamage, when set, is told of every damaged record a read finds:
+	// the *DamageError that Read or ReadRawBatch returns for it, or the
+	// RawBatch.Damage of a batch it ended. It is called once per damaged
+	// record for the lifetime of the Log, however often the record is
+	// read, so that the caller may log and count each one without a
+	// flood (a Log that has reported over a thousand others may forget
+	// one and report it again). It runs on the goroutine of the read that
+	// found the damage, before the read returns and with none of the Log's
+	// locks held, so it delays that read: it must not block, and it must
+	// not call back into the Log. It must not modify the error. Nil is
+	// silent.
+	OnDamage func(*DamageError)
 }
 
 // DefaultConfig returns a Config with every default filled in.

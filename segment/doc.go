@@ -74,7 +74,11 @@
 // Reads check every frame's length against the store and its CRC before
 // decoding, and decoding bounds every msgpack length by the bytes present,
 // so damaged bytes are never returned as data and never cause a large
-// allocation.
+// allocation. A read that finds a record damaged says where: its error is
+// a *DamageError naming the segment and the offset, a raw batch that ends
+// before a damaged record names it in RawBatch.Damage, and Config.OnDamage
+// hears of each damaged record once, so that a server can log and count
+// damage it serves around.
 //
 // # Durability
 //
@@ -100,7 +104,8 @@
 //	open.go       NewLog: lock the directory, list the segments, recover each one
 //	append.go     Append, AppendBatch, AppendUnsynced; rolling and sealing segments
 //	sync.go       Sync with group commit, the interval syncer, the sticky failure
-//	read.go       Read and ReadRaw
+//	read.go       Read, ReadRaw and ReadRawBatch
+//	damage.go     DamageError, and reporting each damaged record once to Config.OnDamage
 //	reader.go     Reader, the raw bytes of every store
 //	truncate.go   TruncateFront (and the place for a future TruncateBack)
 //	close.go      Close, Remove and Reset

@@ -18,7 +18,8 @@ var (
 	// mismatch, a frame that runs past its store, or a record that does
 	// not decode or carries another offset than the index says. It is
 	// the frame format's error, so that a frame the frame package rejects
-	// matches it too.
+	// matches it too. A read of a damaged record returns it wrapped in a
+	// *DamageError, which names the segment and the record.
 	ErrCorrupt = frame.ErrCorrupt
 	// ErrRecordTooLarge is returned by Append for a record whose frame
 	// cannot fit in an empty segment, and by ReadRaw when the first record

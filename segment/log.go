@@ -35,6 +35,10 @@ type Log struct {
 	synced   uint64 // every offset below is durable
 	syncErr  error  // sticky: after a failed sync nothing more is acknowledged
 
+	// damage holds the damaged records reported to Config.OnDamage. Its
+	// lock is a leaf, taken after every read lock is released.
+	damage damageSeen
+
 	recovered []Recovery
 	lock      *os.File      // holds the directory's lock until Close
 	stop      chan struct{} // closed by Close to stop the interval syncer
