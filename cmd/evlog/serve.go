@@ -72,7 +72,7 @@ func addServeFlags(fs *flag.FlagSet) *serveFlags {
 		natsListen: fs.String("nats-listen", "", "host:port of the embedded NATS server (default "+node.DefaultNATSListen+", or the listen address of --nats-config)"),
 		natsConfig: fs.String("nats-config", "", "nats-server config `file` for the embedded server: accounts, users, permissions, TLS"),
 
-		syncMode:     fs.String("sync", "always", "when appends are synced to disk: always (acknowledged means durable), interval, never"),
+		syncMode:     fs.String("sync", "always", "when appends are synced to disk. Every mode survives a process crash (kill -9) with nothing acknowledged lost. always: also a power loss, no offset ever reused; interval: a power loss may lose the last --sync-interval of appends and hand their offsets out again; never: a power loss may lose any recent append and reuse its offset"),
 		syncInterval: fs.Duration("sync-interval", segment.DefaultSyncInterval, "sync period for --sync interval"),
 		storeBytes:   fs.Uint64("max-store-bytes", segment.DefaultMaxStoreBytes, "segment store size at which the log rolls to a new segment; must hold the largest record"),
 		indexBytes:   fs.Uint64("max-index-bytes", segment.DefaultMaxIndexBytes, "segment index size (12 bytes a record) at which the log rolls"),

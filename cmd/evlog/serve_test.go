@@ -186,3 +186,23 @@ func TestShippedConfigFile(t *testing.T) {
 		t.Fatalf("resolved %+v", o)
 	}
 }
+
+// TestServeHelpSaysWhatEachSyncModeSurvives keeps --sync's help exact
+// about which failure each mode survives and when offsets may be reused.
+func TestServeHelpSaysWhatEachSyncModeSurvives(t *testing.T) {
+	out, _, err := cliStreams(t, "", "serve", "--help")
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("serve --help: %v", err)
+	}
+	var help string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "-sync ") {
+			help = line
+		}
+	}
+	for _, want := range []string{"process crash", "always: also a power loss", "interval: a power loss", "never: a power loss", "offset"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("--sync help %q lacks %q", help, want)
+		}
+	}
+}
