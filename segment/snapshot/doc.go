@@ -9,7 +9,8 @@
 // A Writer turns records into a stream and a Reader checks a stream and
 // turns it back into records, both with memory bounded by the largest
 // record, never by the snapshot. WriteLog writes a range of a
-// *segment.Log. A server that streams a snapshot to a requester in chunks
+// *segment.Log, read with ScanLog, which also serves a caller that wants a
+// log's records without a stream, such as evlog dump. A server that streams a snapshot to a requester in chunks
 // hands WriteLog an io.Writer that sends each chunk it is given (the Writer
 // writes through a 64 KiB buffer, so chunks come at most that large); the
 // requester feeds the chunks, in order, to a Reader.
