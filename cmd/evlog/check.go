@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -136,6 +137,8 @@ func (e *errWriter) printf(format string, args ...any) {
 // can read "150 GB/s" for pages in the cache.
 type progress struct {
 	w        io.Writer
+	doing    string // what the bar says; "" is "checking"
+	did      string // what a plain line says; "" is "checked"
 	terminal bool
 	bar      *progressbar.ProgressBar
 	tenths   int64
@@ -162,14 +165,14 @@ func (p *progress) update(done, total int64) {
 	if !p.terminal {
 		if t := done * 10 / total; t > p.tenths || done == 0 {
 			p.tenths = t
-			fmt.Fprintf(p.w, "checked %d of %d bytes (%d%%)%s\n", done, total, done*100/total, p.rate(done, ", "))
+			fmt.Fprintf(p.w, "%s %d of %d bytes (%d%%)%s\n", cmp.Or(p.did, "checked"), done, total, done*100/total, p.rate(done, ", "))
 		}
 		return
 	}
 	if p.bar == nil {
 		p.bar = progressbar.NewOptions64(total,
 			progressbar.OptionSetWriter(p.w),
-			progressbar.OptionSetDescription("checking"),
+			progressbar.OptionSetDescription(cmp.Or(p.doing, "checking")),
 			// The library's own rate and time estimate come from the
 			// last few updates; the description carries ours.
 			progressbar.OptionShowBytes(false),

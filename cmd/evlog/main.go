@@ -79,6 +79,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			infoCommand(stdout),
 			decodeCommand(stdin, stdout),
 			checkCommand(stdout, stderr),
+			dumpCommand(stdout, stderr),
+			restoreCommand(stdout, stderr),
 			benchCommand(stdout, stderr),
 			versionCommand(stdout),
 		},
