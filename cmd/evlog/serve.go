@@ -54,8 +54,7 @@ type serveFlags struct {
 	recordBytes, readBytes, batchRecords *int
 	pendingAppends, parkedReads          *int
 	maxWait                              *time.Duration
-	creds, nkey, user, password, token   *string
-	tlsCA, tlsCert, tlsKey               *string
+	auth                                 natsAuthFlags
 	metricsAddr                          *string
 	logLevel                             *string
 	logJSON                              *bool
@@ -84,14 +83,7 @@ func addServeFlags(fs *flag.FlagSet) *serveFlags {
 		parkedReads:    fs.Int("max-parked-reads", d.MaxParkedReads, "most long-poll reads waiting at once; more get 503"),
 		maxWait:        fs.Duration("max-wait", d.MaxWait, "longest wait_ms a read may wait for new records"),
 
-		creds:    fs.String("nats-creds", "", "NATS credentials `file` of the service's connection"),
-		nkey:     fs.String("nats-nkey", "", "NATS nkey seed `file` of the service's connection"),
-		user:     fs.String("nats-user", "", "NATS user of the service's connection"),
-		password: fs.String("nats-password", "", "NATS password of --nats-user"),
-		token:    fs.String("nats-token", "", "NATS token of the service's connection"),
-		tlsCA:    fs.String("nats-tls-ca", "", "CA certificate `file` to verify the --nats-url server"),
-		tlsCert:  fs.String("nats-tls-cert", "", "client certificate `file` for --nats-url"),
-		tlsKey:   fs.String("nats-tls-key", "", "client key `file` for --nats-url"),
+		auth: addNATSAuthFlags(fs, "the service's connection"),
 
 		metricsAddr: fs.String("metrics-addr", "", "host:port serving /metrics, /healthz and /readyz over HTTP, e.g. 127.0.0.1:9090 (default off)"),
 		logLevel:    fs.String("log-level", "info", "debug, info, warn or error"),
@@ -124,14 +116,14 @@ func (f *serveFlags) options(stderr io.Writer) (node.Options, error) {
 		NATSURL:           *f.natsURL,
 		NATSListen:        *f.natsListen,
 		NATSConfigFile:    *f.natsConfig,
-		CredsFile:         *f.creds,
-		NKeyFile:          *f.nkey,
-		User:              *f.user,
-		Password:          *f.password,
-		Token:             *f.token,
-		TLSCAFile:         *f.tlsCA,
-		TLSCertFile:       *f.tlsCert,
-		TLSKeyFile:        *f.tlsKey,
+		CredsFile:         *f.auth.creds,
+		NKeyFile:          *f.auth.nkey,
+		User:              *f.auth.user,
+		Password:          *f.auth.password,
+		Token:             *f.auth.token,
+		TLSCAFile:         *f.auth.tlsCA,
+		TLSCertFile:       *f.auth.tlsCert,
+		TLSKeyFile:        *f.auth.tlsKey,
 		SyncMode:          mode,
 		SyncInterval:      *f.syncInterval,
 		MaxStoreBytes:     *f.storeBytes,
