@@ -91,7 +91,9 @@
 //
 // Stop stops the micro service, answers 503 to requests that still arrive,
 // lets the log commit and the service acknowledge what it holds
-// (Log.Detach), answers parked reads with what has committed, and returns.
+// (Log.Detach), answers parked reads with the records that have committed
+// for them, or with 503 when none have, so that a follower reconnects
+// rather than mistake the stop for the end of its wait, and returns.
 // It does not close the log or the connection: their owner does, after
 // Stop. Package service/node wires all of this, with an embedded
 // nats-server when no NATS URL is given, for the evlog binary.

@@ -57,8 +57,16 @@ func (s *Service) handleRead(req micro.Request) {
 	s.respond(req, body)
 }
 
-// answerParked answers a read the poller found due.
-func (s *Service) answerParked(p *parkedRead) {
+// answerParked answers a read the poller found due. A read the poller
+// answers because it is closing, with no records committed for it, gets
+// 503 rather than an empty reply, so that a follower knows to reconnect
+// instead of taking the stop for the end of its wait.
+func (s *Service) answerParked(p *parkedRead, stopping bool) {
+	if stopping && s.log.CommittedOffset() == p.req.Offset {
+		s.metrics.answered(epRead, codeOf(errStopping), time.Time{})
+		s.replyError(p.reply, errStopping)
+		return
+	}
 	buf := getBuf()
 	defer putBuf(buf)
 	body, err := s.read(p.req, buf)

@@ -416,3 +416,75 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// TestStopAnswersParkedReads: Stop answers a parked read with the records
+// committed for it, and with 503 when none have, so that a follower
+// reconnects rather than take an empty reply for the end of its wait.
+func TestStopAnswersParkedReads(t *testing.T) {
+	log := newFakeLog()
+	e := startFake(t, Config{}, log)
+	e.request(t, "append", appendReq("a"))
+	log.mu.Lock()
+	log.hold = true
+	log.mu.Unlock()
+	sub, err := e.nc.SubscribeSync(nats.NewInbox())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The read waits at 1, where a held append commits during Stop.
+	rb, _ := messages.Marshal(&messages.ReadRequest{Offset: 1, MaxRecords: 10, WaitMS: 30000})
+	if err := e.nc.PublishRequest("evlog.read", sub.Subject, rb); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "a parked read", func() bool { return e.svc.Stats().ParkedReads == 1 })
+	held, err := e.nc.SubscribeSync(nats.NewInbox())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := messages.Marshal(appendReq("b"))
+	if err := e.nc.PublishRequest("evlog.append", held.Subject, body); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "an append held", func() bool { return e.svc.Stats().PendingAppends == 1 })
+	if err := e.svc.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	m, err := sub.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep messages.ReadReply
+	if err := messages.Unmarshal(m.Data, &rep); replyCode(t, m) != codeOK || err != nil || len(rep.Records) != 1 || string(rep.Records[0].Value) != "b" {
+		t.Fatalf("parked read whose records committed during Stop: %d %+v %v", replyCode(t, m), rep, err)
+	}
+}
+
+// TestStopRefusesEmptyParkedReads: a read still waiting when Stop comes,
+// with nothing committed for it, gets 503.
+func TestStopRefusesEmptyParkedReads(t *testing.T) {
+	e := startFake(t, Config{}, newFakeLog())
+	e.request(t, "append", appendReq("a"))
+	sub, err := e.nc.SubscribeSync(nats.NewInbox())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := messages.Marshal(&messages.ReadRequest{Offset: 1, WaitMS: 30000})
+	if err := e.nc.PublishRequest("evlog.read", sub.Subject, body); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "a parked read", func() bool { return e.svc.Stats().ParkedReads == 1 })
+	start := time.Now()
+	if err := e.svc.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	m, err := sub.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := replyCode(t, m); code != messages.CodeUnavailable || len(m.Data) != 0 {
+		t.Fatalf("parked read at Stop: code %d, %d bytes; want 503 and an empty body", code, len(m.Data))
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("answered %v after Stop", d)
+	}
+}
