@@ -33,7 +33,10 @@
 //	evlog.committed  Committed, published after each group of appends is durable
 //
 // It is a nats.go/micro service, so $SRV.PING, $SRV.INFO and $SRV.STATS
-// discovery works. A failed request is answered with an empty body and the
+// discovery works. Each log is a service of its own, named after its
+// prefix (ServiceName: "evlog" for the default prefix, "evlog-orders_eu"
+// for "orders.eu"), with the exact prefix in its "prefix" metadata, so that
+// the stats of two logs are never added together. A failed request is answered with an empty body and the
 // headers Nats-Service-Error-Code (one of the messages.Code* numbers, in
 // decimal) and Nats-Service-Error (a human-readable description).
 //

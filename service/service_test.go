@@ -23,6 +23,19 @@ type fakeEnv struct {
 
 func startFake(t *testing.T, cfg Config, log *fakeLog) *fakeEnv {
 	t.Helper()
+	ns := runNATS(t)
+	svc := serveFake(t, ns.ClientURL(), cfg, log)
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return &fakeEnv{log: log, svc: svc, nc: nc}
+}
+
+// runNATS starts an embedded nats-server, shut down when the test ends.
+func runNATS(t *testing.T) *server.Server {
+	t.Helper()
 	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
 	if err != nil {
 		t.Fatal(err)
@@ -32,7 +45,14 @@ func startFake(t *testing.T, cfg Config, log *fakeLog) *fakeEnv {
 		t.Fatal("nats-server not ready")
 	}
 	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	snc, err := nats.Connect(ns.ClientURL())
+	return ns
+}
+
+// serveFake serves log on a connection of its own to url, until the test
+// ends.
+func serveFake(t *testing.T, url string, cfg Config, log *fakeLog) *Service {
+	t.Helper()
+	snc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,12 +67,7 @@ func startFake(t *testing.T, cfg Config, log *fakeLog) *fakeEnv {
 			t.Errorf("stop: %v", err)
 		}
 	})
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	return &fakeEnv{log: log, svc: svc, nc: nc}
+	return svc
 }
 
 // request sends v, msgpack-encoded unless it is already bytes, to the
