@@ -3,6 +3,7 @@ package service
 import (
 	"fmt"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/evlog/evlog/messages"
@@ -39,7 +40,7 @@ func (s *Service) handleTruncate(req micro.Request) {
 		s.reject(req, fmt.Errorf("encode truncate reply: %w", err))
 		return
 	}
-	s.respond(req, body)
+	s.respond(req, body, nil)
 }
 
 // handleInfo describes the log as readers see it. The request body is
@@ -63,11 +64,17 @@ func (s *Service) handleInfo(req micro.Request) {
 		s.reject(req, fmt.Errorf("encode info reply: %w", err))
 		return
 	}
-	s.respond(req, body)
+	s.respond(req, body, nil)
 }
 
-func (s *Service) respond(req micro.Request, body []byte) {
-	if err := req.Respond(body); err != nil {
+// respond answers a request from its handler with body and, unless nil,
+// the headers h.
+func (s *Service) respond(req micro.Request, body []byte, h nats.Header) {
+	var opts []micro.RespondOpt
+	if h != nil {
+		opts = append(opts, micro.WithHeaders(micro.Headers(h)))
+	}
+	if err := req.Respond(body, opts...); err != nil {
 		s.logger.Debug("reply failed", "subject", req.Subject(), "error", err)
 	}
 }

@@ -107,7 +107,7 @@ func (s *Service) onCommit(c Commit) {
 		}
 		for _, a := range c.Appends {
 			body = appendOffsets(body[:0], "first_offset", a.First, "last_offset", a.Last)
-			s.replyData(pendingOf(a).reply, body)
+			s.replyData(pendingOf(a).reply, body, nil)
 		}
 		s.commitBody = body
 		s.metrics.committed(c.Appends)

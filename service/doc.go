@@ -88,7 +88,10 @@
 // bytes of records (default 1 MiB), and never more than the connection's
 // maximum payload. max_bytes yields to the first record: a read that finds a
 // record always returns it, unless it alone cannot fit in a NATS message,
-// which gets 413.
+// which gets 413. A reply whose records end early because the next one is
+// damaged says so in the header Evlog-Damaged-Offset (DamagedOffsetHeader),
+// so that damage does not pass for the end of a batch; the read of the
+// damaged record itself gets 500.
 //
 // # Shutdown
 //

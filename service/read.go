@@ -4,12 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/evlog/evlog/messages"
+	"github.com/evlog/evlog/segment"
 )
 
 // Read defaults, as the protocol documents them.
@@ -49,12 +52,12 @@ func (s *Service) handleRead(req micro.Request) {
 	}
 	buf := getBuf()
 	defer putBuf(buf)
-	body, err := s.read(rr, buf)
+	body, damage, err := s.read(rr, buf)
 	if err != nil {
 		s.reject(req, err)
 		return
 	}
-	s.respond(req, body)
+	s.respond(req, body, damageHeader(damage))
 }
 
 // answerParked answers a read the poller found due. A read the poller
@@ -69,24 +72,41 @@ func (s *Service) answerParked(p *parkedRead, stopping bool) {
 	}
 	buf := getBuf()
 	defer putBuf(buf)
-	body, err := s.read(p.req, buf)
+	body, damage, err := s.read(p.req, buf)
 	if err != nil {
 		s.metrics.answered(epRead, codeOf(err), time.Time{})
 		s.replyError(p.reply, err)
 		return
 	}
 	s.metrics.answered(epRead, codeOK, time.Time{})
-	s.replyData(p.reply, body)
+	s.replyData(p.reply, body, damageHeader(damage))
 }
 
-// read builds the reply to rr in buf.
-func (s *Service) read(rr messages.ReadRequest, buf *readBuf) ([]byte, error) {
+// DamagedOffsetHeader is the header of a read reply whose records end
+// early because the record after them is damaged; its value is that
+// record's offset, in decimal, which the reply's next_offset also is. A
+// read from there gets 500 naming the damage: a reader that can do without
+// the record continues from the offset after it.
+const DamagedOffsetHeader = "Evlog-Damaged-Offset"
+
+// damageHeader returns the headers of a read reply whose batch damage
+// ended, or nil when damage is nil.
+func damageHeader(damage *segment.DamageError) nats.Header {
+	if damage == nil {
+		return nil
+	}
+	return nats.Header{DamagedOffsetHeader: []string{strconv.FormatUint(damage.Offset, 10)}}
+}
+
+// read builds the reply to rr in buf. It also returns the damage that
+// ended the batch early, if any.
+func (s *Service) read(rr messages.ReadRequest, buf *readBuf) ([]byte, *segment.DamageError, error) {
 	next := s.log.CommittedOffset()
 	if rr.Offset > next {
-		return nil, s.outOfRange(rr.Offset, next)
+		return nil, nil, s.outOfRange(rr.Offset, next)
 	}
 	if rr.Offset == next {
-		return messages.AppendReadReply(buf.reply[:0], 0, nil, next), nil
+		return messages.AppendReadReply(buf.reply[:0], 0, nil, next), nil, nil
 	}
 	maxRecords := rr.MaxRecords
 	if maxRecords == 0 {
@@ -101,23 +121,23 @@ func (s *Service) read(rr messages.ReadRequest, buf *readBuf) ([]byte, error) {
 	}
 	maxBytes = min(maxBytes, uint64(limit))
 
-	recs, n, err := s.log.ReadRaw(rr.Offset, int(maxRecords), int(maxBytes), buf.records[:0])
+	b, err := s.log.ReadRawBatch(rr.Offset, int(maxRecords), int(maxBytes), buf.records[:0])
 	if errors.Is(err, ErrTooLarge) && maxBytes < uint64(limit) {
 		// max_bytes yields to the first record, so that a reader with a
 		// small limit still makes progress.
-		recs, n, err = s.log.ReadRaw(rr.Offset, 1, limit, buf.records[:0])
+		b, err = s.log.ReadRawBatch(rr.Offset, 1, limit, buf.records[:0])
 	}
 	switch {
 	case errors.Is(err, ErrTooLarge):
-		return nil, fmt.Errorf("%w: record %d does not fit in a reply of %d bytes", ErrTooLarge, rr.Offset, limit)
+		return nil, nil, fmt.Errorf("%w: record %d does not fit in a reply of %d bytes", ErrTooLarge, rr.Offset, limit)
 	case errors.Is(err, ErrOffsetOutOfRange):
-		return nil, s.outOfRange(rr.Offset, next)
+		return nil, nil, s.outOfRange(rr.Offset, next)
 	case err != nil:
-		return nil, fmt.Errorf("read %d: %w", rr.Offset, err)
+		return nil, nil, fmt.Errorf("read %d: %w", rr.Offset, err)
 	}
-	buf.records = recs
-	buf.reply = messages.AppendReadReply(buf.reply[:0], n, recs, rr.Offset+uint64(n))
-	return buf.reply, nil
+	buf.records = b.Records
+	buf.reply = messages.AppendReadReply(buf.reply[:0], b.N, b.Records, rr.Offset+uint64(b.N))
+	return buf.reply, b.Damage, nil
 }
 
 // outOfRange is the error of a read at off, outside the readable range

@@ -37,13 +37,20 @@ func (s *Service) replyError(reply string, err error) {
 	}
 }
 
-// replyData answers a reply subject after the request's handler has
-// returned; see replyError.
-func (s *Service) replyData(reply string, data []byte) {
+// replyData answers a reply subject with data and, unless nil, the
+// headers h, after the request's handler has returned; see replyError.
+func (s *Service) replyData(reply string, data []byte, h nats.Header) {
 	if reply == "" {
 		return
 	}
-	if err := s.nc.Publish(reply, data); err != nil {
+	var err error
+	if h == nil {
+		// The common case, on the commit path: no Msg to allocate.
+		err = s.nc.Publish(reply, data)
+	} else {
+		err = s.nc.PublishMsg(&nats.Msg{Subject: reply, Data: data, Header: h})
+	}
+	if err != nil {
 		s.logger.Debug("reply failed", "subject", reply, "error", err)
 	}
 }
