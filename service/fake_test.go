@@ -22,9 +22,9 @@ type fakeLog struct {
 	appendErr error // returned by Append when set
 	// damaged are the offsets whose records read as damaged.
 	damaged map[uint64]bool
-	changed   chan struct{}
-	failed    chan struct{}
-	failErr   error
+	changed chan struct{}
+	failed  chan struct{}
+	failErr error
 }
 
 var _ Log = (*fakeLog)(nil)
