@@ -32,13 +32,22 @@
 //	evlog.info       (empty)         -> InfoReply
 //	evlog.committed  Committed, published after each group of appends is durable
 //
+// A request whose Content-Type header is application/json, or whose body
+// starts with '{', is JSON (messages.RequestFormat) and is answered in
+// JSON, with that header; an append keeps its format until the commit
+// answers it, and a parked read until the poller does. A JSON read reply
+// is sized for the growth the conversion may bring (messages.JSONGrowth),
+// so that it still fits in a NATS message. Committed notifications are
+// always msgpack.
+//
 // It is a nats.go/micro service, so $SRV.PING, $SRV.INFO and $SRV.STATS
 // discovery works. Each log is a service of its own, named after its
 // prefix (ServiceName: "evlog" for the default prefix, "evlog-orders_eu"
-// for "orders.eu"), with the exact prefix in its "prefix" metadata, so that
-// the stats of two logs are never added together. A failed request is answered with an empty body and the
-// headers Nats-Service-Error-Code (one of the messages.Code* numbers, in
-// decimal) and Nats-Service-Error (a human-readable description).
+// for "orders.eu"), with the exact prefix in its "prefix" metadata, so
+// that the stats of two logs are never added together. A failed request
+// is answered with an empty body, whatever its format, and the headers
+// Nats-Service-Error-Code (one of the messages.Code* numbers, in decimal)
+// and Nats-Service-Error (a human-readable description).
 //
 // # One log per prefix
 //

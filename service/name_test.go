@@ -30,7 +30,7 @@ func TestServiceName(t *testing.T) {
 // services, each found by its name with its exact prefix in the metadata,
 // and both found by a ping.
 func TestServicesPerPrefix(t *testing.T) {
-	ns := runNATS(t)
+	ns := runNATS(t, nil)
 	serveFake(t, ns.ClientURL(), Config{}, newFakeLog())
 	serveFake(t, ns.ClientURL(), Config{Prefix: "orders.eu"}, newFakeLog())
 	nc, err := nats.Connect(ns.ClientURL())

@@ -11,6 +11,7 @@ import (
 type parkedRead struct {
 	reply    string
 	req      messages.ReadRequest
+	format   messages.Format // of the request, and so of the reply
 	deadline time.Time
 }
 

@@ -4,11 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/evlog/evlog/messages"
@@ -31,8 +29,9 @@ func (s *Service) handleRead(req micro.Request) {
 	}
 	defer s.inflight.Done()
 
+	f := requestFormat(req)
 	var rr messages.ReadRequest
-	if err := messages.Unmarshal(req.Data(), &rr); err != nil {
+	if err := f.Unmarshal(req.Data(), &rr); err != nil {
 		s.reject(req, fmt.Errorf("%w: decode read request: %v", ErrBadRequest, err))
 		return
 	}
@@ -41,7 +40,7 @@ func (s *Service) handleRead(req micro.Request) {
 		if rr.WaitMS < uint64(wait/time.Millisecond) {
 			wait = time.Duration(rr.WaitMS) * time.Millisecond
 		}
-		switch s.poller.park(&parkedRead{reply: req.Reply(), req: rr, deadline: time.Now().Add(wait)}) {
+		switch s.poller.park(&parkedRead{reply: req.Reply(), req: rr, format: f, deadline: time.Now().Add(wait)}) {
 		case parkFull:
 			s.reject(req, fmt.Errorf("%w: %d reads are already waiting; retry later", ErrUnavailable, s.cfg.MaxParkedReads))
 			return
@@ -52,12 +51,12 @@ func (s *Service) handleRead(req micro.Request) {
 	}
 	buf := getBuf()
 	defer putBuf(buf)
-	body, damage, err := s.read(rr, buf)
+	body, damage, err := s.read(rr, f, buf)
 	if err != nil {
 		s.reject(req, err)
 		return
 	}
-	s.respond(req, body, damageHeader(damage))
+	s.respond(req, body, replyHeader(f, damage))
 }
 
 // answerParked answers a read the poller found due. A read the poller
@@ -72,14 +71,14 @@ func (s *Service) answerParked(p *parkedRead, stopping bool) {
 	}
 	buf := getBuf()
 	defer putBuf(buf)
-	body, damage, err := s.read(p.req, buf)
+	body, damage, err := s.read(p.req, p.format, buf)
 	if err != nil {
 		s.metrics.answered(epRead, codeOf(err), time.Time{})
 		s.replyError(p.reply, err)
 		return
 	}
 	s.metrics.answered(epRead, codeOK, time.Time{})
-	s.replyData(p.reply, body, damageHeader(damage))
+	s.replyData(p.reply, body, replyHeader(p.format, damage))
 }
 
 // DamagedOffsetHeader is the header of a read reply whose records end
@@ -89,55 +88,74 @@ func (s *Service) answerParked(p *parkedRead, stopping bool) {
 // the record continues from the offset after it.
 const DamagedOffsetHeader = "Evlog-Damaged-Offset"
 
-// damageHeader returns the headers of a read reply whose batch damage
-// ended, or nil when damage is nil.
-func damageHeader(damage *segment.DamageError) nats.Header {
-	if damage == nil {
-		return nil
-	}
-	return nats.Header{DamagedOffsetHeader: []string{strconv.FormatUint(damage.Offset, 10)}}
-}
-
-// read builds the reply to rr in buf. It also returns the damage that
-// ended the batch early, if any.
-func (s *Service) read(rr messages.ReadRequest, buf *readBuf) ([]byte, *segment.DamageError, error) {
+// read builds the reply to rr in format f, in buf for msgpack. It also
+// returns the damage that ended the batch early, if any.
+func (s *Service) read(rr messages.ReadRequest, f messages.Format, buf *readBuf) ([]byte, *segment.DamageError, error) {
 	next := s.log.CommittedOffset()
 	if rr.Offset > next {
 		return nil, nil, s.outOfRange(rr.Offset, next)
 	}
-	if rr.Offset == next {
-		return messages.AppendReadReply(buf.reply[:0], 0, nil, next), nil, nil
+	var b segment.RawBatch
+	if rr.Offset < next {
+		var err error
+		if b, err = s.readBatch(rr, f, next, buf); err != nil {
+			return nil, nil, err
+		}
+		buf.records = b.Records
 	}
+	buf.reply = messages.AppendReadReply(buf.reply[:0], b.N, b.Records, rr.Offset+uint64(b.N))
+	if f == messages.FormatMsgpack {
+		return buf.reply, b.Damage, nil
+	}
+	body, err := f.Reply(buf.reply)
+	switch {
+	case err != nil:
+		return nil, nil, fmt.Errorf("encode read reply: %w", err)
+	case len(body) > int(s.nc.MaxPayload()):
+		// Only a record read alone, under readBatch's fallback, can
+		// grow this much: records that need escaping or base64.
+		return nil, nil, fmt.Errorf("%w: record %d takes %d bytes in JSON, more than the %d a reply can carry; read it in msgpack", ErrTooLarge, rr.Offset, len(body), s.nc.MaxPayload())
+	}
+	return body, b.Damage, nil
+}
+
+// readBatch reads the records of rr, which starts below next, into
+// buf.records, within the limits of a reply in format f.
+func (s *Service) readBatch(rr messages.ReadRequest, f messages.Format, next uint64, buf *readBuf) (segment.RawBatch, error) {
 	maxRecords := rr.MaxRecords
 	if maxRecords == 0 {
 		maxRecords = defaultReadRecords
 	}
 	maxRecords = min(maxRecords, next-rr.Offset, math.MaxInt32)
 	// The reply must fit in one NATS message and in MaxReadBytes.
-	limit := min(int(s.nc.MaxPayload())-replyOverhead, s.cfg.MaxReadBytes)
+	payload := int(s.nc.MaxPayload())
+	limit := min(payload-replyOverhead, s.cfg.MaxReadBytes)
+	budget := limit
+	if f == messages.FormatJSON {
+		// Sized so that even the worst conversion fits in the payload.
+		budget = max(min(limit, (payload-16)/messages.JSONGrowth-replyOverhead), 0)
+	}
 	maxBytes := uint64(defaultReadBytes)
 	if rr.MaxBytes > 0 {
 		maxBytes = rr.MaxBytes
 	}
-	maxBytes = min(maxBytes, uint64(limit))
+	maxBytes = min(maxBytes, uint64(budget))
 
 	b, err := s.log.ReadRawBatch(rr.Offset, int(maxRecords), int(maxBytes), buf.records[:0])
 	if errors.Is(err, ErrTooLarge) && maxBytes < uint64(limit) {
-		// max_bytes yields to the first record, so that a reader with a
-		// small limit still makes progress.
+		// max_bytes, and the JSON budget, yield to the first record, so
+		// that a reader with a small limit still makes progress.
 		b, err = s.log.ReadRawBatch(rr.Offset, 1, limit, buf.records[:0])
 	}
 	switch {
 	case errors.Is(err, ErrTooLarge):
-		return nil, nil, fmt.Errorf("%w: record %d does not fit in a reply of %d bytes", ErrTooLarge, rr.Offset, limit)
+		return b, fmt.Errorf("%w: record %d does not fit in a reply of %d bytes", ErrTooLarge, rr.Offset, limit)
 	case errors.Is(err, ErrOffsetOutOfRange):
-		return nil, nil, s.outOfRange(rr.Offset, next)
+		return b, s.outOfRange(rr.Offset, next)
 	case err != nil:
-		return nil, nil, fmt.Errorf("read %d: %w", rr.Offset, err)
+		return b, fmt.Errorf("read %d: %w", rr.Offset, err)
 	}
-	buf.records = b.Records
-	buf.reply = messages.AppendReadReply(buf.reply[:0], b.N, b.Records, rr.Offset+uint64(b.N))
-	return buf.reply, b.Damage, nil
+	return b, nil
 }
 
 // outOfRange is the error of a read at off, outside the readable range

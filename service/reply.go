@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/evlog/evlog/messages"
+	"github.com/evlog/evlog/segment"
 )
 
 // reject answers a request from its handler with the code of err and a
@@ -53,6 +54,31 @@ func (s *Service) replyData(reply string, data []byte, h nats.Header) {
 	if err != nil {
 		s.logger.Debug("reply failed", "subject", reply, "error", err)
 	}
+}
+
+// requestFormat tells how req's body is encoded, and so how to answer it.
+func requestFormat(req micro.Request) messages.Format {
+	return messages.RequestFormat(req.Headers().Get(contentTypeHeader), req.Data())
+}
+
+// contentTypeHeader marks a JSON request, and is set on every JSON reply.
+const contentTypeHeader = "Content-Type"
+
+// replyHeader returns the headers of a successful reply in format f: the
+// content type of a JSON reply, and for a read whose batch damage ended
+// the damaged offset. It is nil when there are none, the common case.
+func replyHeader(f messages.Format, damage *segment.DamageError) nats.Header {
+	if f != messages.FormatJSON && damage == nil {
+		return nil
+	}
+	h := nats.Header{}
+	if f == messages.FormatJSON {
+		h.Set(contentTypeHeader, messages.ContentTypeJSON)
+	}
+	if damage != nil {
+		h.Set(DamagedOffsetHeader, strconv.FormatUint(damage.Offset, 10))
+	}
+	return h
 }
 
 // describe builds the description of err answered with code: the code's

@@ -23,7 +23,12 @@ type fakeEnv struct {
 
 func startFake(t *testing.T, cfg Config, log *fakeLog) *fakeEnv {
 	t.Helper()
-	ns := runNATS(t)
+	return startFakeOn(t, runNATS(t, nil), cfg, log)
+}
+
+// startFakeOn is startFake on the server ns.
+func startFakeOn(t *testing.T, ns *server.Server, cfg Config, log *fakeLog) *fakeEnv {
+	t.Helper()
 	svc := serveFake(t, ns.ClientURL(), cfg, log)
 	nc, err := nats.Connect(ns.ClientURL())
 	if err != nil {
@@ -33,10 +38,15 @@ func startFake(t *testing.T, cfg Config, log *fakeLog) *fakeEnv {
 	return &fakeEnv{log: log, svc: svc, nc: nc}
 }
 
-// runNATS starts an embedded nats-server, shut down when the test ends.
-func runNATS(t *testing.T) *server.Server {
+// runNATS starts an embedded nats-server, with the options that mod, if
+// not nil, changes, and shuts it down when the test ends.
+func runNATS(t *testing.T, mod func(*server.Options)) *server.Server {
 	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	opts := &server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true}
+	if mod != nil {
+		mod(opts)
+	}
+	ns, err := server.NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
