@@ -176,8 +176,12 @@ func TestRawProtocol(t *testing.T) {
 		t.Fatalf("committed %x, want %x", note.Data, want)
 	}
 
-	// micro discovery sees the service and its subjects.
-	msg = request(t, nc, "$SRV.INFO.evlog", nil)
+	// micro discovery sees the service, named after its prefix, and its
+	// subjects.
+	msg = request(t, nc, "$SRV.INFO.evlog-raw_log", nil)
+	if !bytes.Contains(msg.Data, []byte(`"prefix":"raw.log"`)) {
+		t.Fatalf("$SRV.INFO lacks the prefix metadata: %s", msg.Data)
+	}
 	for _, subject := range []string{"raw.log.append", "raw.log.read", "raw.log.truncate", "raw.log.info"} {
 		if !bytes.Contains(msg.Data, []byte(`"subject":"`+subject+`"`)) {
 			t.Fatalf("$SRV.INFO lacks %s: %s", subject, msg.Data)

@@ -3,6 +3,7 @@ package service
 import (
 	"fmt"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/evlog/evlog/messages"
@@ -17,8 +18,9 @@ func (s *Service) handleTruncate(req micro.Request) {
 	}
 	defer s.inflight.Done()
 
+	f := requestFormat(req)
 	var tr messages.TruncateRequest
-	if err := messages.Unmarshal(req.Data(), &tr); err != nil {
+	if err := f.Unmarshal(req.Data(), &tr); err != nil {
 		s.reject(req, fmt.Errorf("%w: decode truncate request: %v", ErrBadRequest, err))
 		return
 	}
@@ -34,16 +36,11 @@ func (s *Service) handleTruncate(req micro.Request) {
 		return
 	}
 	s.logger.Info("truncated", "requested", tr.Lowest, "lowest_offset", lowest)
-	body, err := messages.Marshal(&messages.TruncateReply{LowestOffset: lowest})
-	if err != nil {
-		s.reject(req, fmt.Errorf("encode truncate reply: %w", err))
-		return
-	}
-	s.respond(req, body)
+	s.respondIn(req, f, "truncate reply", &messages.TruncateReply{LowestOffset: lowest})
 }
 
 // handleInfo describes the log as readers see it. The request body is
-// ignored.
+// ignored but for its format: an empty body gets msgpack, "{}" JSON.
 func (s *Service) handleInfo(req micro.Request) {
 	if !s.enter() {
 		s.reject(req, errStopping)
@@ -53,21 +50,36 @@ func (s *Service) handleInfo(req micro.Request) {
 
 	next := s.log.CommittedOffset()
 	st := s.log.Stats()
-	body, err := messages.Marshal(&messages.InfoReply{
+	s.respondIn(req, requestFormat(req), "info reply", &messages.InfoReply{
 		LowestOffset: min(st.LowestOffset, next),
 		NextOffset:   next,
 		Segments:     uint64(st.Segments),
 		Bytes:        st.Bytes,
 	})
-	if err != nil {
-		s.reject(req, fmt.Errorf("encode info reply: %w", err))
-		return
-	}
-	s.respond(req, body)
 }
 
-func (s *Service) respond(req micro.Request, body []byte) {
-	if err := req.Respond(body); err != nil {
+// respondIn answers a request from its handler with reply, what it names,
+// encoded in format f.
+func (s *Service) respondIn(req micro.Request, f messages.Format, what string, reply any) {
+	body, err := messages.Marshal(reply)
+	if err == nil {
+		body, err = f.Reply(body)
+	}
+	if err != nil {
+		s.reject(req, fmt.Errorf("encode %s: %w", what, err))
+		return
+	}
+	s.respond(req, body, replyHeader(f, nil))
+}
+
+// respond answers a request from its handler with body and, unless nil,
+// the headers h.
+func (s *Service) respond(req micro.Request, body []byte, h nats.Header) {
+	var opts []micro.RespondOpt
+	if h != nil {
+		opts = append(opts, micro.WithHeaders(micro.Headers(h)))
+	}
+	if err := req.Respond(body, opts...); err != nil {
 		s.logger.Debug("reply failed", "subject", req.Subject(), "error", err)
 	}
 }

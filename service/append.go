@@ -21,7 +21,8 @@ func (s *Service) handleAppend(req micro.Request) {
 	}
 	defer s.inflight.Done()
 
-	rs, err := s.decodeAppend(req.Data())
+	f := requestFormat(req)
+	rs, err := s.decodeAppend(f, req.Data())
 	if err != nil {
 		s.reject(req, err)
 		return
@@ -32,7 +33,7 @@ func (s *Service) handleAppend(req micro.Request) {
 	}
 	p := pendingAppends.Get().(*pendingAppend)
 	p.Records, p.Token = rs, p
-	p.reply, p.start, p.bytes = req.Reply(), requestStart(req), len(req.Data())
+	p.reply, p.format, p.start, p.bytes = req.Reply(), f, requestStart(req), len(req.Data())
 	if err := s.log.Append(&p.Append); err != nil {
 		s.pending.Add(-1)
 		p.release()
@@ -56,9 +57,10 @@ func (s *Service) admit() bool {
 	}
 }
 
-// decodeAppend decodes and checks an append request's records.
-func (s *Service) decodeAppend(data []byte) ([]*messages.Record, error) {
-	ar, err := messages.UnmarshalAppendRequest(data, s.cfg.MaxBatchRecords)
+// decodeAppend decodes and checks an append request's records, encoded
+// in format f.
+func (s *Service) decodeAppend(f messages.Format, data []byte) ([]*messages.Record, error) {
+	ar, err := f.UnmarshalAppendRequest(data, s.cfg.MaxBatchRecords)
 	if errors.Is(err, messages.ErrTooManyRecords) {
 		return nil, fmt.Errorf("%w: append request: %v", ErrTooLarge, err)
 	}
@@ -107,7 +109,7 @@ func (s *Service) onCommit(c Commit) {
 		}
 		for _, a := range c.Appends {
 			body = appendOffsets(body[:0], "first_offset", a.First, "last_offset", a.Last)
-			s.replyData(pendingOf(a).reply, body)
+			s.replyAppend(pendingOf(a), body)
 		}
 		s.commitBody = body
 		s.metrics.committed(c.Appends)
@@ -118,13 +120,32 @@ func (s *Service) onCommit(c Commit) {
 	}
 }
 
+// replyAppend acknowledges p with body, the msgpack AppendReply, in the
+// format of its request.
+func (s *Service) replyAppend(p *pendingAppend, body []byte) {
+	if p.format == messages.FormatMsgpack {
+		s.replyData(p.reply, body, nil)
+		return
+	}
+	out, err := p.format.Reply(body)
+	if err != nil {
+		// Never for these two integers. The records are committed:
+		// acknowledge them, if not in the format asked.
+		s.logger.Error("encode append reply", "format", p.format.String(), "error", err)
+		s.replyData(p.reply, body, nil)
+		return
+	}
+	s.replyData(p.reply, out, replyHeader(p.format, nil))
+}
+
 // pendingAppend is an append request handed to the log: the Append the
 // log sees, and what the service needs to answer and count the request.
 type pendingAppend struct {
 	Append
-	reply string
-	start time.Time // when the request came, for the metrics
-	bytes int       // of the request, for the metrics
+	reply  string
+	format messages.Format // of the request, and so of the reply
+	start  time.Time       // when the request came, for the metrics
+	bytes  int             // of the request, for the metrics
 }
 
 // pendingOf returns the request of an Append the log delivered.

@@ -21,7 +21,8 @@ const maxLimit = 1 << 20
 
 // Defaults used by DefaultConfig and for zero fields of a Config.
 const (
-	// DefaultName is the micro service name, shown by `nats micro ls`.
+	// DefaultName is the micro service name of the log under the default
+	// prefix, and the start of every other log's name; see ServiceName.
 	DefaultName = "evlog"
 	// DefaultVersion is the micro service version; micro requires semver.
 	DefaultVersion = "0.1.0"
@@ -52,7 +53,10 @@ type Config struct {
 	// Prefix is the subject prefix: the service answers Prefix.append and
 	// so on. Default messages.DefaultPrefix ("evlog").
 	Prefix string
-	// Name is the micro service name. Default "evlog".
+	// Name is the micro service name, shown by `nats micro ls`. Default
+	// ServiceName(Prefix): "evlog" for the default prefix, "evlog-" and
+	// the prefix otherwise, so that the logs of one NATS deployment are
+	// told apart.
 	Name string
 	// Version is the micro service version, in semver. Default "0.1.0".
 	Version string
@@ -106,7 +110,7 @@ func (c Config) withDefaults() Config {
 		c.Prefix = messages.DefaultPrefix
 	}
 	if c.Name == "" {
-		c.Name = DefaultName
+		c.Name = ServiceName(c.Prefix)
 	}
 	if c.Version == "" {
 		c.Version = DefaultVersion
@@ -162,6 +166,26 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: ReadQueueGroup %q is not a valid queue group name", ErrConfig, c.ReadQueueGroup)
 	}
 	return nil
+}
+
+// ServiceName is the micro service name of the log under prefix:
+// DefaultName for messages.DefaultPrefix, and DefaultName, a hyphen and
+// the prefix for any other, with each character that micro does not allow
+// in a name (anything but letters, digits, '_' and '-') replaced by '_'.
+// "orders.eu" is thus "evlog-orders_eu". Two prefixes may share a name
+// ("orders.eu" and "orders_eu"); the service's "prefix" metadata holds the
+// exact prefix.
+func ServiceName(prefix string) string {
+	if prefix == messages.DefaultPrefix {
+		return DefaultName
+	}
+	return DefaultName + "-" + strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '-':
+			return r
+		}
+		return '_'
+	}, prefix)
 }
 
 // validQueueGroup says whether name is a NATS queue group name: no spaces

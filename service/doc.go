@@ -32,10 +32,22 @@
 //	evlog.info       (empty)         -> InfoReply
 //	evlog.committed  Committed, published after each group of appends is durable
 //
+// A request whose Content-Type header is application/json, or whose body
+// starts with '{', is JSON (messages.RequestFormat) and is answered in
+// JSON, with that header; an append keeps its format until the commit
+// answers it, and a parked read until the poller does. A JSON read reply
+// is sized for the growth the conversion may bring (messages.JSONGrowth),
+// so that it still fits in a NATS message. Committed notifications are
+// always msgpack.
+//
 // It is a nats.go/micro service, so $SRV.PING, $SRV.INFO and $SRV.STATS
-// discovery works. A failed request is answered with an empty body and the
-// headers Nats-Service-Error-Code (one of the messages.Code* numbers, in
-// decimal) and Nats-Service-Error (a human-readable description).
+// discovery works. Each log is a service of its own, named after its
+// prefix (ServiceName: "evlog" for the default prefix, "evlog-orders_eu"
+// for "orders.eu"), with the exact prefix in its "prefix" metadata, so
+// that the stats of two logs are never added together. A failed request
+// is answered with an empty body, whatever its format, and the headers
+// Nats-Service-Error-Code (one of the messages.Code* numbers, in decimal)
+// and Nats-Service-Error (a human-readable description).
 //
 // # One log per prefix
 //
@@ -85,13 +97,18 @@
 // bytes of records (default 1 MiB), and never more than the connection's
 // maximum payload. max_bytes yields to the first record: a read that finds a
 // record always returns it, unless it alone cannot fit in a NATS message,
-// which gets 413.
+// which gets 413. A reply whose records end early because the next one is
+// damaged says so in the header Evlog-Damaged-Offset (DamagedOffsetHeader),
+// so that damage does not pass for the end of a batch; the read of the
+// damaged record itself gets 500.
 //
 // # Shutdown
 //
 // Stop stops the micro service, answers 503 to requests that still arrive,
 // lets the log commit and the service acknowledge what it holds
-// (Log.Detach), answers parked reads with what has committed, and returns.
+// (Log.Detach), answers parked reads with the records that have committed
+// for them, or with 503 when none have, so that a follower reconnects
+// rather than mistake the stop for the end of its wait, and returns.
 // It does not close the log or the connection: their owner does, after
 // Stop. Package service/node wires all of this, with an embedded
 // nats-server when no NATS URL is given, for the evlog binary.

@@ -20,9 +20,11 @@ type fakeLog struct {
 	hold      bool
 	held      []*Append
 	appendErr error // returned by Append when set
-	changed   chan struct{}
-	failed    chan struct{}
-	failErr   error
+	// damaged are the offsets whose records read as damaged.
+	damaged map[uint64]bool
+	changed chan struct{}
+	failed  chan struct{}
+	failErr error
 }
 
 var _ Log = (*fakeLog)(nil)
@@ -119,24 +121,38 @@ func (f *fakeLog) CommitChanged() <-chan struct{} {
 	return f.changed
 }
 
-func (f *fakeLog) ReadRaw(offset uint64, maxRecords, maxBytes int, dst []byte) ([]byte, int, error) {
+func (f *fakeLog) ReadRawBatch(offset uint64, maxRecords, maxBytes int, dst []byte) (segment.RawBatch, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	b := segment.RawBatch{Records: dst}
 	if offset < f.lowest || offset >= f.lowest+uint64(len(f.encoded)) {
-		return dst, 0, fmt.Errorf("%w: read %d", ErrOffsetOutOfRange, offset)
+		return b, fmt.Errorf("%w: read %d", ErrOffsetOutOfRange, offset)
 	}
-	n, size := 0, 0
-	for _, b := range f.encoded[offset-f.lowest:] {
-		if n == maxRecords || size+len(b) > maxBytes {
+	if f.damaged[offset] {
+		return b, f.damage(offset)
+	}
+	size := 0
+	for i, rec := range f.encoded[offset-f.lowest:] {
+		off := offset + uint64(i)
+		if b.N == maxRecords || size+len(rec) > maxBytes {
 			break
 		}
-		dst = append(dst, b...)
-		n, size = n+1, size+len(b)
+		if f.damaged[off] {
+			b.Damage = f.damage(off)
+			break
+		}
+		b.Records = append(b.Records, rec...)
+		b.N, size = b.N+1, size+len(rec)
 	}
-	if n == 0 {
-		return dst, 0, fmt.Errorf("%w: record %d", ErrTooLarge, offset)
+	if b.N == 0 {
+		return b, fmt.Errorf("%w: record %d", ErrTooLarge, offset)
 	}
-	return dst, n, nil
+	return b, nil
+}
+
+// damage is the error of reading the damaged record at offset.
+func (f *fakeLog) damage(offset uint64) *segment.DamageError {
+	return &segment.DamageError{Offset: offset, Err: fmt.Errorf("%w: checksum mismatch", segment.ErrCorrupt)}
 }
 
 func (f *fakeLog) TruncateFront(lowest uint64) (uint64, error) {

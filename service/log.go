@@ -40,7 +40,7 @@ import (
 // Readers see records below CommittedOffset only. CommitChanged returns a
 // channel that is closed when the committed offset next moves, for reads
 // that wait for records: take the channel, then read the offset, then
-// wait on the channel. ReadRaw, TruncateFront, Stats and Recovered may be
+// wait on the channel. ReadRawBatch, TruncateFront, Stats and Recovered may be
 // called from any goroutine at any time, concurrently with each other and
 // with appends.
 //
@@ -73,12 +73,14 @@ type Log interface {
 	// CommitChanged returns a channel closed once CommittedOffset has
 	// moved past the value it had when CommitChanged was called.
 	CommitChanged() <-chan struct{}
-	// ReadRaw appends to dst the stored bytes of up to maxRecords
+	// ReadRawBatch appends to dst the stored bytes of up to maxRecords
 	// committed records from offset, at most maxBytes of them unless the
 	// first alone is larger (ErrTooLarge), in the layout of
-	// segment.Log.ReadRaw, each checked against its CRC. It returns the
-	// bytes and the number of records.
-	ReadRaw(offset uint64, maxRecords, maxBytes int, dst []byte) ([]byte, int, error)
+	// segment.Log.ReadRawBatch, each checked against its CRC. A batch
+	// that ends early because the record after it is damaged says so in
+	// its Damage; a damaged record at offset itself is an error that
+	// wraps a *segment.DamageError.
+	ReadRawBatch(offset uint64, maxRecords, maxBytes int, dst []byte) (segment.RawBatch, error)
 	// TruncateFront deletes records below lowest, in whole segments, and
 	// returns the lowest offset left.
 	TruncateFront(lowest uint64) (uint64, error)

@@ -11,6 +11,7 @@ import (
 type parkedRead struct {
 	reply    string
 	req      messages.ReadRequest
+	format   messages.Format // of the request, and so of the reply
 	deadline time.Time
 }
 
@@ -29,7 +30,7 @@ const (
 type poller struct {
 	log    Log
 	max    int
-	answer func(*parkedRead)
+	answer answerFunc
 
 	// mu guards parked. It is never held while answering.
 	mu     sync.Mutex
@@ -42,9 +43,14 @@ type poller struct {
 	done     chan struct{}
 }
 
+// answerFunc replies to a parked read that is due; stopping says the
+// poller is closing, which is why the read is due unless records have
+// committed for it.
+type answerFunc func(r *parkedRead, stopping bool)
+
 // newPoller starts a poller of at most max reads waiting on log; answer
 // replies to a read that is due.
-func newPoller(log Log, max int, answer func(*parkedRead)) *poller {
+func newPoller(log Log, max int, answer answerFunc) *poller {
 	p := &poller{
 		log:    log,
 		max:    max,
@@ -114,7 +120,7 @@ func (p *poller) run() {
 		var earliest time.Time
 		ready, earliest = p.due(ready, now, stopping)
 		for _, r := range ready {
-			p.answer(r)
+			p.answer(r, stopping)
 		}
 		clear(ready)
 		ready = ready[:0]

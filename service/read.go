@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/evlog/evlog/messages"
+	"github.com/evlog/evlog/segment"
 )
 
 // Read defaults, as the protocol documents them.
@@ -28,8 +29,9 @@ func (s *Service) handleRead(req micro.Request) {
 	}
 	defer s.inflight.Done()
 
+	f := requestFormat(req)
 	var rr messages.ReadRequest
-	if err := messages.Unmarshal(req.Data(), &rr); err != nil {
+	if err := f.Unmarshal(req.Data(), &rr); err != nil {
 		s.reject(req, fmt.Errorf("%w: decode read request: %v", ErrBadRequest, err))
 		return
 	}
@@ -38,7 +40,7 @@ func (s *Service) handleRead(req micro.Request) {
 		if rr.WaitMS < uint64(wait/time.Millisecond) {
 			wait = time.Duration(rr.WaitMS) * time.Millisecond
 		}
-		switch s.poller.park(&parkedRead{reply: req.Reply(), req: rr, deadline: time.Now().Add(wait)}) {
+		switch s.poller.park(&parkedRead{reply: req.Reply(), req: rr, format: f, deadline: time.Now().Add(wait)}) {
 		case parkFull:
 			s.reject(req, fmt.Errorf("%w: %d reads are already waiting; retry later", ErrUnavailable, s.cfg.MaxParkedReads))
 			return
@@ -49,67 +51,111 @@ func (s *Service) handleRead(req micro.Request) {
 	}
 	buf := getBuf()
 	defer putBuf(buf)
-	body, err := s.read(rr, buf)
+	body, damage, err := s.read(rr, f, buf)
 	if err != nil {
 		s.reject(req, err)
 		return
 	}
-	s.respond(req, body)
+	s.respond(req, body, replyHeader(f, damage))
 }
 
-// answerParked answers a read the poller found due.
-func (s *Service) answerParked(p *parkedRead) {
+// answerParked answers a read the poller found due. A read the poller
+// answers because it is closing, with no records committed for it, gets
+// 503 rather than an empty reply, so that a follower knows to reconnect
+// instead of taking the stop for the end of its wait.
+func (s *Service) answerParked(p *parkedRead, stopping bool) {
+	if stopping && s.log.CommittedOffset() == p.req.Offset {
+		s.metrics.answered(epRead, codeOf(errStopping), time.Time{})
+		s.replyError(p.reply, errStopping)
+		return
+	}
 	buf := getBuf()
 	defer putBuf(buf)
-	body, err := s.read(p.req, buf)
+	body, damage, err := s.read(p.req, p.format, buf)
 	if err != nil {
 		s.metrics.answered(epRead, codeOf(err), time.Time{})
 		s.replyError(p.reply, err)
 		return
 	}
 	s.metrics.answered(epRead, codeOK, time.Time{})
-	s.replyData(p.reply, body)
+	s.replyData(p.reply, body, replyHeader(p.format, damage))
 }
 
-// read builds the reply to rr in buf.
-func (s *Service) read(rr messages.ReadRequest, buf *readBuf) ([]byte, error) {
+// DamagedOffsetHeader is the header of a read reply whose records end
+// early because the record after them is damaged; its value is that
+// record's offset, in decimal, which the reply's next_offset also is. A
+// read from there gets 500 naming the damage: a reader that can do without
+// the record continues from the offset after it.
+const DamagedOffsetHeader = "Evlog-Damaged-Offset"
+
+// read builds the reply to rr in format f, in buf for msgpack. It also
+// returns the damage that ended the batch early, if any.
+func (s *Service) read(rr messages.ReadRequest, f messages.Format, buf *readBuf) ([]byte, *segment.DamageError, error) {
 	next := s.log.CommittedOffset()
 	if rr.Offset > next {
-		return nil, s.outOfRange(rr.Offset, next)
+		return nil, nil, s.outOfRange(rr.Offset, next)
 	}
-	if rr.Offset == next {
-		return messages.AppendReadReply(buf.reply[:0], 0, nil, next), nil
+	var b segment.RawBatch
+	if rr.Offset < next {
+		var err error
+		if b, err = s.readBatch(rr, f, next, buf); err != nil {
+			return nil, nil, err
+		}
+		buf.records = b.Records
 	}
+	buf.reply = messages.AppendReadReply(buf.reply[:0], b.N, b.Records, rr.Offset+uint64(b.N))
+	if f == messages.FormatMsgpack {
+		return buf.reply, b.Damage, nil
+	}
+	body, err := f.Reply(buf.reply)
+	switch {
+	case err != nil:
+		return nil, nil, fmt.Errorf("encode read reply: %w", err)
+	case len(body) > int(s.nc.MaxPayload()):
+		// Only a record read alone, under readBatch's fallback, can
+		// grow this much: records that need escaping or base64.
+		return nil, nil, fmt.Errorf("%w: record %d takes %d bytes in JSON, more than the %d a reply can carry; read it in msgpack", ErrTooLarge, rr.Offset, len(body), s.nc.MaxPayload())
+	}
+	return body, b.Damage, nil
+}
+
+// readBatch reads the records of rr, which starts below next, into
+// buf.records, within the limits of a reply in format f.
+func (s *Service) readBatch(rr messages.ReadRequest, f messages.Format, next uint64, buf *readBuf) (segment.RawBatch, error) {
 	maxRecords := rr.MaxRecords
 	if maxRecords == 0 {
 		maxRecords = defaultReadRecords
 	}
 	maxRecords = min(maxRecords, next-rr.Offset, math.MaxInt32)
 	// The reply must fit in one NATS message and in MaxReadBytes.
-	limit := min(int(s.nc.MaxPayload())-replyOverhead, s.cfg.MaxReadBytes)
+	payload := int(s.nc.MaxPayload())
+	limit := min(payload-replyOverhead, s.cfg.MaxReadBytes)
+	budget := limit
+	if f == messages.FormatJSON {
+		// Sized so that even the worst conversion fits in the payload.
+		budget = max(min(limit, (payload-16)/messages.JSONGrowth-replyOverhead), 0)
+	}
 	maxBytes := uint64(defaultReadBytes)
 	if rr.MaxBytes > 0 {
 		maxBytes = rr.MaxBytes
 	}
-	maxBytes = min(maxBytes, uint64(limit))
+	maxBytes = min(maxBytes, uint64(budget))
 
-	recs, n, err := s.log.ReadRaw(rr.Offset, int(maxRecords), int(maxBytes), buf.records[:0])
+	b, err := s.log.ReadRawBatch(rr.Offset, int(maxRecords), int(maxBytes), buf.records[:0])
 	if errors.Is(err, ErrTooLarge) && maxBytes < uint64(limit) {
-		// max_bytes yields to the first record, so that a reader with a
-		// small limit still makes progress.
-		recs, n, err = s.log.ReadRaw(rr.Offset, 1, limit, buf.records[:0])
+		// max_bytes, and the JSON budget, yield to the first record, so
+		// that a reader with a small limit still makes progress.
+		b, err = s.log.ReadRawBatch(rr.Offset, 1, limit, buf.records[:0])
 	}
 	switch {
 	case errors.Is(err, ErrTooLarge):
-		return nil, fmt.Errorf("%w: record %d does not fit in a reply of %d bytes", ErrTooLarge, rr.Offset, limit)
+		return b, fmt.Errorf("%w: record %d does not fit in a reply of %d bytes", ErrTooLarge, rr.Offset, limit)
 	case errors.Is(err, ErrOffsetOutOfRange):
-		return nil, s.outOfRange(rr.Offset, next)
+		return b, s.outOfRange(rr.Offset, next)
 	case err != nil:
-		return nil, fmt.Errorf("read %d: %w", rr.Offset, err)
+		return b, fmt.Errorf("read %d: %w", rr.Offset, err)
 	}
-	buf.records = recs
-	buf.reply = messages.AppendReadReply(buf.reply[:0], n, recs, rr.Offset+uint64(n))
-	return buf.reply, nil
+	return b, nil
 }
 
 // outOfRange is the error of a read at off, outside the readable range

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/evlog/evlog/messages"
+	"github.com/evlog/evlog/segment"
 )
 
 // reject answers a request from its handler with the code of err and a
@@ -37,15 +38,47 @@ func (s *Service) replyError(reply string, err error) {
 	}
 }
 
-// replyData answers a reply subject after the request's handler has
-// returned; see replyError.
-func (s *Service) replyData(reply string, data []byte) {
+// replyData answers a reply subject with data and, unless nil, the
+// headers h, after the request's handler has returned; see replyError.
+func (s *Service) replyData(reply string, data []byte, h nats.Header) {
 	if reply == "" {
 		return
 	}
-	if err := s.nc.Publish(reply, data); err != nil {
+	var err error
+	if h == nil {
+		// The common case, on the commit path: no Msg to allocate.
+		err = s.nc.Publish(reply, data)
+	} else {
+		err = s.nc.PublishMsg(&nats.Msg{Subject: reply, Data: data, Header: h})
+	}
+	if err != nil {
 		s.logger.Debug("reply failed", "subject", reply, "error", err)
 	}
+}
+
+// requestFormat tells how req's body is encoded, and so how to answer it.
+func requestFormat(req micro.Request) messages.Format {
+	return messages.RequestFormat(req.Headers().Get(contentTypeHeader), req.Data())
+}
+
+// contentTypeHeader marks a JSON request, and is set on every JSON reply.
+const contentTypeHeader = "Content-Type"
+
+// replyHeader returns the headers of a successful reply in format f: the
+// content type of a JSON reply, and for a read whose batch damage ended
+// the damaged offset. It is nil when there are none, the common case.
+func replyHeader(f messages.Format, damage *segment.DamageError) nats.Header {
+	if f != messages.FormatJSON && damage == nil {
+		return nil
+	}
+	h := nats.Header{}
+	if f == messages.FormatJSON {
+		h.Set(contentTypeHeader, messages.ContentTypeJSON)
+	}
+	if damage != nil {
+		h.Set(DamagedOffsetHeader, strconv.FormatUint(damage.Offset, 10))
+	}
+	return h
 }
 
 // describe builds the description of err answered with code: the code's

@@ -221,7 +221,8 @@ func (s *Service) enter() bool {
 
 // Stop stops serving: requests that still arrive get 503, the appends the
 // log holds are answered as they commit (Log.Detach), parked reads are
-// answered with what has committed. It returns once every request the connection
+// answered with the records committed for them or, when there are none,
+// with 503. It returns once every request the connection
 // received has been answered and the answers have been flushed to the
 // server, so the owner may then close the connection and the log. It does
 // not close either. Stop is idempotent.

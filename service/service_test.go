@@ -23,7 +23,30 @@ type fakeEnv struct {
 
 func startFake(t *testing.T, cfg Config, log *fakeLog) *fakeEnv {
 	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	return startFakeOn(t, runNATS(t, nil), cfg, log)
+}
+
+// startFakeOn is startFake on the server ns.
+func startFakeOn(t *testing.T, ns *server.Server, cfg Config, log *fakeLog) *fakeEnv {
+	t.Helper()
+	svc := serveFake(t, ns.ClientURL(), cfg, log)
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return &fakeEnv{log: log, svc: svc, nc: nc}
+}
+
+// runNATS starts an embedded nats-server, with the options that mod, if
+// not nil, changes, and shuts it down when the test ends.
+func runNATS(t *testing.T, mod func(*server.Options)) *server.Server {
+	t.Helper()
+	opts := &server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true}
+	if mod != nil {
+		mod(opts)
+	}
+	ns, err := server.NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +55,14 @@ func startFake(t *testing.T, cfg Config, log *fakeLog) *fakeEnv {
 		t.Fatal("nats-server not ready")
 	}
 	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	snc, err := nats.Connect(ns.ClientURL())
+	return ns
+}
+
+// serveFake serves log on a connection of its own to url, until the test
+// ends.
+func serveFake(t *testing.T, url string, cfg Config, log *fakeLog) *Service {
+	t.Helper()
+	snc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,12 +77,7 @@ func startFake(t *testing.T, cfg Config, log *fakeLog) *fakeEnv {
 			t.Errorf("stop: %v", err)
 		}
 	})
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	return &fakeEnv{log: log, svc: svc, nc: nc}
+	return svc
 }
 
 // request sends v, msgpack-encoded unless it is already bytes, to the
@@ -414,5 +439,77 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestStopAnswersParkedReads: Stop answers a parked read with the records
+// committed for it, and with 503 when none have, so that a follower
+// reconnects rather than take an empty reply for the end of its wait.
+func TestStopAnswersParkedReads(t *testing.T) {
+	log := newFakeLog()
+	e := startFake(t, Config{}, log)
+	e.request(t, "append", appendReq("a"))
+	log.mu.Lock()
+	log.hold = true
+	log.mu.Unlock()
+	sub, err := e.nc.SubscribeSync(nats.NewInbox())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The read waits at 1, where a held append commits during Stop.
+	rb, _ := messages.Marshal(&messages.ReadRequest{Offset: 1, MaxRecords: 10, WaitMS: 30000})
+	if err := e.nc.PublishRequest("evlog.read", sub.Subject, rb); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "a parked read", func() bool { return e.svc.Stats().ParkedReads == 1 })
+	held, err := e.nc.SubscribeSync(nats.NewInbox())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := messages.Marshal(appendReq("b"))
+	if err := e.nc.PublishRequest("evlog.append", held.Subject, body); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "an append held", func() bool { return e.svc.Stats().PendingAppends == 1 })
+	if err := e.svc.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	m, err := sub.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep messages.ReadReply
+	if err := messages.Unmarshal(m.Data, &rep); replyCode(t, m) != codeOK || err != nil || len(rep.Records) != 1 || string(rep.Records[0].Value) != "b" {
+		t.Fatalf("parked read whose records committed during Stop: %d %+v %v", replyCode(t, m), rep, err)
+	}
+}
+
+// TestStopRefusesEmptyParkedReads: a read still waiting when Stop comes,
+// with nothing committed for it, gets 503.
+func TestStopRefusesEmptyParkedReads(t *testing.T) {
+	e := startFake(t, Config{}, newFakeLog())
+	e.request(t, "append", appendReq("a"))
+	sub, err := e.nc.SubscribeSync(nats.NewInbox())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := messages.Marshal(&messages.ReadRequest{Offset: 1, WaitMS: 30000})
+	if err := e.nc.PublishRequest("evlog.read", sub.Subject, body); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "a parked read", func() bool { return e.svc.Stats().ParkedReads == 1 })
+	start := time.Now()
+	if err := e.svc.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	m, err := sub.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := replyCode(t, m); code != messages.CodeUnavailable || len(m.Data) != 0 {
+		t.Fatalf("parked read at Stop: code %d, %d bytes; want 503 and an empty body", code, len(m.Data))
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("answered %v after Stop", d)
 	}
 }

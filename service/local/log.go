@@ -193,14 +193,14 @@ func (l *Log) CommitChanged() <-chan struct{} {
 	return l.changed
 }
 
-// ReadRaw reads stored records as segment.Log.ReadRaw does. It does not
-// stop at the committed offset: the caller bounds maxRecords.
-func (l *Log) ReadRaw(offset uint64, maxRecords, maxBytes int, dst []byte) ([]byte, int, error) {
-	b, n, err := l.seg.ReadRaw(offset, maxRecords, maxBytes, dst)
+// ReadRawBatch reads stored records as segment.Log.ReadRawBatch does. It
+// does not stop at the committed offset: the caller bounds maxRecords.
+func (l *Log) ReadRawBatch(offset uint64, maxRecords, maxBytes int, dst []byte) (segment.RawBatch, error) {
+	b, err := l.seg.ReadRawBatch(offset, maxRecords, maxBytes, dst)
 	if err != nil {
-		return b, n, translate(err)
+		return b, translate(err)
 	}
-	return b, n, nil
+	return b, nil
 }
 
 // TruncateFront deletes the segments entirely below lowest and returns the

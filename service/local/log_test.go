@@ -120,7 +120,7 @@ func TestAppendErrors(t *testing.T) {
 	if !errors.Is(err, service.ErrTooLarge) || l.Err() != nil {
 		t.Fatalf("record too large: %v, failed %v", err, l.Err())
 	}
-	if _, _, err := l.ReadRaw(5, 1, 100, nil); !errors.Is(err, service.ErrOffsetOutOfRange) {
+	if _, err := l.ReadRawBatch(5, 1, 100, nil); !errors.Is(err, service.ErrOffsetOutOfRange) {
 		t.Fatalf("read beyond the log: %v", err)
 	}
 	if _, err := l.TruncateFront(9); !errors.Is(err, service.ErrOffsetOutOfRange) {

@@ -6,7 +6,9 @@
 //   - a NATS connection: to the deployment at Options.NATSURL, or
 //     in-process to a nats-server that the node embeds and listens with on
 //     Options.NATSListen (the default, so that one command runs everything);
-//   - the log: a segment.Log in Options.Dir;
+//   - the log: a segment.Log in Options.Dir, whose reads report each
+//     damaged record they find once: a warning in the log and the counter
+//     evlog_damaged_records_total;
 //   - the service (package service) answering on the connection for the
 //     log, under Options.Prefix;
 //   - optionally an HTTP listener on Options.MetricsAddr serving /metrics,

@@ -12,7 +12,9 @@ import (
 func (n *node) openLog() error {
 	_, err := os.Stat(n.o.Dir)
 	n.newDir = errors.Is(err, os.ErrNotExist)
-	l, err := segment.NewLog(n.o.Dir, n.o.segmentConfig())
+	cfg := n.o.segmentConfig()
+	cfg.OnDamage = n.damage.report
+	l, err := segment.NewLog(n.o.Dir, cfg)
 	if err != nil {
 		return fmt.Errorf("open log: %w", err)
 	}

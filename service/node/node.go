@@ -23,6 +23,7 @@ type node struct {
 	logger *slog.Logger
 	h      health
 	reg    *prometheus.Registry // nil without Options.MetricsAddr
+	damage *damageReporter      // the log's OnDamage
 
 	http      *httpServer // nil without Options.MetricsAddr
 	ns        *embedded   // nil with Options.NATSURL
@@ -87,13 +88,14 @@ func Run(ctx context.Context, o Options) (err error) {
 }
 
 func newNode(o Options) *node {
-	n := &node{o: o, logger: o.Logger}
+	n := &node{o: o, logger: o.Logger, damage: newDamageReporter(o.Logger.With("component", "segment"))}
 	if o.MetricsAddr != "" {
 		n.reg = prometheus.NewRegistry()
 		n.reg.MustRegister(
 			collectors.NewGoCollector(),
 			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 			collectors.NewBuildInfoCollector(),
+			n.damage.count,
 		)
 	}
 	return n
