@@ -16,9 +16,9 @@ func TestTruncate(t *testing.T) {
 		wantLowest uint64
 	}{
 		{"zero removes nothing", 0, []uint64{0, 3, 6, 9}, 0},
-		{"inside the first segment removes nothing", 2, []uint64{0, 3, 6, 9}, 0},
+		{"inside the first segment removes nothing", 2, []uint64{0, 3, 6, 9}, 2},
 		{"base of the second removes the first", 3, []uint64{3, 6, 9}, 3},
-		{"inside the third removes two", 7, []uint64{6, 9}, 6},
+		{"inside the third removes two", 7, []uint64{6, 9}, 7},
 		{"the active segment's base", 9, []uint64{9}, 9},
 		{"everything", 10, []uint64{10}, 10},
 	}
