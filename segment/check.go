@@ -62,8 +62,9 @@ type CheckReport struct {
 	// after the active segment's last record.
 	LowestOffset uint64 `json:"lowest_offset"`
 	NextOffset   uint64 `json:"next_offset"`
-	// Version is the directory's format version: 1 for a directory
-	// without a metadata file, which opening the log upgrades.
+	// Version is the directory's format version: 1 for a directory with
+	// segments but no metadata file, which opening the log upgrades, and 0
+	// for one that holds no log.
 	Version uint32 `json:"version"`
 	// LogID is the log's id in hex, empty for a version 1 directory.
 	LogID string `json:"log_id,omitempty"`
@@ -683,8 +684,8 @@ func checkMeta(dir string, segments bool, rep *CheckReport) (meta, error) {
 		return meta{}, fmt.Errorf("check: %w", err)
 	}
 	if !found {
-		rep.Version = 1
 		if segments {
+			rep.Version = 1
 			rep.Notes = append(rep.Notes, fmt.Sprintf("no metadata file %s: format version 1, which opening "+
 				"the log upgrades to version %d without rewriting any segment", metaName, FormatVersion))
 		}
