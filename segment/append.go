@@ -21,9 +21,12 @@ func (l *Log) Append(r *messages.Record) (uint64, error) {
 // AppendBatch appends records with contiguous offsets, in order, and returns
 // the first. Under SyncAlways it returns once all of them are durable.
 //
-// A batch that fits in one segment is written with one write: on error none
-// of it is in the log. A batch larger than a whole segment is split across
-// segments, and an error may leave a prefix of it appended.
+// A batch that fits in one segment is written with one write and marked as
+// one batch in the store: on error none of it is in the log, and a crash
+// during the write leaves none of it either, since recovery cuts a batch
+// whose last record is missing. A batch larger than a whole segment is
+// split across segments, one batch of the format in each, and an error or
+// a crash may leave a prefix of it appended.
 func (l *Log) AppendBatch(records []*messages.Record) (first uint64, err error) {
 	first, err = l.AppendUnsynced(records)
 	if err != nil || l.config.Sync.Mode != SyncAlways {
@@ -90,6 +93,12 @@ func (l *Log) AppendUnsynced(records []*messages.Record) (first uint64, err erro
 			}
 			continue
 		}
+		if k+m < len(records) {
+			// The batch goes on in the next segment: this write is a
+			// batch of its own, since a sealed segment never ends
+			// inside one.
+			frame.SetMore(l.frames[l.frameStart(k+m-1):l.ends[k+m-1]], false)
+		}
 		if err := s.store.write(l.frames[from:l.ends[k+m-1]]); err != nil {
 			return first, fmt.Errorf("append: %w", err)
 		}
@@ -126,11 +135,13 @@ func (l *Log) encode(records []*messages.Record, first uint64) error {
 		if err != nil {
 			return fmt.Errorf("append: %w", err)
 		}
-		if n := uint64(frame.HeaderSize + len(payload)); n > l.config.Segment.MaxStoreBytes || len(payload) > 1<<32-1 {
+		if n := uint64(frame.HeaderSize + len(payload)); n > l.config.Segment.MaxStoreBytes || len(payload) > frame.MaxPayload {
 			return fmt.Errorf("%w: record %d of the batch takes %d bytes, a segment holds %d",
 				ErrRecordTooLarge, j, n, l.config.Segment.MaxStoreBytes)
 		}
-		l.frames = frame.Append(l.frames, payload)
+		// Every frame but the batch's last says that more follow, so that
+		// recovery can tell a batch cut short by a crash.
+		l.frames = frame.Append(l.frames, payload, j < len(records)-1)
 		l.ends = append(l.ends, len(l.frames))
 	}
 	// Only now that the batch is accepted do the caller's records learn

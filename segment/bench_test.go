@@ -31,7 +31,7 @@ func benchFrame(b *testing.B, v []byte) []byte {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return frame.Append(nil, enc)
+	return frame.Append(nil, enc, false)
 }
 
 // newBenchLog opens a log with the default segment sizes (64 MiB stores),

@@ -57,10 +57,17 @@ type CheckReport struct {
 	Records uint64 `json:"records"`
 	// Bytes is the total size of the stores.
 	Bytes uint64 `json:"bytes"`
-	// LowestOffset and NextOffset bound the log as it reads: the first
-	// segment's base and the offset after the active segment's last record.
+	// LowestOffset and NextOffset bound the log as it reads: the
+	// low-water mark (at least the first segment's base) and the offset
+	// after the active segment's last record.
 	LowestOffset uint64 `json:"lowest_offset"`
 	NextOffset   uint64 `json:"next_offset"`
+	// Version is the directory's format version: 1 for a directory with
+	// segments but no metadata file, which opening the log upgrades, and 0
+	// for one that holds no log.
+	Version uint32 `json:"version"`
+	// LogID is the log's id in hex, empty for a version 1 directory.
+	LogID string `json:"log_id,omitempty"`
 	// Damaged counts the segments whose status is StatusDamaged.
 	Damaged int `json:"damaged"`
 	// Repaired counts the segments whose status is StatusRepaired.
@@ -148,6 +155,10 @@ func Check(dir string, opts CheckOptions) (CheckReport, error) {
 	if err != nil {
 		return rep, fmt.Errorf("check: %w", err)
 	}
+	m, err := checkMeta(dir, len(bases) > 0, &rep)
+	if err != nil {
+		return rep, err
+	}
 	p := &progress{report: opts.Progress}
 	for _, base := range bases {
 		fi, err := os.Stat(segmentName(dir, base, storeSuffix))
@@ -171,6 +182,7 @@ func Check(dir string, opts CheckOptions) (CheckReport, error) {
 		checks[i] = c
 	}
 	checkContinuity(checks)
+	checkLowWater(dir, m.low, checks)
 	for i, c := range checks {
 		c.finish()
 		r := c.report
@@ -184,11 +196,12 @@ func Check(dir string, opts CheckOptions) (CheckReport, error) {
 			rep.Repaired++
 		}
 		if i == 0 {
-			rep.LowestOffset = r.BaseOffset
+			rep.LowestOffset = max(r.BaseOffset, m.low)
 		}
 		rep.NextOffset = r.NextOffset
 	}
-	rep.Notes, err = strayIndexes(dir, bases)
+	stray, err := strayIndexes(dir, bases)
+	rep.Notes = append(rep.Notes, stray...)
 	return rep, err
 }
 
@@ -563,6 +576,14 @@ func (c *segmentCheck) judgeSpareEntries(s *segment, d *diagnosis) (spare, past 
 func (c *segmentCheck) judgeTail(s *segment, d *diagnosis, foreign bool) {
 	at := &Location{Offset: s.base + uint64(len(d.positions)), Position: d.end}
 	why := frameDamage(s.store, d.end)
+	if d.pending > 0 {
+		then := "the store ends there"
+		if d.pendingEnd < s.store.size {
+			then = frameDamage(s.store, d.pendingEnd).Error()
+		}
+		why = fmt.Errorf("%w: a batch cut short: %d intact records of a batch whose last record is "+
+			"missing at position %d (%s)", ErrCorrupt, d.pending, d.pendingEnd, then)
+	}
 	switch {
 	case c.active && len(d.intactPast) == 0 && !foreign:
 		c.problem(at, "torn tail: %d bytes after the last intact record, from position %d: %v",
@@ -651,6 +672,41 @@ func checkContinuity(checks []*segmentCheck) {
 			c.problem(&Location{Offset: next}, "offsets %d to %d are missing: no segment holds them", next, base-1)
 			c.restore = true
 		}
+	}
+}
+
+// checkMeta reads the metadata file of dir into rep. A damaged one is an
+// error, not a finding to repair: the log id and the low-water mark it
+// holds cannot be recovered from the segments, and the log refuses to open.
+func checkMeta(dir string, segments bool, rep *CheckReport) (meta, error) {
+	m, found, err := readMeta(dir)
+	if err != nil {
+		return meta{}, fmt.Errorf("check: %w", err)
+	}
+	if !found {
+		if segments {
+			rep.Version = 1
+			rep.Notes = append(rep.Notes, fmt.Sprintf("no metadata file %s: format version 1, which opening "+
+				"the log upgrades to version %d without rewriting any segment", metaName, FormatVersion))
+		}
+		return m, nil
+	}
+	rep.Version, rep.LogID = m.version, m.id.String()
+	return m, nil
+}
+
+// checkLowWater checks that the low-water mark low does not pass the end
+// of the log, as NewLog requires.
+func checkLowWater(dir string, low uint64, checks []*segmentCheck) {
+	if len(checks) == 0 {
+		return
+	}
+	c := checks[len(checks)-1]
+	if next := c.report.NextOffset; low > next {
+		c.problem(nil, "the low-water mark %d in %s is beyond the log's next offset %d: records the log "+
+			"held are missing, and the log refuses to open", low, filepath.Join(dir, metaName), next)
+		c.fix = false
+		c.restore = true
 	}
 }
 

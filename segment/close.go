@@ -64,6 +64,14 @@ func (l *Log) Reset() error {
 	if l.closed {
 		return ErrClosed
 	}
+	// The mark goes down first: a crash after it leaves the old segments,
+	// which raise it again at open, never a mark above the new log.
+	m := l.meta
+	m.low = l.config.Segment.InitialOffset
+	if err := writeMeta(l.dir, m); err != nil {
+		return fmt.Errorf("reset: %w", err)
+	}
+	l.meta = m
 	var errs []error
 	for _, s := range l.segments {
 		errs = append(errs, s.remove())

@@ -23,6 +23,11 @@ type diagnosis struct {
 	// Recovery keeps exactly these records.
 	positions []uint64
 	end       uint64
+	// pending counts the intact frames after end of a batch whose last
+	// frame is missing, which end at pendingEnd: a crash in the middle of
+	// a batch's write, not damage, and cut like a torn frame.
+	pending    int
+	pendingEnd uint64
 	// intactPast holds the positions that index entries beyond the scan's
 	// records give for the intact record of their own offset past end.
 	// A crash only tears the tail, after which the index points at nothing
@@ -43,14 +48,17 @@ func diagnose(s *segment, scan bool) (*diagnosis, error) {
 	if d.trusted && !scan {
 		return d, nil
 	}
-	positions, end, err := scanStore(s.store)
+	sc, err := scanStore(s.store)
 	if err != nil {
 		return nil, err
 	}
-	d.scanned, d.positions, d.end = true, positions, end
-	if end < s.store.size {
-		for k := uint64(len(positions)); k < s.index.capacity(); k++ {
-			if _, pos := s.index.entry(k); pos > end && s.holdsRecord(k, pos) {
+	d.scanned, d.positions, d.end = true, sc.Positions, sc.End
+	d.pending, d.pendingEnd = sc.Pending, sc.PendingEnd
+	if d.end < s.store.size {
+		for k := uint64(len(d.positions)); k < s.index.capacity(); k++ {
+			// Entries of the incomplete batch's records may point at
+			// them: its write returned before the crash.
+			if _, pos := s.index.entry(k); pos > d.end && pos >= d.pendingEnd && s.holdsRecord(k, pos) {
 				d.intactPast = append(d.intactPast, pos)
 			}
 		}
@@ -78,11 +86,16 @@ func (s *segment) trusted(n uint64) bool {
 		return false
 	}
 	rel, pos := s.index.entry(n - 1)
-	if uint64(rel) != n-1 || pos > s.store.size {
+	if uint64(rel) != n-1 || pos > s.store.size || s.store.size-pos < frame.HeaderSize {
 		return false
 	}
 	payload, err := s.store.frameAt(pos)
-	return err == nil && pos+frame.HeaderSize+uint64(len(payload)) == s.store.size
+	if err != nil || pos+frame.HeaderSize+uint64(len(payload)) != s.store.size {
+		return false
+	}
+	// A last frame that says more follow ends a batch cut short.
+	var hdr [frame.HeaderSize]byte
+	return s.store.readAt(hdr[:], pos) == nil && !frame.More(hdr[:])
 }
 
 // errCutsIntact is recovery's refusal to cut an active store whose damage

@@ -4,9 +4,11 @@
 //
 // # Files
 //
-// A segment is two files named by the offset of its first record (its base
+// A log directory holds one metadata file, evlog.meta, and segments. A
+// segment is two files named by the offset of its first record (its base
 // offset), zero-padded to 20 digits so that a plain ls lists them in order:
 //
+//	evlog.meta                   format version, log id, low-water mark
 //	00000000000000000000.store   the records
 //	00000000000000000000.index   offset -> position in the store
 //	00000000000000001024.store   the next segment, from offset 1024
@@ -17,21 +19,65 @@
 // fit goes to a new segment; stores never exceed the limit) or its index
 // reaches MaxIndexBytes. The log then seals it (syncs it and cuts its index
 // to size) and rolls to a new segment whose base is the next offset.
-// TruncateFront deletes whole segments from the front.
+// TruncateFront raises the low-water mark and deletes the segments wholly
+// below it.
+//
+// # Metadata file and versions
+//
+// evlog.meta is 40 bytes, big-endian (FormatVersion 2):
+//
+//	+----------------+----------------+--------------+------------------+----------------+
+//	| magic 8 bytes  | version uint32 | log id 16 B  | low-water uint64 | crc32c uint32  |
+//	| "EVLOGMD\n"    |                |              |                  |                |
+//	+----------------+----------------+--------------+------------------+----------------+
+//
+// The CRC is CRC-32C of the 36 bytes before it. Every future version keeps
+// the magic and version first and such a CRC last, so that a newer file is
+// told from a damaged one: a newer version is refused with ErrVersion, a
+// damaged file with ErrCorrupt naming it, and neither is ever rewritten,
+// since the log id (random, fixed when the directory is created, Log.ID)
+// and the low-water mark cannot be recovered from the segments. The file is
+// replaced atomically: a temporary file is written and synced, renamed over
+// it, and the directory synced.
+//
+// The low-water mark is LowestOffset: every record below it reads as
+// ErrOffsetOutOfRange, through Read, ReadRaw, ReadRawBatch and Reader, even
+// while its segment still exists. TruncateFront syncs the active store and
+// writes the new mark before it deletes any segment and before it returns,
+// so the mark never passes the durable end of the log and survives a
+// restart; a segment that a crash left wholly below the mark is deleted by
+// the next TruncateFront. A mark beyond the log's next offset at open means
+// records are missing, and NewLog refuses with ErrCorrupt.
+//
+// Version 1 is a directory with segments and no metadata file, whose
+// frames carry no batch flags. NewLog upgrades it in place: it writes the
+// metadata file, with a new log id and the first segment's base as the
+// mark, and rewrites no segment, since a version 1 store reads as batches
+// of one record. An empty or new directory is created at FormatVersion.
 //
 // # Store
 //
 // A store is a sequence of frames, one per record, with no file header
 // (the format is defined once, in segment/internal/frame):
 //
-//	+----------------+----------------+----------------------+
-//	| length  uint32 | crc32c  uint32 | record (length bytes)|
-//	+----------------+----------------+----------------------+
+//	+---+---------------+----------------+----------------------+
+//	| M | length 31 bit | crc32c  uint32 | record (length bytes)|
+//	+---+---------------+----------------+----------------------+
 //
-// Integers are big-endian. The CRC is CRC-32C (Castagnoli) of the record
-// bytes, which are the msgpack encoding of a messages.Record, including its
-// offset, so that a read can tell a misplaced record from the right one.
-// A frame's length is never 0.
+// Integers are big-endian. The record bytes are the msgpack encoding of a
+// messages.Record, including its offset, so that a read can tell a
+// misplaced record from the right one. A frame's length is never 0 and at
+// most 2^31-1.
+//
+// M, the top bit of the length field, is the batch flag: every frame of a
+// batch (the records of one append, written with one write) except its
+// last carries it. The CRC is CRC-32C (Castagnoli) of the record bytes; for
+// a flagged frame it continues over the four bytes of the length field as
+// stored, so that a flipped flag fails the check, while an unflagged
+// frame's CRC is that of its record alone, exactly as version 1 wrote every
+// frame. A batch never spans segments: one that does not fit in an empty
+// segment is written as one batch per segment, so a sealed segment never
+// ends inside a batch.
 //
 // Stores are written with one write call per append or batch, so that an
 // acknowledged record is in the kernel even if the process dies, and read
@@ -62,13 +108,18 @@
 // clean reopen reads one frame per segment. Any other index (preallocated
 // after a crash, missing, or garbage) is rebuilt by scanning its store.
 // The scan stops at the first frame that is torn, has a zero length, runs
-// past the end of the file or fails its CRC; in the active segment the
-// store is cut there, since nothing after it was ever acknowledged as
-// durable, unless the index as found points at intact records after that
+// past the end of the file or fails its CRC, and keeps only complete
+// batches: the intact frames of a batch whose last frame is missing, which
+// a crash in the middle of its write leaves, go with the torn frame. In the
+// active segment the store is cut after the last complete batch, since
+// nothing after it was ever acknowledged, unless the index as found points at intact records after that
 // point: then the damage is not a torn tail and NewLog refuses to open
-// with ErrCorrupt rather than delete them. Check judges segments with the
-// same rules (diagnose.go), so it reports what NewLog would do. A damaged
-// tail of a sealed segment is left in place and its records read as
+// with ErrCorrupt rather than delete them (index entries of the incomplete
+// batch's own records do not count: its write may have returned). Check
+// judges segments with the same rules (diagnose.go), so it reports what
+// NewLog would do: an incomplete batch at the end of the active segment is
+// a torn tail, anywhere else damage. A damaged tail of a sealed segment,
+// an incomplete batch included, is left in place and its records read as
 // ErrCorrupt. Log.Recovered reports what recovery did.
 //
 // Reads check every frame's length against the store and its CRC before
@@ -108,6 +159,7 @@
 //	damage.go     DamageError, and reporting each damaged record once to Config.OnDamage
 //	reader.go     Reader, the raw bytes of every store
 //	truncate.go   TruncateFront (and the place for a future TruncateBack)
+//	meta.go       the metadata file: version, log id, low-water mark
 //	close.go      Close, Remove and Reset
 //
 // One segment and its files:

@@ -38,6 +38,10 @@ var (
 	// ErrLocked is returned by NewLog and Check when another process has
 	// the log directory open.
 	ErrLocked = errors.New("log directory in use")
+	// ErrVersion is returned by NewLog and Check for a directory written
+	// in a newer format version than this package reads (FormatVersion);
+	// the error names both versions.
+	ErrVersion = errors.New("unsupported format version")
 	// ErrConfig is returned by NewLog for an invalid Config.
 	ErrConfig = errors.New("invalid config")
 )

@@ -29,9 +29,19 @@ func goldenRecords() []*messages.Record {
 	}
 }
 
-// TestGolden pins the on-disk format: the log writes testdata/golden byte
-// for byte, and reads it back. Run with -update to rewrite it after a
-// deliberate format change.
+// goldenID is the log id written into testdata/golden/evlog.meta, in place
+// of the random one a log gets, so that the file never changes.
+var goldenID = LogID{0: 0xe5, 1: 0x10, 14: 0x9a, 15: 0x01}
+
+// goldenLow is the low-water mark of testdata/golden: inside its first
+// segment, which therefore still holds a record below it.
+const goldenLow = 1
+
+// TestGolden pins the on-disk format of version 2: the log writes
+// testdata/golden byte for byte (the metadata file but for its random log
+// id), including a batch whose first frame carries the batch flag, and
+// reads it back. Run with -update to rewrite it after a deliberate format
+// change.
 func TestGolden(t *testing.T) {
 	golden := filepath.Join("testdata", "golden")
 	c := quietConfig(128, 0)
@@ -46,22 +56,69 @@ func TestGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if err := l.TruncateFront(goldenLow); err != nil {
+		t.Fatal(err)
+	}
 	closeLog(t, l)
 	if *updateGolden {
-		if err := os.RemoveAll(golden); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(golden, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range append(files(t, dir, storeSuffix), files(t, dir, indexSuffix)...) {
-			writeFile(t, filepath.Join(golden, filepath.Base(p)), readFile(t, p))
-		}
+		writeGolden(t, dir, golden)
 	}
+	compareGolden(t, dir, golden)
+	checkGoldenMeta(t, dir, golden)
+	checkGoldenFrames(t, golden)
 
+	// And a log opened on the golden files reads them.
+	l = openLog(t, copyDir(t, golden), c)
+	if r := l.Recovered(); len(r) != 0 {
+		t.Fatalf("golden files recovered: %+v", r)
+	}
+	if l.ID() != goldenID {
+		t.Fatalf("log id %v, want %v", l.ID(), goldenID)
+	}
+	checkReadAll(t, l, want[goldenLow:])
+	_, err := l.Read(goldenLow - 1)
+	checkOutOfRange(t, err, goldenLow-1)
+}
+
+// writeGolden replaces golden with the segments of dir and a metadata file
+// holding goldenID.
+func writeGolden(t *testing.T, dir, golden string) {
+	t.Helper()
+	if err := os.RemoveAll(golden); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(golden, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range segmentFiles(t, dir) {
+		writeFile(t, filepath.Join(golden, filepath.Base(p)), readFile(t, p))
+	}
+	m := readMetaFile(t, dir)
+	m.id = goldenID
+	writeFile(t, filepath.Join(golden, metaName), m.encode())
+}
+
+func segmentFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	return append(files(t, dir, storeSuffix), files(t, dir, indexSuffix)...)
+}
+
+func readMetaFile(t *testing.T, dir string) meta {
+	t.Helper()
+	m, ok, err := readMeta(dir)
+	if err != nil || !ok {
+		t.Fatalf("metadata of %s: found %v, %v", dir, ok, err)
+	}
+	return m
+}
+
+// compareGolden checks that dir holds the segment files of golden, byte
+// for byte.
+func compareGolden(t *testing.T, dir, golden string) {
+	t.Helper()
 	names := func(d string) []string {
 		var out []string
-		for _, p := range append(files(t, d, storeSuffix), files(t, d, indexSuffix)...) {
+		for _, p := range segmentFiles(t, d) {
 			out = append(out, filepath.Base(p))
 		}
 		return out
@@ -74,15 +131,54 @@ func TestGolden(t *testing.T) {
 			t.Fatalf("%s differs from testdata/golden", name)
 		}
 	}
+}
 
-	// The frames and entries are as doc.go describes them.
+// checkGoldenMeta checks the metadata files of dir and golden against the
+// layout doc.go gives: magic, version, log id, low-water mark, CRC-32C.
+func checkGoldenMeta(t *testing.T, dir, golden string) {
+	t.Helper()
+	got, want := readMetaFile(t, dir), meta{version: FormatVersion, id: got0(t, dir), low: goldenLow}
+	if got != want {
+		t.Fatalf("metadata %+v, want %+v", got, want)
+	}
+	b := readFile(t, filepath.Join(golden, metaName))
+	if len(b) != 40 || string(b[:8]) != "EVLOGMD\n" || binary.BigEndian.Uint32(b[8:]) != 2 ||
+		!bytes.Equal(b[12:28], goldenID[:]) || binary.BigEndian.Uint64(b[28:]) != goldenLow ||
+		binary.BigEndian.Uint32(b[36:]) != crc32.Checksum(b[:36], crc32.MakeTable(crc32.Castagnoli)) {
+		t.Fatalf("golden metadata file % x is not as doc.go describes it", b)
+	}
+}
+
+// got0 is the log id in dir's metadata file, which is random.
+func got0(t *testing.T, dir string) LogID {
+	t.Helper()
+	id := readMetaFile(t, dir).id
+	if id == (LogID{}) {
+		t.Fatal("log id is all zeros")
+	}
+	return id
+}
+
+// checkGoldenFrames checks the frames and entries of golden against the
+// layout doc.go gives, the batch flag on every frame of a batch but its
+// last.
+func checkGoldenFrames(t *testing.T, golden string) {
+	t.Helper()
+	table := crc32.MakeTable(crc32.Castagnoli)
+	flagged := 0
 	for _, p := range files(t, golden, storeSuffix) {
 		b := readFile(t, p)
 		idx := readFile(t, p[:len(p)-len(storeSuffix)]+indexSuffix)
 		for i, f := range frames(t, p) {
 			payload := b[f.pos+frame.HeaderSize : f.pos+f.size]
-			if crc := binary.BigEndian.Uint32(b[f.pos+4:]); crc != crc32.Checksum(payload, crc32.MakeTable(crc32.Castagnoli)) {
-				t.Fatalf("%s: frame %d has CRC %08x", p, i, crc)
+			field := binary.BigEndian.Uint32(b[f.pos:])
+			wantCRC := crc32.Checksum(payload, table)
+			if field>>31 == 1 {
+				flagged++
+				wantCRC = crc32.Update(wantCRC, table, b[f.pos:f.pos+4])
+			}
+			if crc := binary.BigEndian.Uint32(b[f.pos+4:]); crc != wantCRC {
+				t.Fatalf("%s: frame %d has CRC %08x, want %08x", p, i, crc, wantCRC)
 			}
 			e := idx[i*entryWidth:]
 			if rel, pos := binary.BigEndian.Uint32(e), binary.BigEndian.Uint64(e[4:]); rel != uint32(i) || pos != uint64(f.pos) {
@@ -90,11 +186,36 @@ func TestGolden(t *testing.T) {
 			}
 		}
 	}
+	// The batch of two records: its first frame carries the flag.
+	if first := readFile(t, files(t, golden, storeSuffix)[0]); flagged != 1 || first[0]>>7 != 1 {
+		t.Fatalf("%d flagged frames, want 1, the first", flagged)
+	}
+}
 
-	// And a log opened on the golden files reads them.
-	l = openLog(t, copyDir(t, golden), c)
+// TestGoldenVersion1 opens a copy of testdata/golden-v1, a directory of
+// format version 1 (no metadata file, no batch flags), which the log
+// upgrades in place: it writes the metadata file and rewrites no segment.
+func TestGoldenVersion1(t *testing.T) {
+	v1 := filepath.Join("testdata", "golden-v1")
+	dir := copyDir(t, v1)
+	l := openLog(t, dir, quietConfig(128, 0))
 	if r := l.Recovered(); len(r) != 0 {
-		t.Fatalf("golden files recovered: %+v", r)
+		t.Fatalf("version 1 files recovered: %+v", r)
+	}
+	want := goldenRecords()
+	for i, r := range want {
+		r.Offset = uint64(i)
 	}
 	checkReadAll(t, l, want)
+	closeLog(t, l)
+	compareGolden(t, dir, v1)
+	if m := readMetaFile(t, dir); m.version != FormatVersion || m.low != 0 || m.id == (LogID{}) {
+		t.Fatalf("metadata after the upgrade: %+v", m)
+	}
+	// The upgrade happens once: the id stays.
+	id := readMetaFile(t, dir).id
+	l = openLog(t, dir, quietConfig(128, 0))
+	if l.ID() != id {
+		t.Fatalf("log id %v after reopen, was %v", l.ID(), id)
+	}
 }

@@ -19,6 +19,7 @@ type Log struct {
 	// mu guards the fields below it. Lock order: mu before syncMu.
 	mu       sync.RWMutex
 	segments []*segment
+	meta     meta // meta.low is the low-water mark, never below segments[0].base
 	closed   bool
 	enc      *messages.Encoder
 	scratch  messages.Record // what enc encodes, so that it need not escape
@@ -52,15 +53,24 @@ func (l *Log) active() *segment { return l.segments[len(l.segments)-1] }
 // and what it did about them. It is empty after a clean shutdown.
 func (l *Log) Recovered() []Recovery { return slices.Clone(l.recovered) }
 
-// LowestOffset returns the offset of the oldest record. On an empty log it
-// returns the offset the next record will get.
+// LowestOffset returns the low-water mark: the offset of the oldest record
+// that reads, which TruncateFront raises. On an empty log it returns the
+// offset the next record will get.
 func (l *Log) LowestOffset() (uint64, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.closed {
 		return 0, ErrClosed
 	}
-	return l.segments[0].base, nil
+	return l.meta.low, nil
+}
+
+// ID returns the log's id, fixed when its directory was created (or
+// upgraded from format version 1). It does not change, not even at Close.
+func (l *Log) ID() LogID {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.meta.id
 }
 
 // HighestOffset returns the offset of the newest record, or ErrEmpty when
@@ -72,7 +82,7 @@ func (l *Log) HighestOffset() (uint64, error) {
 		return 0, ErrClosed
 	}
 	next := l.active().next()
-	if next == l.segments[0].base {
+	if next == l.meta.low {
 		return 0, ErrEmpty
 	}
 	return next - 1, nil
@@ -108,7 +118,7 @@ func (l *Log) Stats() Stats {
 	if l.closed {
 		return Stats{}
 	}
-	st := Stats{Segments: len(l.segments), LowestOffset: l.segments[0].base, NextOffset: l.active().next()}
+	st := Stats{Segments: len(l.segments), LowestOffset: l.meta.low, NextOffset: l.active().next()}
 	for _, s := range l.segments {
 		st.Bytes += s.store.size
 	}

@@ -163,7 +163,7 @@ func frames(t testing.TB, path string) []framePos {
 		if len(b)-pos < frame.HeaderSize {
 			t.Fatalf("%s: torn header at %d", path, pos)
 		}
-		size := frame.HeaderSize + int(binary.BigEndian.Uint32(b[pos:]))
+		size := frame.HeaderSize + int(binary.BigEndian.Uint32(b[pos:])&^(1<<31)) // without the batch flag
 		if size > len(b)-pos {
 			t.Fatalf("%s: torn frame at %d", path, pos)
 		}

@@ -2,6 +2,7 @@ package segment
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"os"
@@ -20,6 +21,9 @@ import (
 type logModel struct {
 	lowest, next uint64
 	records      map[uint64]*messages.Record
+	// truncated is the next offset when TruncateFront last raised the
+	// mark: it synced every record below, which no crash can tear.
+	truncated uint64
 }
 
 // logMachine drives a Log and its model through the same operations.
@@ -143,13 +147,16 @@ func (s *logMachine) truncate(t *rapid.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Whole segments go: the new lowest is at or below the asked one, and
-	// exactly it when everything goes.
-	if got < s.m.lowest || got > lowest || lowest == s.m.next && got != lowest {
+	// The low-water mark is exactly the asked offset, whatever segments
+	// remain.
+	if got != lowest {
 		t.Fatalf("truncate %d: lowest %d, was %d, next %d", lowest, got, s.m.lowest, s.m.next)
 	}
 	for off := s.m.lowest; off < got; off++ {
 		delete(s.m.records, off)
+	}
+	if got > s.m.lowest {
+		s.m.truncated = s.m.next
 	}
 	s.m.lowest = got
 }
@@ -204,7 +211,11 @@ func (s *logMachine) crash(t *rapid.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tear := st.Size() > 0 && rapid.Bool().Draw(t, "tear")
+	var batch int
+	if st.Size() > 0 {
+		batch = lastBatch(t, active)
+	}
+	tear := st.Size() > 0 && s.m.next-uint64(batch) >= s.m.truncated && rapid.Bool().Draw(t, "tear")
 	if tear {
 		last := s.m.records[s.m.next-1]
 		b, err := messages.Marshal(last)
@@ -215,8 +226,12 @@ func (s *logMachine) crash(t *rapid.T) {
 		if err := os.Truncate(active, st.Size()-int64(frame.HeaderSize+len(b)-keep)); err != nil {
 			t.Fatal(err)
 		}
-		delete(s.m.records, s.m.next-1)
-		s.m.next--
+		// The torn record's whole batch goes: recovery cuts a batch
+		// whose last record is missing.
+		for range batch {
+			delete(s.m.records, s.m.next-1)
+			s.m.next--
+		}
 	}
 	s.open(t)
 	if tear && len(s.log.Recovered()) == 0 {
@@ -306,4 +321,24 @@ func TestModel(t *testing.T) {
 			"":               s.check,
 		})
 	})
+}
+
+// lastBatch reads the frame headers of the store at path and returns how
+// many frames its last batch holds: the last frame and the flagged frames
+// right before it.
+func lastBatch(t *rapid.T, path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flags []bool
+	for pos := 0; pos+frame.HeaderSize <= len(b); {
+		flags = append(flags, frame.More(b[pos:]))
+		pos += frame.HeaderSize + int(binary.BigEndian.Uint32(b[pos:])&^(1<<31))
+	}
+	n := 1
+	for i := len(flags) - 2; i >= 0 && flags[i]; i-- {
+		n++
+	}
+	return n
 }

@@ -3,6 +3,7 @@ package segment
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,14 +44,19 @@ func NewLog(dir string, c Config) (*Log, error) {
 	return l, nil
 }
 
-// open loads the segments found in dir, or creates the first one.
+// open loads the metadata and the segments found in dir, or creates them.
 func (l *Log) open() error {
 	bases, err := segmentBases(l.dir)
 	if err != nil {
 		return err
 	}
+	m, found, err := readMeta(l.dir)
+	if err != nil {
+		return err
+	}
 	if len(bases) == 0 {
-		bases = []uint64{l.config.Segment.InitialOffset}
+		// Offsets below the low-water mark were given out once.
+		bases = []uint64{max(l.config.Segment.InitialOffset, m.low)}
 	}
 	for i, base := range bases {
 		active := i == len(bases)-1
@@ -88,6 +94,40 @@ func (l *Log) open() error {
 		return err
 	}
 	l.synced = l.active().next()
+	if err := l.openMeta(m, found); err != nil {
+		l.closeSegments()
+		return err
+	}
+	return nil
+}
+
+// openMeta takes the metadata file's content, found or not, once the
+// segments are open. A directory without one is new or of format version
+// 1, which differs from version 2 only in lacking it: it is written now,
+// and the segments are used as they are, since a version 1 store reads as
+// batches of one record.
+func (l *Log) openMeta(m meta, found bool) error {
+	first, next := l.segments[0].base, l.active().next()
+	if !found {
+		var err error
+		if m, err = newMeta(first); err != nil {
+			return err
+		}
+		if err := writeMeta(l.dir, m); err != nil {
+			return err
+		}
+		if next > first {
+			l.config.Logger.Info("log directory upgraded", "from_version", 1, "to_version", FormatVersion, "log_id", m.id.String())
+		}
+	}
+	// Segments wholly below the mark may outlive a crash of TruncateFront,
+	// and the mark never lies below the first segment.
+	m.low = max(m.low, first)
+	if m.low > next {
+		return fmt.Errorf("%w: %s: the low-water mark %d is beyond the log's next offset %d: records "+
+			"the log held are missing", ErrCorrupt, filepath.Join(l.dir, metaName), m.low, next)
+	}
+	l.meta = m
 	return nil
 }
 

@@ -12,8 +12,9 @@ import (
 	"github.com/evlog/evlog/segment/internal/frame"
 )
 
-// Read returns the record at offset. An offset below LowestOffset or at or
-// beyond NextOffset gives ErrOffsetOutOfRange; a record whose stored bytes
+// Read returns the record at offset. An offset below LowestOffset (the
+// low-water mark, even while its segment still exists) or at or beyond
+// NextOffset gives ErrOffsetOutOfRange; a record whose stored bytes
 // fail their checks gives a *DamageError, which wraps ErrCorrupt, and is
 // reported to Config.OnDamage.
 func (l *Log) Read(offset uint64) (*messages.Record, error) {
@@ -72,7 +73,7 @@ func (l *Log) locate(offset uint64) (*segment, uint64, error) {
 	if l.closed {
 		return nil, 0, ErrClosed
 	}
-	lowest, next := l.segments[0].base, l.active().next()
+	lowest, next := l.meta.low, l.active().next()
 	if offset < lowest || offset >= next {
 		return nil, 0, fmt.Errorf("%w: offset %d, the log holds [%d, %d)", ErrOffsetOutOfRange, offset, lowest, next)
 	}

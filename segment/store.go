@@ -153,14 +153,14 @@ func (r storeReader) ReadAt(b []byte, off int64) (int, error) {
 	return len(b), nil
 }
 
-// scanStore returns the positions of the store's intact frames up to the
-// first that is not, and the end of the last intact one (see frame.Scan).
-func scanStore(s *store) (positions []uint64, end uint64, err error) {
-	positions, end, err = frame.Scan(s.file, s.size)
+// scanStore finds the store's intact frames of complete batches up to the
+// first frame that is not intact (see frame.Scan).
+func scanStore(s *store) (frame.Scanned, error) {
+	sc, err := frame.Scan(s.file, s.size)
 	if err != nil {
-		return nil, 0, fmt.Errorf("scan %s: %w", s.name, err)
+		return frame.Scanned{}, fmt.Errorf("scan %s: %w", s.name, err)
 	}
-	return positions, end, nil
+	return sc, nil
 }
 
 // sync makes the store's written bytes durable.

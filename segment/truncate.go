@@ -5,11 +5,16 @@ import (
 	"fmt"
 )
 
-// TruncateFront deletes every segment whose records are all below lowest. Since
-// whole segments go, records below lowest may remain. When every record is
-// below lowest the active segment goes too and an empty one takes its place
-// at the same next offset: offsets are never reused. A lowest beyond
-// NextOffset gives ErrOffsetOutOfRange.
+// TruncateFront raises the low-water mark to lowest: from when it returns,
+// every record below lowest reads as ErrOffsetOutOfRange and LowestOffset
+// is lowest, even after a restart, since the mark is written to the
+// metadata file first. Segments whose records are all below lowest are
+// deleted; the records below lowest in the segment that holds lowest stay
+// on disk, unreadable, until that segment goes too. When every record is
+// below lowest the active segment goes as well and an empty one takes its
+// place at the same next offset: offsets are never reused. A lowest at or
+// below the mark changes nothing; one beyond NextOffset gives
+// ErrOffsetOutOfRange.
 func (l *Log) TruncateFront(lowest uint64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -20,25 +25,54 @@ func (l *Log) TruncateFront(lowest uint64) error {
 	if lowest > next {
 		return fmt.Errorf("%w: truncate to %d, beyond the next offset %d", ErrOffsetOutOfRange, lowest, next)
 	}
+	if lowest <= l.meta.low {
+		// Segments wholly below the mark may remain from a crash.
+		return l.removeBelow(l.meta.low)
+	}
 	if a := l.active(); lowest == next && a.index.n > 0 {
-		// Every record goes: start a fresh active segment first, so that
-		// the log always has one.
-		s, _, err := openSegment(l.dir, next, l.config.Segment.MaxIndexBytes, l.config.Segment.MaxStoreBytes, true)
-		if err != nil {
+		if err := l.replaceActive(a, next); err != nil {
 			return err
 		}
-		if err := l.seal(a); err != nil {
-			s.remove()
-			return err
-		}
-		// The new segment must be durable before the old ones go: if only
-		// the removals survived a power loss, the log would start again
-		// at an old base and reuse offsets.
-		if err := syncDir(l.dir); err != nil {
-			s.remove()
-			return err
-		}
-		l.segments = append(l.segments, s)
+	} else if err := l.active().store.sync(); err != nil {
+		// The mark must never pass the durable end of the log: after a
+		// power loss it would hide the offsets appends then give out.
+		return l.fail(err)
+	}
+	m := l.meta
+	m.low = lowest
+	if err := writeMeta(l.dir, m); err != nil {
+		return fmt.Errorf("truncate: %w", err)
+	}
+	l.meta = m
+	return l.removeBelow(lowest)
+}
+
+// replaceActive starts a fresh active segment at next, after a, the
+// active segment, whose records all go, so that the log always has one.
+func (l *Log) replaceActive(a *segment, next uint64) error {
+	s, _, err := openSegment(l.dir, next, l.config.Segment.MaxIndexBytes, l.config.Segment.MaxStoreBytes, true)
+	if err != nil {
+		return err
+	}
+	if err := l.seal(a); err != nil {
+		s.remove()
+		return err
+	}
+	// The new segment must be durable before the old ones go: if only
+	// the removals survived a power loss, the log would start again at an
+	// old base and reuse offsets.
+	if err := syncDir(l.dir); err != nil {
+		s.remove()
+		return err
+	}
+	l.segments = append(l.segments, s)
+	return nil
+}
+
+// removeBelow deletes the segments whose records are all below lowest.
+func (l *Log) removeBelow(lowest uint64) error {
+	if len(l.segments) < 2 || l.segments[1].base > lowest {
+		return nil
 	}
 	var errs []error
 	keep := l.segments[:0]

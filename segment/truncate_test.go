@@ -1,7 +1,9 @@
 package segment
 
 import (
+	"bytes"
 	"errors"
+	"path/filepath"
 	"slices"
 	"testing"
 )
@@ -16,9 +18,9 @@ func TestTruncate(t *testing.T) {
 		wantLowest uint64
 	}{
 		{"zero removes nothing", 0, []uint64{0, 3, 6, 9}, 0},
-		{"inside the first segment removes nothing", 2, []uint64{0, 3, 6, 9}, 0},
+		{"inside the first segment removes nothing", 2, []uint64{0, 3, 6, 9}, 2},
 		{"base of the second removes the first", 3, []uint64{3, 6, 9}, 3},
-		{"inside the third removes two", 7, []uint64{6, 9}, 6},
+		{"inside the third removes two", 7, []uint64{6, 9}, 7},
 		{"the active segment's base", 9, []uint64{9}, 9},
 		{"everything", 10, []uint64{10}, 10},
 	}
@@ -122,4 +124,113 @@ func TestTruncateBeyondNext(t *testing.T) {
 			checkReadAll(t, l, want)
 		})
 	}
+}
+
+// TestTruncateInsideSegment: records below the mark stop reading at once,
+// through every read path, while their segment stays, and the mark
+// survives a restart.
+func TestTruncateInsideSegment(t *testing.T) {
+	fs := uint64(frameSize(t, value(0), 0))
+	c := quietConfig(4*fs, 0)
+	dir := t.TempDir()
+	l := openLog(t, dir, c)
+	want := appendN(t, l, 6) // [0 1 2 3] [4 5]
+	if err := l.TruncateFront(2); err != nil {
+		t.Fatal(err)
+	}
+	check := func(l *Log) {
+		t.Helper()
+		if got := bases(t, dir); !slices.Equal(got, []uint64{0, 4}) {
+			t.Fatalf("bases %v, want [0 4]: no segment is wholly below 2", got)
+		}
+		if lo, err := l.LowestOffset(); err != nil || lo != 2 {
+			t.Fatalf("lowest %d, %v; want 2", lo, err)
+		}
+		if st := l.Stats(); st.LowestOffset != 2 {
+			t.Fatalf("stats %+v, want lowest 2", st)
+		}
+		for off := range uint64(2) {
+			_, err := l.Read(off)
+			checkOutOfRange(t, err, off)
+			_, n, err := l.ReadRaw(off, 10, 1<<20, nil)
+			checkOutOfRange(t, err, off)
+			if n != 0 {
+				t.Fatalf("read raw %d gave %d records", off, n)
+			}
+		}
+		checkReadAll(t, l, want[2:])
+		if _, n, err := l.ReadRaw(2, 10, 1<<20, nil); err != nil || n != 2 {
+			t.Fatalf("read raw 2: %d records, %v; want the 2 left in the first segment", n, err)
+		}
+		got := readerBytes(t, l)
+		if all := storeBytes(t, dir); !bytes.HasSuffix(all, got) || uint64(len(all)-len(got)) != 2*fs {
+			t.Fatalf("reader gave %d bytes of %d, want all but the 2 records below the mark", len(got), len(all))
+		}
+	}
+	check(l)
+	closeLog(t, l)
+	l = openLog(t, dir, c)
+	check(l)
+	// A lower or equal truncate changes nothing.
+	if err := l.TruncateFront(1); err != nil {
+		t.Fatal(err)
+	}
+	check(l)
+	// Truncating to the end leaves an empty log at the same offsets.
+	if err := l.TruncateFront(6); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.HighestOffset(); !errors.Is(err, ErrEmpty) {
+		t.Fatalf("highest after truncating everything: %v", err)
+	}
+}
+
+// TestTruncateCrashBeforeRemoval: a crash after the mark is written but
+// before the segments below it are deleted leaves them; the log reads from
+// the mark and the next TruncateFront deletes them.
+func TestTruncateCrashBeforeRemoval(t *testing.T) {
+	fs := uint64(frameSize(t, value(0), 0))
+	c := quietConfig(2*fs, 0)
+	dir := t.TempDir()
+	l := openLog(t, dir, c)
+	want := appendN(t, l, 6) // [0 1] [2 3] [4 5]
+	closeLog(t, l)
+	m := readMetaFile(t, dir)
+	m.low = 5
+	writeFile(t, filepath.Join(dir, metaName), m.encode())
+	l = openLog(t, dir, c)
+	if lo, _ := l.LowestOffset(); lo != 5 {
+		t.Fatalf("lowest %d, want 5", lo)
+	}
+	_, err := l.Read(3)
+	checkOutOfRange(t, err, 3)
+	checkReadAll(t, l, want[5:])
+	if err := l.TruncateFront(0); err != nil {
+		t.Fatal(err)
+	}
+	if got := bases(t, dir); !slices.Equal(got, []uint64{4}) {
+		t.Fatalf("bases %v, want [4]", got)
+	}
+}
+
+// TestResetLowersTheMark: Reset starts again at InitialOffset, and a
+// reopen agrees.
+func TestResetLowersTheMark(t *testing.T) {
+	dir := t.TempDir()
+	c := quietConfig(0, 0)
+	l := openLog(t, dir, c)
+	appendN(t, l, 5)
+	if err := l.TruncateFront(3); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	want := appendN(t, l, 2)
+	closeLog(t, l)
+	l = openLog(t, dir, c)
+	if lo, _ := l.LowestOffset(); lo != 0 {
+		t.Fatalf("lowest %d after reset and reopen, want 0", lo)
+	}
+	checkReadAll(t, l, want)
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/evlog/evlog/messages"
 )
 
-// handleTruncate deletes the segments entirely below the requested offset
-// and answers the new lowest offset.
+// handleTruncate raises the log's lowest offset to the requested one and
+// answers the new lowest offset.
 func (s *Service) handleTruncate(req micro.Request) {
 	if !s.enter() {
 		s.reject(req, errStopping)

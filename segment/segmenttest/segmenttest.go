@@ -96,7 +96,8 @@ func Frames(tb testing.TB, path string) (frames []Frame, size int64) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	positions, end, err := frame.Scan(f, uint64(fi.Size()))
+	sc, err := frame.Scan(f, uint64(fi.Size()))
+	positions, end := sc.Positions, sc.End
 	if err != nil {
 		tb.Fatalf("scan %s: %v", path, err)
 	}

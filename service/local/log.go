@@ -203,8 +203,9 @@ func (l *Log) ReadRawBatch(offset uint64, maxRecords, maxBytes int, dst []byte) 
 	return b, nil
 }
 
-// TruncateFront deletes the segments entirely below lowest and returns the
-// lowest offset left.
+// TruncateFront raises the segment log's low-water mark to lowest, so that
+// records below it read as out of range at once, and returns the lowest
+// offset, which Stats reports too.
 func (l *Log) TruncateFront(lowest uint64) (uint64, error) {
 	if err := l.seg.TruncateFront(lowest); err != nil {
 		return 0, translate(err)

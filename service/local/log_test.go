@@ -134,6 +134,32 @@ func TestAppendErrors(t *testing.T) {
 	}
 }
 
+// TestTruncateFrontLowWater: a truncate inside a segment takes effect at
+// once: the lowest offset is the one asked for and a read below it is out
+// of range, although the segment holding those records remains.
+func TestTruncateFrontLowWater(t *testing.T) {
+	l, _ := open(t, segment.SyncNever, segment.Config{})
+	if err := l.Append(app("a", "b", "c", "d", "e")); err != nil {
+		t.Fatal(err)
+	}
+	low, err := l.TruncateFront(3)
+	if err != nil || low != 3 {
+		t.Fatalf("truncate to 3: lowest %d, %v", low, err)
+	}
+	if st := l.Stats(); st.LowestOffset != 3 || st.Segments != 1 {
+		t.Fatalf("stats %+v, want lowest 3 in the one segment", st)
+	}
+	if _, err := l.ReadRawBatch(2, 10, 1<<20, nil); !errors.Is(err, service.ErrOffsetOutOfRange) {
+		t.Fatalf("read below the lowest offset: %v", err)
+	}
+	if b, err := l.ReadRawBatch(3, 10, 1<<20, nil); err != nil || b.N != 2 {
+		t.Fatalf("read from the lowest offset: %d records, %v", b.N, err)
+	}
+	if low, err := l.TruncateFront(1); err != nil || low != 3 {
+		t.Fatalf("truncate below the lowest offset: lowest %d, %v; want 3", low, err)
+	}
+}
+
 // TestFollowsSegmentFailure: a segment log that failed on its own fails
 // the Log, so that it says so once instead of failing each append.
 func TestFollowsSegmentFailure(t *testing.T) {

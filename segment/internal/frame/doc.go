@@ -10,8 +10,16 @@
 //	| length  uint32 | crc32c  uint32 | record (length bytes)|
 //	+----------------+----------------+----------------------+
 //
-// with big-endian integers and the CRC-32C (Castagnoli) of the record
-// bytes. A frame is intact when its length is at least MinPayload, it lies
-// wholly inside its store and its CRC matches. Every check returns an error
+// with big-endian integers. The top bit of the length field is the batch
+// flag, and the record's length is the 31 bits below it (at most
+// MaxPayload): every frame of one append's write except its last carries
+// the flag, so that a scan can tell a complete batch from the start of one
+// that a crash cut short. The CRC is CRC-32C (Castagnoli) of the record
+// bytes; for a flagged frame it is extended over the four bytes of the
+// length field as stored, flag included, so that a flag flipped alone is
+// caught. Frames without the flag are exactly what format version 1 wrote.
+//
+// A frame is intact when its length is at least MinPayload, it lies wholly
+// inside its store and its CRC matches. Every check returns an error
 // wrapping ErrCorrupt that names the frame's position.
 package frame

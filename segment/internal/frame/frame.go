@@ -18,7 +18,14 @@ const (
 	// leave after a crash, whose zero length and zero CRC would otherwise
 	// check out (CRC-32C of nothing is zero).
 	MinPayload = 1
+	// MaxPayload is the largest record a frame holds: the top bit of the
+	// length is the batch flag.
+	MaxPayload = 1<<31 - 1
 )
+
+// moreFlag, the top bit of a frame's length field, says that the frame is
+// not the last of its batch: more frames of the same write follow.
+const moreFlag = 1 << 31
 
 // ErrCorrupt is wrapped by every error that reports a frame that is not
 // intact. The segment package returns it as segment.ErrCorrupt.
@@ -26,11 +33,49 @@ var ErrCorrupt = errors.New("corrupt record")
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
-// Append appends the frame of payload to buf.
-func Append(buf, payload []byte) []byte {
-	buf = binary.BigEndian.AppendUint32(buf, uint32(len(payload)))
-	buf = binary.BigEndian.AppendUint32(buf, crc32.Checksum(payload, crcTable))
+// Append appends the frame of payload to buf. more says that the frame is
+// not the last of its batch. The caller keeps len(payload) within
+// MaxPayload.
+func Append(buf, payload []byte, more bool) []byte {
+	field := lengthField(len(payload), more)
+	buf = binary.BigEndian.AppendUint32(buf, field)
+	buf = binary.BigEndian.AppendUint32(buf, checksum(payload, field))
 	return append(buf, payload...)
+}
+
+// SetMore rewrites the header of b, one whole frame built by Append, so
+// that its batch flag is more, and recomputes its CRC.
+func SetMore(b []byte, more bool) {
+	payload := b[HeaderSize:]
+	field := lengthField(len(payload), more)
+	binary.BigEndian.PutUint32(b, field)
+	binary.BigEndian.PutUint32(b[4:], checksum(payload, field))
+}
+
+// More reports whether hdr, a frame header, carries the batch flag: more
+// frames of its batch follow it.
+func More(hdr []byte) bool { return binary.BigEndian.Uint32(hdr)&moreFlag != 0 }
+
+func lengthField(n int, more bool) uint32 {
+	field := uint32(n)
+	if more {
+		field |= moreFlag
+	}
+	return field
+}
+
+// checksum is the CRC of a frame: CRC-32C of the payload, extended over
+// the length field when the frame carries the batch flag, so that a flag
+// flipped alone fails the check. An unflagged frame's CRC is that of its
+// payload alone, as format version 1 wrote every frame.
+func checksum(payload []byte, field uint32) uint32 {
+	crc := crc32.Checksum(payload, crcTable)
+	if field&moreFlag == 0 {
+		return crc
+	}
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], field)
+	return crc32.Update(crc, crcTable, b[:])
 }
 
 // Length returns the payload length that hdr, the header of a frame at pos
@@ -39,7 +84,7 @@ func Append(buf, payload []byte) []byte {
 // header itself lies inside the store. A garbage length is rejected here,
 // before anything is allocated for it.
 func Length(hdr []byte, pos, size uint64) (uint64, error) {
-	n := uint64(binary.BigEndian.Uint32(hdr))
+	n := uint64(binary.BigEndian.Uint32(hdr) &^ moreFlag)
 	if n < MinPayload {
 		return 0, fmt.Errorf("%w: frame at %d: length 0", ErrCorrupt, pos)
 	}
@@ -56,12 +101,12 @@ func Check(b []byte, pos uint64) (payload []byte, err error) {
 	if len(b) < HeaderSize {
 		return nil, fmt.Errorf("%w: frame at %d: %d bytes, shorter than its header", ErrCorrupt, pos, len(b))
 	}
-	n := binary.BigEndian.Uint32(b)
-	if uint64(n) != uint64(len(b)-HeaderSize) || n < MinPayload {
+	field := binary.BigEndian.Uint32(b)
+	if n := field &^ moreFlag; uint64(n) != uint64(len(b)-HeaderSize) || n < MinPayload {
 		return nil, fmt.Errorf("%w: frame at %d: length %d, want %d", ErrCorrupt, pos, n, len(b)-HeaderSize)
 	}
 	payload = b[HeaderSize:]
-	if crc32.Checksum(payload, crcTable) != binary.BigEndian.Uint32(b[4:]) {
+	if checksum(payload, field) != binary.BigEndian.Uint32(b[4:]) {
 		return nil, fmt.Errorf("%w: frame at %d: checksum mismatch", ErrCorrupt, pos)
 	}
 	return payload, nil
@@ -89,37 +134,62 @@ func ReadAt(r io.ReaderAt, pos, size uint64) ([]byte, error) {
 	return Check(b, pos)
 }
 
-// Scan reads a store of size bytes from the start and returns the position
-// of every intact frame up to the first one that is not (torn, of zero
-// length, running past the end or failing its CRC), and the end of the last
-// intact frame: recovery keeps exactly these frames of an active store. The
-// error is for a store that cannot be read, not for damage.
-func Scan(r io.ReaderAt, size uint64) (positions []uint64, end uint64, err error) {
+// Scanned is what Scan found in a store.
+type Scanned struct {
+	// Positions holds the position of every intact frame of every complete
+	// batch, up to the first frame that is not intact; End is where the
+	// last complete batch ends. Recovery keeps exactly these frames of an
+	// active store.
+	Positions []uint64
+	End       uint64
+	// Pending counts the intact frames after End that carry the batch
+	// flag: the start of a batch whose last frame is missing, as a crash
+	// in the middle of its write leaves it. PendingEnd is where the last
+	// of them ends (End when there are none).
+	Pending    int
+	PendingEnd uint64
+}
+
+// Scan reads a store of size bytes from the start and finds its intact
+// frames up to the first one that is not (torn, of zero length, running
+// past the end or failing its CRC), grouped in batches: a batch is a run of
+// flagged frames closed by an unflagged one. The error is for a store that
+// cannot be read, not for damage.
+func Scan(r io.ReaderAt, size uint64) (Scanned, error) {
 	br := bufio.NewReaderSize(io.NewSectionReader(r, 0, int64(size)), 1<<20)
+	var sc Scanned
 	var b []byte
+	var pending []uint64
+	pos := uint64(0)
 	for {
 		var hdr [HeaderSize]byte
 		if _, err := io.ReadFull(br, hdr[:]); err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return positions, end, nil
+				break
 			}
-			return nil, 0, err
+			return Scanned{}, err
 		}
-		n, err := Length(hdr[:], end, size)
+		n, err := Length(hdr[:], pos, size)
 		if err != nil {
-			return positions, end, nil
+			break
 		}
 		if uint64(cap(b)) < HeaderSize+n {
 			b = make([]byte, HeaderSize+n)
 		}
 		b = append(b[:0], hdr[:]...)[:HeaderSize+n]
 		if _, err := io.ReadFull(br, b[HeaderSize:]); err != nil {
-			return nil, 0, err
+			return Scanned{}, err
 		}
-		if _, err := Check(b, end); err != nil {
-			return positions, end, nil
+		if _, err := Check(b, pos); err != nil {
+			break
 		}
-		positions = append(positions, end)
-		end += HeaderSize + n
+		pending = append(pending, pos)
+		pos += HeaderSize + n
+		if !More(hdr[:]) {
+			sc.Positions = append(sc.Positions, pending...)
+			sc.End, pending = pos, pending[:0]
+		}
 	}
+	sc.Pending, sc.PendingEnd = len(pending), pos
+	return sc, nil
 }

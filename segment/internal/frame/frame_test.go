@@ -2,7 +2,9 @@ package frame
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -20,7 +22,7 @@ func TestScanStopsAtFirstBadFrame(t *testing.T) {
 	var want []uint64
 	for _, p := range []string{"a", "bb", "ccc"} {
 		want = append(want, uint64(len(store)))
-		store = Append(store, []byte(p))
+		store = Append(store, []byte(p), false)
 	}
 	third := want[2]
 	tests := []struct {
@@ -41,7 +43,8 @@ func TestScanStopsAtFirstBadFrame(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			b := tt.damage(bytes.Clone(store))
 			r := bytes.NewReader(b)
-			positions, end, err := Scan(r, uint64(len(b)))
+			sc, err := Scan(r, uint64(len(b)))
+			positions, end := sc.Positions, sc.End
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -68,13 +71,75 @@ func TestScanStopsAtFirstBadFrame(t *testing.T) {
 // TestCheckWantsExactlyOneFrame: a frame with a byte more or less than its
 // length says is not intact, whatever its CRC.
 func TestCheckWantsExactlyOneFrame(t *testing.T) {
-	f := Append(nil, []byte("record"))
+	f := Append(nil, []byte("record"), false)
 	if p, err := Check(f, 0); err != nil || string(p) != "record" {
 		t.Fatalf("Check of an intact frame: %q, %v", p, err)
 	}
-	for _, b := range [][]byte{f[:len(f)-1], append(bytes.Clone(f), 0), f[:HeaderSize-1], Append(nil, nil)} {
+	for _, b := range [][]byte{f[:len(f)-1], append(bytes.Clone(f), 0), f[:HeaderSize-1], Append(nil, nil, false)} {
 		if _, err := Check(b, 0); !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("Check(%x): %v, want ErrCorrupt", b, err)
 		}
+	}
+}
+
+// TestScanCutsIncompleteBatch: frames of a batch whose last frame is missing
+// are not kept, however intact they are, and are counted as pending.
+func TestScanCutsIncompleteBatch(t *testing.T) {
+	store := Append(nil, []byte("committed"), false)
+	committed := uint64(len(store))
+	store = Append(store, []byte("one"), true)
+	store = Append(store, []byte("two"), true)
+	second := uint64(len(store))
+	store = Append(store, []byte("three"), false)
+	for cut := committed; cut <= uint64(len(store)); cut++ {
+		sc, err := Scan(bytes.NewReader(store[:cut]), cut)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantEnd, wantPositions := committed, 1
+		if cut == uint64(len(store)) {
+			wantEnd, wantPositions = cut, 4
+		}
+		if sc.End != wantEnd || len(sc.Positions) != wantPositions {
+			t.Fatalf("cut at %d: end %d with %d frames, want %d with %d", cut, sc.End, len(sc.Positions), wantEnd, wantPositions)
+		}
+		wantPending := 0
+		switch {
+		case cut == uint64(len(store)):
+		case cut >= second:
+			wantPending = 2
+		case cut >= committed+HeaderSize+3:
+			wantPending = 1
+		}
+		if sc.Pending != wantPending {
+			t.Fatalf("cut at %d: %d pending frames, want %d", cut, sc.Pending, wantPending)
+		}
+	}
+}
+
+// TestFlagIsChecksummed: flipping the batch flag alone fails the CRC, both
+// ways, and an unflagged frame's CRC is that of its payload alone.
+func TestFlagIsChecksummed(t *testing.T) {
+	for _, more := range []bool{false, true} {
+		f := Append(nil, []byte("record"), more)
+		if More(f) != more {
+			t.Fatalf("More of a frame appended with %v: %v", more, More(f))
+		}
+		if _, err := Check(f, 0); err != nil {
+			t.Fatalf("intact frame (more %v): %v", more, err)
+		}
+		f[0] ^= 0x80
+		if _, err := Check(f, 0); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("frame with its flag flipped from %v: %v, want ErrCorrupt", more, err)
+		}
+		f[0] ^= 0x80
+		SetMore(f, !more)
+		if _, err := Check(f, 0); err != nil || More(f) == more {
+			t.Fatalf("SetMore(%v): more %v, %v", !more, More(f), err)
+		}
+	}
+	f := Append(nil, []byte("record"), false)
+	if got, want := binary.BigEndian.Uint32(f[4:]), crc32.Checksum([]byte("record"), crc32.MakeTable(crc32.Castagnoli)); got != want {
+		t.Fatalf("unflagged CRC %08x, want the payload's %08x as version 1 wrote it", got, want)
 	}
 }
