@@ -81,8 +81,9 @@ type Log interface {
 	// its Damage; a damaged record at offset itself is an error that
 	// wraps a *segment.DamageError.
 	ReadRawBatch(offset uint64, maxRecords, maxBytes int, dst []byte) (segment.RawBatch, error)
-	// TruncateFront deletes records below lowest, in whole segments, and
-	// returns the lowest offset left.
+	// TruncateFront makes records below lowest unreadable at once and for
+	// good (whole segments below it are deleted), and returns the lowest
+	// offset left: lowest, or the current one if that is higher.
 	TruncateFront(lowest uint64) (uint64, error)
 	// Stats describes the log's storage.
 	Stats() LogStats

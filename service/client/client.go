@@ -110,8 +110,9 @@ func (c *Client) Read(ctx context.Context, offset uint64, opts ReadOptions) (mes
 	return reply, err
 }
 
-// Truncate deletes the records below lowest, in whole segments, and returns
-// the new lowest offset, which may be below lowest.
+// Truncate deletes the records below lowest: they read as
+// ErrOffsetOutOfRange at once. It returns the new lowest offset, which is
+// lowest, or the log's lowest offset if that was higher already.
 func (c *Client) Truncate(ctx context.Context, lowest uint64) (uint64, error) {
 	var reply messages.TruncateReply
 	body, err := messages.Marshal(&messages.TruncateRequest{Lowest: lowest})
