@@ -186,11 +186,11 @@ func tailCommand(stdout, stderr io.Writer) *ffcli.Command {
 func truncateCommand(stdout io.Writer) *ffcli.Command {
 	fs := flag.NewFlagSet("evlog truncate", flag.ContinueOnError)
 	cf := addClientFlags(fs)
-	lowest := fs.String("lowest", "", "delete the segments whose records are all below this offset (required)")
+	lowest := fs.String("lowest", "", "delete every record below this offset (required); they read as not found at once, and their segments are removed")
 	return &ffcli.Command{
 		Name:       "truncate",
 		ShortUsage: "evlog truncate --lowest N [flags]",
-		ShortHelp:  "delete old records, whole segments at a time",
+		ShortHelp:  "delete the records below an offset",
 		FlagSet:    fs,
 		Exec: func(ctx context.Context, args []string) error {
 			if err := noArgs("truncate", args); err != nil {
