@@ -79,8 +79,17 @@ func (d *damageSeen) add(k damageKey) bool {
 // unless that record was reported before. The caller holds none of the
 // Log's locks.
 func (l *Log) reportDamage(err error) {
+	// The check comes first and apart from errors.As, whose target escapes
+	// to the heap: a read that finds no damage must not allocate for it.
+	if err == nil || l.config.OnDamage == nil {
+		return
+	}
+	l.reportDamageOf(err)
+}
+
+func (l *Log) reportDamageOf(err error) {
 	var d *DamageError
-	if l.config.OnDamage == nil || !errors.As(err, &d) || d == nil {
+	if !errors.As(err, &d) || d == nil {
 		return
 	}
 	if l.damage.add(damageKey{d.Segment, d.Offset}) {

@@ -190,3 +190,21 @@ func TestDamageSeenBounded(t *testing.T) {
 		t.Fatal("a record of another segment with the same offset counted as seen")
 	}
 }
+
+// TestCleanReadAllocatesNoDamageReport keeps the damage report off the
+// read path: with OnDamage set, reading an intact record allocates what
+// Read returns (the record and its value) and nothing more.
+func TestCleanReadAllocatesNoDamageReport(t *testing.T) {
+	l, _ := openDamaged(t, func([]segmenttest.Segment) {})
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := l.Read(4); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 2 {
+		t.Fatalf("a clean read allocates %.0f times, want at most 2", allocs)
+	}
+	if len(l.reported) != 0 {
+		t.Fatalf("clean reads reported damage: %+v", l.reported)
+	}
+}
