@@ -24,6 +24,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/evlog/evlog/service/client"
+	"github.com/evlog/evlog/service/servicetest"
 	// Aliased: the e2e harness has a type node.
 	evnode "github.com/evlog/evlog/service/node"
 )
@@ -177,7 +178,7 @@ func TestExternalNATSAuth(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ns := runServer(t, tc.server)
+			ns := servicetest.NATS(t, tc.server)
 			bad := tc.bad
 			bad.Dir, bad.NATSURL = t.TempDir(), ns.ClientURL()
 			if err := evnode.Run(ctxT(t), bad); !errors.Is(err, nats.ErrAuthorization) {
@@ -211,7 +212,7 @@ func TestExternalNATSAuth(t *testing.T) {
 // certificates, both signed by a CA made here, and a password.
 func TestExternalNATSTLS(t *testing.T) {
 	pki := newTestPKI(t)
-	ns := runServer(t, func(o *server.Options) {
+	ns := servicetest.NATS(t, func(o *server.Options) {
 		o.TLS, o.TLSVerify = true, true
 		o.TLSConfig = pki.serverTLS
 		o.Username, o.Password = "evlog", "pw"

@@ -11,6 +11,7 @@ import (
 	"github.com/evlog/evlog/messages"
 	"github.com/evlog/evlog/segment"
 	"github.com/evlog/evlog/service"
+	"github.com/evlog/evlog/service/servicetest"
 )
 
 // The sync modes compared, each with its JetStream counterpart: evlog's
@@ -29,7 +30,7 @@ const (
 // storage; syncAlways makes it sync every write (sync_interval: always).
 func jetStreamServer(b *testing.B, syncAlways bool) *server.Server {
 	b.Helper()
-	return runServer(b, func(o *server.Options) {
+	return servicetest.NATS(b, func(o *server.Options) {
 		o.JetStream = true
 		o.StoreDir = b.TempDir()
 		o.SyncAlways = syncAlways

@@ -22,6 +22,7 @@ import (
 	"github.com/evlog/evlog/segment/segmenttest"
 	"github.com/evlog/evlog/service"
 	"github.com/evlog/evlog/service/client"
+	"github.com/evlog/evlog/service/servicetest"
 )
 
 // corruptSeed makes the campaign repeatable; EVLOG_CORRUPT_SEED picks
@@ -62,7 +63,7 @@ func TestCorruptionOverNATS(t *testing.T) {
 		}
 	}
 	rnd := rand.New(rand.NewPCG(seed, 1))
-	ns := runServer(t, nil)
+	ns := servicetest.NATS(t, nil)
 	url := ns.ClientURL()
 
 	// The pristine log: about ten segments of records of mixed sizes,
@@ -402,7 +403,7 @@ func corruptReply(t *testing.T, recs []messages.Record, off uint64) []byte {
 // at it gets the error, so that a reader following the log gets every
 // intact record and learns exactly which one is lost.
 func TestCorruptBatchReadStopsAtDamage(t *testing.T) {
-	ns := runServer(t, nil)
+	ns := servicetest.NATS(t, nil)
 	dir := t.TempDir()
 	n := startNode(t, ns.ClientURL(), dir, segment.Config{}, service.Config{})
 	nc := connect(t, ns.ClientURL())

@@ -9,6 +9,7 @@ import (
 	"github.com/evlog/evlog/segment/segmenttest"
 	"github.com/evlog/evlog/service"
 	"github.com/evlog/evlog/service/client"
+	"github.com/evlog/evlog/service/servicetest"
 )
 
 // TestDamagedOffsetHeader: on the real log, a read whose batch a damaged
@@ -16,7 +17,7 @@ import (
 // per read however often it is read, and the segment log reports it to
 // OnDamage only once.
 func TestDamagedOffsetHeader(t *testing.T) {
-	ns := runServer(t, nil)
+	ns := servicetest.NATS(t, nil)
 	dir := t.TempDir()
 	n := startNode(t, ns.ClientURL(), dir, segment.Config{}, service.Config{})
 	nc := connect(t, ns.ClientURL())

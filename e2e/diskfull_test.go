@@ -16,6 +16,7 @@ import (
 	"github.com/evlog/evlog/segment"
 	"github.com/evlog/evlog/service"
 	"github.com/evlog/evlog/service/client"
+	"github.com/evlog/evlog/service/servicetest"
 )
 
 // diskFullTmpfs mounts a tmpfs of size (such as "2m") on a new directory
@@ -66,7 +67,7 @@ func TestDiskFull(t *testing.T) {
 		reserve = append(reserve, name)
 	}
 	dir := filepath.Join(mnt, "log")
-	ns := runServer(t, nil)
+	ns := servicetest.NATS(t, nil)
 	n := startNode(t, ns.ClientURL(), dir, diskFullConfig(), service.Config{})
 	c := client.New(connect(t, ns.ClientURL()))
 	ctx := ctxT(t)

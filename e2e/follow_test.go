@@ -14,6 +14,7 @@ import (
 	"github.com/evlog/evlog/messages"
 	"github.com/evlog/evlog/service"
 	"github.com/evlog/evlog/service/client"
+	"github.com/evlog/evlog/service/servicetest"
 )
 
 // appendConcurrently runs writers goroutines that each append perWriter
@@ -168,7 +169,7 @@ func TestCommittedNotifications(t *testing.T) {
 // stops and starts again on the same data, and sees every record exactly
 // once, in order.
 func TestFollowRidesOutRestart(t *testing.T) {
-	ns := runServer(t, nil)
+	ns := servicetest.NATS(t, nil)
 	url := ns.ClientURL()
 	dir := t.TempDir()
 	n := startNode(t, url, dir, smallSegments(), service.Config{})
@@ -226,7 +227,7 @@ func TestFollowRidesOutRestart(t *testing.T) {
 // killed mid-poll, a reply lost in a reconnect) times out; Follow retries
 // it rather than ending, since reads are idempotent.
 func TestFollowRetriesLostRead(t *testing.T) {
-	ns := runServer(t, nil)
+	ns := servicetest.NATS(t, nil)
 	nc := connect(t, ns.ClientURL())
 	responder := connect(t, ns.ClientURL())
 	var calls sync.Mutex

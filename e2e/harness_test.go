@@ -17,33 +17,11 @@ import (
 	"github.com/evlog/evlog/service"
 	"github.com/evlog/evlog/service/client"
 	"github.com/evlog/evlog/service/local"
+	"github.com/evlog/evlog/service/servicetest"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-// runServer starts an embedded nats-server on a random loopback port, as
-// nats-server's own tests do, and shuts it down when the test ends.
-func runServer(tb testing.TB, mod func(*server.Options)) *server.Server {
-	tb.Helper()
-	opts := &server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true}
-	if mod != nil {
-		mod(opts)
-	}
-	ns, err := server.NewServer(opts)
-	if err != nil {
-		tb.Fatalf("nats-server: %v", err)
-	}
-	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		tb.Fatal("nats-server not ready")
-	}
-	tb.Cleanup(func() {
-		ns.Shutdown()
-		ns.WaitForShutdown()
-	})
-	return ns
 }
 
 // connect opens a client connection over TCP, closed when the test ends.
@@ -149,7 +127,7 @@ type env struct {
 
 func newEnv(tb testing.TB, cfg service.Config) *env {
 	tb.Helper()
-	ns := runServer(tb, nil)
+	ns := servicetest.NATS(tb, nil)
 	e := &env{ns: ns, url: ns.ClientURL()}
 	e.node = startNode(tb, e.url, tb.TempDir(), smallSegments(), cfg)
 	e.nc = connect(tb, e.url)

@@ -16,6 +16,7 @@ import (
 	"github.com/evlog/evlog/segment"
 	"github.com/evlog/evlog/service"
 	"github.com/evlog/evlog/service/client"
+	"github.com/evlog/evlog/service/servicetest"
 	// Aliased: the e2e harness has a type node.
 	evnode "github.com/evlog/evlog/service/node"
 )
@@ -302,7 +303,7 @@ func TestRunEmbedded(t *testing.T) {
 }
 
 func TestRunExternalSignal(t *testing.T) {
-	ns := runServer(t, nil)
+	ns := servicetest.NATS(t, nil)
 	dir := t.TempDir()
 	r := runEvlog(t, evnode.Options{Dir: dir, NATSURL: ns.ClientURL(), Prefix: "ext"})
 	if r.url != ns.ClientURL() {
@@ -345,7 +346,7 @@ func TestRunExternalSignal(t *testing.T) {
 // without waiting out flush timeouts for answers that cannot come, and
 // without calling the requested stop a failure.
 func TestStopWhileDisconnected(t *testing.T) {
-	ns := runServer(t, nil)
+	ns := servicetest.NATS(t, nil)
 	n := startNode(t, ns.ClientURL(), t.TempDir(), smallSegments(), service.Config{})
 	ns.Shutdown()
 	ns.WaitForShutdown()

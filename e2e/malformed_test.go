@@ -22,6 +22,7 @@ import (
 	"github.com/evlog/evlog/messages"
 	"github.com/evlog/evlog/segment"
 	"github.com/evlog/evlog/service"
+	"github.com/evlog/evlog/service/servicetest"
 )
 
 // The service limits of the malformed-input tests, small so that the
@@ -63,7 +64,7 @@ func TestMalformedRequests(t *testing.T) {
 			t.Fatalf("EVLOG_MALFORMED_SEED: %v", err)
 		}
 	}
-	ns := runServer(t, nil)
+	ns := servicetest.NATS(t, nil)
 	var lc segment.Config // one segment: only truncating to the end deletes anything
 	cfg := service.Config{MaxRecordBytes: malMaxRecord, MaxBatchRecords: malMaxBatch, MaxWait: 20 * time.Millisecond}
 	startNode(t, ns.ClientURL(), t.TempDir(), lc, cfg)

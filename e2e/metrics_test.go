@@ -27,6 +27,7 @@ import (
 	"github.com/evlog/evlog/segment/segmenttest"
 	"github.com/evlog/evlog/service"
 	"github.com/evlog/evlog/service/client"
+	"github.com/evlog/evlog/service/servicetest"
 	// Aliased: the e2e harness has a type node.
 	evnode "github.com/evlog/evlog/service/node"
 )
@@ -317,7 +318,7 @@ func TestReadinessFlipsDuringShutdown(t *testing.T) {
 }
 
 func TestReadinessFollowsNATS(t *testing.T) {
-	ns := runServer(t, nil)
+	ns := servicetest.NATS(t, nil)
 	port := ns.Addr().(*net.TCPAddr).Port
 	r, base := runWithMetrics(t, evnode.Options{NATSURL: ns.ClientURL()})
 	if code, _ := get(t, base+"/readyz"); code != http.StatusOK {
@@ -336,7 +337,7 @@ func TestReadinessFollowsNATS(t *testing.T) {
 
 	// A server back on the same port: the connection and readiness
 	// return.
-	runServer(t, func(o *server.Options) { o.Port = port })
+	servicetest.NATS(t, func(o *server.Options) { o.Port = port })
 	waitFor(t, "readyz after NATS returned", func() bool {
 		code, _ := get(t, base+"/readyz")
 		return code == http.StatusOK
@@ -379,7 +380,7 @@ func TestBinaryServesMetrics(t *testing.T) {
 // reply holds no more record bytes than it allows, and a record written
 // under a larger limit cannot be read under it (413).
 func TestMaxReadBytes(t *testing.T) {
-	ns := runServer(t, nil)
+	ns := servicetest.NATS(t, nil)
 	dir := t.TempDir()
 	big := make([]byte, 1500)
 	n := startNode(t, ns.ClientURL(), dir, smallSegments(), service.Config{MaxRecordBytes: 2000})

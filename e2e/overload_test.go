@@ -18,6 +18,7 @@ import (
 	"github.com/evlog/evlog/messages"
 	"github.com/evlog/evlog/service"
 	"github.com/evlog/evlog/service/client"
+	"github.com/evlog/evlog/service/servicetest"
 )
 
 // overloadTally counts what the clients of TestOverload got back.
@@ -44,7 +45,7 @@ func TestOverload(t *testing.T) {
 		timeout     = 10 * time.Second
 	)
 	duration := time.Duration(campaignSetting(t, "EVLOG_OVERLOAD_SECONDS", 3)) * time.Second
-	ns := runServer(t, nil)
+	ns := servicetest.NATS(t, nil)
 	n := startNode(t, ns.ClientURL(), t.TempDir(), smallSegments(), service.Config{MaxPendingAppends: maxPending})
 	cs := make([]*client.Client, conns)
 	for i := range cs {

@@ -12,6 +12,7 @@ import (
 	"github.com/evlog/evlog/messages"
 	"github.com/evlog/evlog/segment"
 	"github.com/evlog/evlog/service"
+	"github.com/evlog/evlog/service/servicetest"
 )
 
 // Hand-made msgpack, as a client in another language would send it.
@@ -253,7 +254,7 @@ func TestRawErrors(t *testing.T) {
 // in the log (written by an earlier configuration) but the reply would
 // exceed the server's max payload.
 func TestReadTooLarge(t *testing.T) {
-	ns := runServer(t, func(o *server.Options) { o.MaxPayload = 64 << 10 })
+	ns := servicetest.NATS(t, func(o *server.Options) { o.MaxPayload = 64 << 10 })
 	dir := t.TempDir()
 	l, err := segment.NewLog(dir, segment.Config{})
 	if err != nil {

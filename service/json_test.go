@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/evlog/evlog/messages"
+	"github.com/evlog/evlog/service/servicetest"
 )
 
 // requestJSON sends body, with the JSON content type when typed, and
@@ -189,7 +190,7 @@ func TestJSONCommitPath(t *testing.T) {
 func TestJSONReadFitsPayload(t *testing.T) {
 	const payload = 8 << 10
 	log := newFakeLog()
-	e := startFakeOn(t, runNATS(t, func(o *server.Options) { o.MaxPayload = payload }), Config{}, log)
+	e := startFakeOn(t, servicetest.NATS(t, func(o *server.Options) { o.MaxPayload = payload }), Config{}, log)
 	// Control characters: valid UTF-8, each escaped to six bytes.
 	ctl := strings.Repeat("\x01", 500)
 	for range 20 {

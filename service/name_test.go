@@ -7,6 +7,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
+
+	"github.com/evlog/evlog/service/servicetest"
 )
 
 func TestServiceName(t *testing.T) {
@@ -30,7 +32,7 @@ func TestServiceName(t *testing.T) {
 // services, each found by its name with its exact prefix in the metadata,
 // and both found by a ping.
 func TestServicesPerPrefix(t *testing.T) {
-	ns := runNATS(t, nil)
+	ns := servicetest.NATS(t, nil)
 	serveFake(t, ns.ClientURL(), Config{}, newFakeLog())
 	serveFake(t, ns.ClientURL(), Config{Prefix: "orders.eu"}, newFakeLog())
 	nc, err := nats.Connect(ns.ClientURL())

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/evlog/evlog/messages"
+	"github.com/evlog/evlog/service/servicetest"
 )
 
 // fakeEnv is a service on a fakeLog, on an embedded nats-server, with a
@@ -23,7 +24,7 @@ type fakeEnv struct {
 
 func startFake(t *testing.T, cfg Config, log *fakeLog) *fakeEnv {
 	t.Helper()
-	return startFakeOn(t, runNATS(t, nil), cfg, log)
+	return startFakeOn(t, servicetest.NATS(t, nil), cfg, log)
 }
 
 // startFakeOn is startFake on the server ns.
@@ -36,26 +37,6 @@ func startFakeOn(t *testing.T, ns *server.Server, cfg Config, log *fakeLog) *fak
 	}
 	t.Cleanup(nc.Close)
 	return &fakeEnv{log: log, svc: svc, nc: nc}
-}
-
-// runNATS starts an embedded nats-server, with the options that mod, if
-// not nil, changes, and shuts it down when the test ends.
-func runNATS(t *testing.T, mod func(*server.Options)) *server.Server {
-	t.Helper()
-	opts := &server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true}
-	if mod != nil {
-		mod(opts)
-	}
-	ns, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	return ns
 }
 
 // serveFake serves log on a connection of its own to url, until the test

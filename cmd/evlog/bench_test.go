@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/evlog/evlog/service/client/load"
+	"github.com/evlog/evlog/service/servicetest"
 )
 
 // benchJSON runs evlog bench with --json against url and decodes its
@@ -89,8 +90,8 @@ func TestBench(t *testing.T) {
 
 func TestBenchText(t *testing.T) {
 	url := startService(t)
-	var stderr syncBuffer
-	var stdout syncBuffer
+	var stderr servicetest.Buffer
+	var stdout servicetest.Buffer
 	ctx := t.Context()
 	err := run(ctx, []string{"bench", "--nats-url", url, "--duration", "1200ms", "--inflight", "8"}, strings.NewReader(""), &stdout, &stderr)
 	if err != nil {
@@ -147,7 +148,7 @@ func TestBenchInterrupted(t *testing.T) {
 	url := startService(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr servicetest.Buffer
 	err := run(ctx, []string{"bench", "--nats-url", url, "--duration", "1h", "--json"}, strings.NewReader(""), &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("bench: %v: %s", err, stderr.String())

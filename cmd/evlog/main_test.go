@@ -15,6 +15,7 @@ import (
 
 	"github.com/evlog/evlog/messages"
 	"github.com/evlog/evlog/service/node"
+	"github.com/evlog/evlog/service/servicetest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -62,31 +63,7 @@ func TestUsageErrors(t *testing.T) {
 // and returns its client URL.
 func startService(t *testing.T) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- node.Run(ctx, node.Options{
-			Dir:        t.TempDir(),
-			NATSListen: "127.0.0.1:-1",
-			Ready:      func(url string) { ready <- url },
-		})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("service: %v", err)
-		}
-	})
-	select {
-	case url := <-ready:
-		return url
-	case err := <-done:
-		t.Fatalf("service ended before it was ready: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("service not ready")
-	}
-	return ""
+	return startServiceWith(t, node.Options{})
 }
 
 func TestClientCommands(t *testing.T) {
@@ -149,7 +126,7 @@ func TestTailFollowsNewRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
+	var out servicetest.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"tail", "--from", "earliest", "--nats-url", url}, strings.NewReader(""), &out, &out)

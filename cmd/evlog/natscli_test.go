@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/evlog/evlog/service/node"
+	"github.com/evlog/evlog/service/servicetest"
 )
 
 // TestREADMENatsCLI runs the README's claims about the nats CLI: that nats
@@ -49,7 +50,7 @@ func TestREADMENatsCLI(t *testing.T) {
 		}
 	}
 
-	var subOut syncBuffer
+	var subOut servicetest.Buffer
 	sub := nats(ctx, "sub", "evlog.committed", "--count", "1", "--translate", "evlog decode")
 	sub.Stdout, sub.Stderr = &subOut, &subOut
 	if err := sub.Start(); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/evlog/evlog/service/node"
+	"github.com/evlog/evlog/service/servicetest"
 )
 
 // runNATS starts a nats-server on a random loopback port, with the users
@@ -29,27 +30,15 @@ func runNATS(t *testing.T) (url, seedFile string) {
 	if err := os.WriteFile(seedFile, seed, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ns, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
-		Users: []*server.User{
+	ns := servicetest.NATS(t, func(o *server.Options) {
+		o.Users = []*server.User{
 			{Username: "evlog", Password: "evlogpw"},
 			{Username: "app", Password: "apppw"},
 			{Username: "reader", Password: "readerpw", Permissions: &server.Permissions{
 				Publish: &server.SubjectPermission{Deny: []string{"evlog.append"}},
 			}},
-		},
-		Nkeys: []*server.NkeyUser{{Nkey: pub}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(func() {
-		ns.Shutdown()
-		ns.WaitForShutdown()
+		}
+		o.Nkeys = []*server.NkeyUser{{Nkey: pub}}
 	})
 	return ns.ClientURL(), seedFile
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/evlog/evlog/service/node"
+	"github.com/evlog/evlog/service/servicetest"
 )
 
 func TestReadOffsets(t *testing.T) {
@@ -82,7 +83,7 @@ func runTail(t *testing.T, url, value string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out syncBuffer
+	var out servicetest.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, append([]string{"tail"}, args...), strings.NewReader(""), &out, &out)
@@ -100,7 +101,7 @@ func runTail(t *testing.T, url, value string, args ...string) string {
 }
 
 // waitOutput waits for s to appear in out.
-func waitOutput(t *testing.T, out *syncBuffer, s string) {
+func waitOutput(t *testing.T, out *servicetest.Buffer, s string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(out.String(), s) {
@@ -115,7 +116,7 @@ func TestTailSaysItWaitsForTheService(t *testing.T) {
 	url, _ := runNATS(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errb syncBuffer
+	var out, errb servicetest.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"tail", "--from", "0", "--nats-url", url, "--nats-user", "app", "--nats-password", "apppw"},

@@ -12,35 +12,23 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/evlog/evlog/messages"
+	"github.com/evlog/evlog/service/servicetest"
 )
 
 // runDenyingServer starts a nats-server where "reader" may not publish to
 // evlog.append and "blind" may not subscribe to its reply inbox.
 func runDenyingServer(t *testing.T) *server.Server {
 	t.Helper()
-	ns, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
-		Users: []*server.User{
+	return servicetest.NATS(t, func(o *server.Options) {
+		o.Users = []*server.User{
 			{Username: "reader", Password: "pw", Permissions: &server.Permissions{
 				Publish: &server.SubjectPermission{Deny: []string{"evlog.append"}},
 			}},
 			{Username: "blind", Password: "pw", Permissions: &server.Permissions{
 				Subscribe: &server.SubjectPermission{Deny: []string{"_INBOX.>"}},
 			}},
-		},
+		}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(func() {
-		ns.Shutdown()
-		ns.WaitForShutdown()
-	})
-	return ns
 }
 
 func TestPermissionViolationFailsAtOnce(t *testing.T) {

@@ -1,14 +1,12 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,25 +16,8 @@ import (
 	"github.com/evlog/evlog/segment"
 	"github.com/evlog/evlog/segment/segmenttest"
 	"github.com/evlog/evlog/service"
+	"github.com/evlog/evlog/service/servicetest"
 )
-
-// syncBuffer is a bytes.Buffer a logger writes to while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestDamageReported: a damaged record that reads run into is logged once,
 // with its segment and offset, and counted once in
@@ -58,7 +39,7 @@ func TestDamageReported(t *testing.T) {
 	}
 	segmenttest.FlipRecordBit(t, segmenttest.Segments(t, dir)[0].Store, 2)
 
-	var logs syncBuffer
+	var logs servicetest.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	ready, metricsAddr := make(chan string, 1), make(chan string, 1)

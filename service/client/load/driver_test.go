@@ -12,26 +12,8 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/evlog/evlog/messages"
+	"github.com/evlog/evlog/service/servicetest"
 )
-
-// runServer starts an embedded nats-server on a random loopback port and
-// shuts it down when the test ends.
-func runServer(t *testing.T) *server.Server {
-	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(func() {
-		ns.Shutdown()
-		ns.WaitForShutdown()
-	})
-	return ns
-}
 
 func connect(t *testing.T, ns *server.Server) *nats.Conn {
 	t.Helper()
@@ -132,7 +114,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestNewRefuses(t *testing.T) {
-	ns := runServer(t)
+	ns := servicetest.NATS(t, nil)
 	for _, tc := range []struct {
 		name string
 		mod  func(*Config)
@@ -187,7 +169,7 @@ func run(t *testing.T, cfg Config) *Report {
 }
 
 func TestRunRecords(t *testing.T) {
-	ns := runServer(t)
+	ns := servicetest.NATS(t, nil)
 	fakeLog(t, ns, "fake", false)
 	for _, mode := range []Mode{Append, Read, Mixed} {
 		t.Run(string(mode), func(t *testing.T) {
@@ -213,7 +195,7 @@ func TestRunRecords(t *testing.T) {
 }
 
 func TestRunTimeouts(t *testing.T) {
-	ns := runServer(t)
+	ns := servicetest.NATS(t, nil)
 	fakeLog(t, ns, "silent", true)
 	cfg := config(ns, "silent")
 	cfg.Duration, cfg.Timeout = 50*time.Millisecond, 20*time.Millisecond
@@ -229,7 +211,7 @@ func TestRunTimeouts(t *testing.T) {
 
 // A run ends when its context does, and reports what it measured.
 func TestRunCancelled(t *testing.T) {
-	ns := runServer(t)
+	ns := servicetest.NATS(t, nil)
 	fakeLog(t, ns, "fake", false)
 	cfg := config(ns, "fake")
 	cfg.Duration = time.Hour

@@ -6,12 +6,14 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/evlog/evlog/service/servicetest"
 )
 
 // A reply that comes twice is answered once and counted as stray; a
 // publish that fails is answered with its error.
 func TestWindowStrayAndPublishError(t *testing.T) {
-	ns := runServer(t)
+	ns := servicetest.NATS(t, nil)
 	responder := connect(t, ns)
 	if _, err := responder.Subscribe("twice", func(m *nats.Msg) {
 		m.Respond([]byte("one"))
@@ -73,7 +75,7 @@ func TestWindowStrayAndPublishError(t *testing.T) {
 }
 
 func TestNewWindowRefuses(t *testing.T) {
-	ns := runServer(t)
+	ns := servicetest.NATS(t, nil)
 	nc := connect(t, ns)
 	answer := func(Answer[int]) {}
 	for name, tc := range map[string]struct {
