@@ -33,7 +33,7 @@ type node struct {
 	log       *segment.Log
 	rolled    chan struct{} // the log rolled: wakes the retention actor
 	newDir    bool          // Options.Dir did not exist before this run
-	local     *local.Log // the service's view of log
+	local     *local.Log    // the service's view of log
 	svc       *service.Service
 	served    bool // the run got as far as serving
 }
