@@ -1,6 +1,7 @@
 // Package messages defines what evlog puts on disk and on the wire: the
-// Record, the request and reply bodies of the NATS protocol, the subjects
-// they travel on and the error codes a client can rely on.
+// Record, the request and reply bodies of the NATS protocol, the Event
+// published on the events subject, the subjects they travel on and the
+// error codes a client can rely on.
 //
 // Every body is a msgpack map with the keys documented on each type, so a
 // client can be written in any language from this package and the README.

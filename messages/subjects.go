@@ -20,6 +20,8 @@ type Subjects struct {
 	Info string
 	// Committed carries a Committed notification per durable append.
 	Committed string
+	// Events carries an Event for each removal, recovery and snapshot.
+	Events string
 }
 
 // NewSubjects returns the subjects under prefix, for example "evlog.append"
@@ -31,6 +33,7 @@ func NewSubjects(prefix string) Subjects {
 		Truncate:  prefix + ".truncate",
 		Info:      prefix + ".info",
 		Committed: prefix + ".committed",
+		Events:    prefix + ".events",
 	}
 }
 

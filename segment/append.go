@@ -185,6 +185,9 @@ func (l *Log) roll() error {
 		// file may not survive a power loss, and nothing retries this.
 		return l.fail(err)
 	}
+	if l.config.OnRoll != nil {
+		l.config.OnRoll()
+	}
 	return nil
 }
 

@@ -96,6 +96,18 @@ type Config struct {
 	// not call back into the Log. It must not modify the error. Nil is
 	// silent.
 	OnDamage func(*DamageError)
+	// OnRoll, when set, is called each time the active segment is sealed
+	// and a new one started, so that a retention policy can be applied
+	// (ApplyRetention) without waiting for a timer. It runs under the
+	// Log's lock, inside the append that rolled: it must not block and
+	// must not call back into the Log. Nil is silent.
+	OnRoll func()
+	// OnRemove, when set, hears of every TruncateFront and ApplyRetention
+	// that made records unreadable, once it is done, with what went. It
+	// runs on the caller's goroutine with none of the Log's locks held,
+	// so it may call the Log; removals that race may be reported out of
+	// order. Nil is silent.
+	OnRemove func(Removal)
 }
 
 // DefaultConfig returns a Config with every default filled in.

@@ -20,7 +20,11 @@
 // reaches MaxIndexBytes. The log then seals it (syncs it and cuts its index
 // to size) and rolls to a new segment whose base is the next offset.
 // TruncateFront raises the low-water mark and deletes the segments wholly
-// below it.
+// below it. ApplyRetention does the same for a RetentionPolicy (a byte
+// limit, an age limit): it deletes the oldest whole sealed segments the
+// policy lets go, never the active one, by raising the mark to the base of
+// the first segment it keeps. Config.OnRoll and Config.OnRemove let the
+// owner apply a policy when a segment rolls and hear of every removal.
 //
 // # Metadata file and versions
 //
@@ -159,6 +163,7 @@
 //	damage.go     DamageError, and reporting each damaged record once to Config.OnDamage
 //	reader.go     Reader, the raw bytes of every store
 //	truncate.go   TruncateFront (and the place for a future TruncateBack)
+//	retention.go  RetentionPolicy and ApplyRetention, deleting old sealed segments
 //	meta.go       the metadata file: version, log id, low-water mark
 //	close.go      Close, Remove and Reset
 //

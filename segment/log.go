@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/evlog/evlog/messages"
 )
@@ -25,6 +26,9 @@ type Log struct {
 	scratch  messages.Record // what enc encodes, so that it need not escape
 	frames   []byte          // scratch for a batch's frames
 	ends     []int           // scratch: end of each frame in frames
+	// newest remembers the time of each sealed segment's last record, by
+	// base, for the retention policy (retention.go).
+	newest map[uint64]time.Time
 
 	// syncMu guards the group-commit state. A Sync caller that finds no
 	// sync running becomes the leader: it syncs everything written so far

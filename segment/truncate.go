@@ -14,37 +14,48 @@ import (
 // below lowest the active segment goes as well and an empty one takes its
 // place at the same next offset: offsets are never reused. A lowest at or
 // below the mark changes nothing; one beyond NextOffset gives
-// ErrOffsetOutOfRange.
+// ErrOffsetOutOfRange. Config.OnRemove hears of a truncation that made
+// records unreadable.
 func (l *Log) TruncateFront(lowest uint64) error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
+	r, err := l.truncateFront(lowest)
+	l.mu.Unlock()
+	l.reportRemoval(r)
+	return err
+}
+
+// truncateFront is TruncateFront under mu. The Removal it returns says
+// what went, even when err says that deleting a segment failed.
+func (l *Log) truncateFront(lowest uint64) (Removal, error) {
 	if l.closed {
-		return ErrClosed
+		return Removal{}, ErrClosed
 	}
+	r := Removal{From: l.meta.low, To: l.meta.low}
 	next := l.active().next()
 	if lowest > next {
-		return fmt.Errorf("%w: truncate to %d, beyond the next offset %d", ErrOffsetOutOfRange, lowest, next)
+		return r, fmt.Errorf("%w: truncate to %d, beyond the next offset %d", ErrOffsetOutOfRange, lowest, next)
 	}
 	if lowest <= l.meta.low {
 		// Segments wholly below the mark may remain from a crash.
-		return l.removeBelow(l.meta.low)
+		return r, l.removeBelow(l.meta.low, &r)
 	}
 	if a := l.active(); lowest == next && a.index.n > 0 {
 		if err := l.replaceActive(a, next); err != nil {
-			return err
+			return r, err
 		}
 	} else if err := l.active().store.sync(); err != nil {
 		// The mark must never pass the durable end of the log: after a
 		// power loss it would hide the offsets appends then give out.
-		return l.fail(err)
+		return r, l.fail(err)
 	}
 	m := l.meta
 	m.low = lowest
 	if err := writeMeta(l.dir, m); err != nil {
-		return fmt.Errorf("truncate: %w", err)
+		return r, fmt.Errorf("truncate: %w", err)
 	}
 	l.meta = m
-	return l.removeBelow(lowest)
+	r.To = lowest
+	return r, l.removeBelow(lowest, &r)
 }
 
 // replaceActive starts a fresh active segment at next, after a, the
@@ -69,8 +80,9 @@ func (l *Log) replaceActive(a *segment, next uint64) error {
 	return nil
 }
 
-// removeBelow deletes the segments whose records are all below lowest.
-func (l *Log) removeBelow(lowest uint64) error {
+// removeBelow deletes the segments whose records are all below lowest,
+// counting them and their store bytes in r.
+func (l *Log) removeBelow(lowest uint64, r *Removal) error {
 	if len(l.segments) < 2 || l.segments[1].base > lowest {
 		return nil
 	}
@@ -78,6 +90,8 @@ func (l *Log) removeBelow(lowest uint64) error {
 	keep := l.segments[:0]
 	for i, s := range l.segments {
 		if i < len(l.segments)-1 && l.segments[i+1].base <= lowest {
+			r.Segments++
+			r.Bytes += s.store.size
 			if err := s.remove(); err != nil {
 				errs = append(errs, err)
 			}

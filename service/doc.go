@@ -23,7 +23,7 @@
 // # Subjects
 //
 // The service answers requests on four subjects under a prefix (default
-// "evlog") and publishes on a fifth; the bodies are the msgpack maps of
+// "evlog") and publishes on two more; the bodies are the msgpack maps of
 // package messages:
 //
 //	evlog.append     AppendRequest   -> AppendReply
@@ -31,6 +31,13 @@
 //	evlog.truncate   TruncateRequest -> TruncateReply
 //	evlog.info       (empty)         -> InfoReply
 //	evlog.committed  Committed, published after each group of appends is durable
+//	evlog.events     Event, published for each removal, recovery and snapshot
+//
+// Events (events.go) come from outside the handlers: New publishes one per
+// segment that opening the log repaired, and the owner of the log calls
+// Removed for each removal the log reports (segment.Config.OnRemove: a
+// truncation or the retention policy) and PublishEvent for anything else,
+// such as a snapshot.
 //
 // A request whose Content-Type header is application/json, or whose body
 // starts with '{', is JSON (messages.RequestFormat) and is answered in

@@ -31,6 +31,7 @@ import (
 //	recovered_index_rebuilds_total           indexes rebuilt from their stores at open
 //	recovered_truncated_bytes_total          torn tail bytes cut from the active segment at open
 //	recovered_damaged_bytes_total            damaged bytes found and left in sealed segments at open
+//	events_total{type}, retention_removed_*  the events published (events.go)
 //
 // Counters are plain atomics read at scrape time, so that the handlers'
 // cost is one atomic add each; the latency histograms are Prometheus's,
@@ -170,6 +171,10 @@ func (s *Service) registerMetrics() error {
 	if err := s.cfg.Registerer.Register(s.metrics); err != nil {
 		return fmt.Errorf("register metrics: %w", err)
 	}
+	if err := s.cfg.Registerer.Register(s.events); err != nil {
+		s.cfg.Registerer.Unregister(s.metrics)
+		return fmt.Errorf("register event metrics: %w", err)
+	}
 	return nil
 }
 
@@ -178,6 +183,7 @@ func (s *Service) registerMetrics() error {
 func (s *Service) unregisterMetrics() {
 	if s.cfg.Registerer != nil {
 		s.cfg.Registerer.Unregister(s.metrics)
+		s.cfg.Registerer.Unregister(s.events)
 	}
 }
 

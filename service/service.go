@@ -28,6 +28,7 @@ type Service struct {
 	maxRecordBytes int
 	micro          micro.Service
 	metrics        *metrics
+	events         *eventMetrics
 	poller         *poller
 
 	// mu guards stopping. Handlers join inflight under mu while stopping
@@ -77,6 +78,7 @@ func New(nc *nats.Conn, log Log, cfg Config) (*Service, error) {
 		s.maxRecordBytes = limit
 	}
 	s.metrics = newMetrics(s, log.Recovered())
+	s.events = newEventMetrics()
 	if err := s.probe(); err != nil {
 		return nil, err
 	}
@@ -95,7 +97,8 @@ func New(nc *nats.Conn, log Log, cfg Config) (*Service, error) {
 	s.logger.Info("serving evlog",
 		"append", s.subjects.Append, "read", s.subjects.Read,
 		"truncate", s.subjects.Truncate, "info", s.subjects.Info,
-		"committed", s.subjects.Committed, "next_offset", log.CommittedOffset())
+		"committed", s.subjects.Committed, "events", s.subjects.Events, "next_offset", log.CommittedOffset())
+	s.publishRecoveries(log.Recovered())
 	return s, nil
 }
 

@@ -51,6 +51,8 @@ type serveFlags struct {
 	syncMode                             *string
 	syncInterval                         *time.Duration
 	storeBytes, indexBytes               *uint64
+	retentionBytes                       *uint64
+	retentionAge                         *time.Duration
 	recordBytes, readBytes, batchRecords *int
 	pendingAppends, parkedReads          *int
 	maxWait                              *time.Duration
@@ -75,6 +77,9 @@ func addServeFlags(fs *flag.FlagSet) *serveFlags {
 		syncInterval: fs.Duration("sync-interval", segment.DefaultSyncInterval, "sync period for --sync interval"),
 		storeBytes:   fs.Uint64("max-store-bytes", segment.DefaultMaxStoreBytes, "segment store size at which the log rolls to a new segment; must hold the largest record"),
 		indexBytes:   fs.Uint64("max-index-bytes", segment.DefaultMaxIndexBytes, "segment index size (12 bytes a record) at which the log rolls"),
+
+		retentionBytes: fs.Uint64("retention-bytes", 0, "keep about this many bytes of stores: delete the oldest sealed segments while the total exceeds it; at least --max-store-bytes (0: off)"),
+		retentionAge:   fs.Duration("retention-age", 0, "delete a sealed segment once its newest record is older than this, e.g. 168h; at least 1s (0: off)"),
 
 		recordBytes:    fs.Int("max-record-bytes", d.MaxRecordBytes, "largest record accepted, in msgpack bytes; larger ones get 413 (lowered to fit the NATS max payload)"),
 		readBytes:      fs.Int("max-read-bytes", d.MaxReadBytes, "most record bytes in one read reply; at least --max-record-bytes (the NATS max payload also applies)"),
@@ -128,6 +133,8 @@ func (f *serveFlags) options(stderr io.Writer) (node.Options, error) {
 		SyncInterval:      *f.syncInterval,
 		MaxStoreBytes:     *f.storeBytes,
 		MaxIndexBytes:     *f.indexBytes,
+		RetentionBytes:    *f.retentionBytes,
+		RetentionAge:      *f.retentionAge,
 		MaxRecordBytes:    *f.recordBytes,
 		MaxReadBytes:      *f.readBytes,
 		MaxBatchRecords:   *f.batchRecords,

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/evlog/evlog/segment"
 	"github.com/evlog/evlog/service"
@@ -47,7 +48,7 @@ func TestServeDefaults(t *testing.T) {
 	if o.Dir != "./data" || o.Prefix != "evlog" || o.NATSListen != "" || o.NATSURL != "" || o.MetricsAddr != "" ||
 		o.SyncMode != segment.SyncAlways || o.MaxRecordBytes != d.MaxRecordBytes || o.MaxReadBytes != d.MaxReadBytes ||
 		o.MaxBatchRecords != d.MaxBatchRecords || o.MaxPendingAppends != d.MaxPendingAppends ||
-		o.MaxStoreBytes != segment.DefaultMaxStoreBytes || o.Logger == nil {
+		o.MaxStoreBytes != segment.DefaultMaxStoreBytes || o.RetentionBytes != 0 || o.RetentionAge != 0 || o.Logger == nil {
 		t.Fatalf("defaults: %+v", o)
 	}
 }
@@ -129,6 +130,10 @@ func TestServeInvalidConfig(t *testing.T) {
 		{"listen with url", [2]string{}, []string{"--nats-url", "nats://x", "--nats-listen", ":4222"}, "--nats-listen"},
 		{"nats config with url", [2]string{}, []string{"--nats-url", "nats://x", "--nats-config", "f"}, "--nats-config"},
 		{"log level", [2]string{}, []string{"--log-level", "loud"}, "--log-level"},
+		{"negative retention age", [2]string{}, []string{"--retention-age", "-1h"}, "--retention-age -1h0m0s is negative"},
+		{"retention age not a duration", [2]string{}, []string{"--retention-age", "week"}, "retention-age"},
+		{"retention bytes negative", [2]string{}, []string{"--retention-bytes", "-5"}, "retention-bytes"},
+		{"retention bytes below a store", [2]string{"EVLOG_RETENTION_BYTES", "1000"}, nil, "--retention-bytes 1000 is below --max-store-bytes"},
 		{"env value", [2]string{"EVLOG_MAX_RECORD_BYTES", "lots"}, nil, "EVLOG_MAX_RECORD_BYTES"},
 		{"env conflict", [2]string{"EVLOG_NATS_TOKEN", "t"}, []string{"--nats-creds", "c"}, "--nats-creds and --nats-token conflict"},
 		{"unknown option in file", [2]string{}, []string{"--config", badFile}, `"max-wobble"`},
@@ -172,6 +177,20 @@ func TestServeHelpDocumentsEveryOption(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("help does not mention %s", want)
 		}
+	}
+}
+
+// TestServeRetention: the retention options come from the environment
+// and the config file like every other.
+func TestServeRetention(t *testing.T) {
+	cfg := writeFile(t, "evlog.conf", "retention-age 168h\nretention-bytes 1\n")
+	t.Setenv("EVLOG_RETENTION_BYTES", "1099511627776")
+	o, out, err := resolve(t, "--config", cfg)
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if o.RetentionAge != 168*time.Hour || o.RetentionBytes != 1<<40 {
+		t.Fatalf("retention %v %d", o.RetentionAge, o.RetentionBytes)
 	}
 }
 

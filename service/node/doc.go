@@ -12,7 +12,12 @@
 //   - the service (package service) answering on the connection for the
 //     log, under Options.Prefix;
 //   - optionally an HTTP listener on Options.MetricsAddr serving /metrics,
-//     /healthz and /readyz.
+//     /healthz and /readyz;
+//   - optionally a retention policy (Options.RetentionBytes,
+//     Options.RetentionAge), applied by an actor of the run group when the
+//     log rolls and on a timer (retention.go). Every removal the log
+//     reports, by the policy or a truncate request, is published by the
+//     service as an event on PREFIX.events.
 //
 // # Start-up and shutdown
 //
@@ -29,7 +34,7 @@
 // drains, the embedded server shuts down, and the HTTP listener goes last. One run.Group holds only the
 // loops that wait for the end: a signal or the caller's context, and the
 // failure of the service, the connection, the embedded server or the HTTP
-// listener.
+// listener, and the retention actor, which the group's end stops.
 //
 // # Later
 //

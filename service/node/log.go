@@ -14,13 +14,16 @@ func (n *node) openLog() error {
 	n.newDir = errors.Is(err, os.ErrNotExist)
 	cfg := n.o.segmentConfig()
 	cfg.OnDamage = n.damage.report
+	cfg.OnRoll = n.onRoll
+	cfg.OnRemove = n.onRemove
 	l, err := segment.NewLog(n.o.Dir, cfg)
 	if err != nil {
 		return fmt.Errorf("open log: %w", err)
 	}
 	n.log = l
 	n.h.logOpen.Store(true)
-	n.logger.Info("log open", "dir", l.Dir(), "sync", n.o.SyncMode.String(), "next_offset", l.NextOffset())
+	n.logger.Info("log open", "dir", l.Dir(), "sync", n.o.SyncMode.String(), "next_offset", l.NextOffset(),
+		"retention_bytes", n.o.RetentionBytes, "retention_age", n.o.RetentionAge)
 	return nil
 }
 

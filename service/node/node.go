@@ -31,8 +31,9 @@ type node struct {
 	nc        *nats.Conn
 	ncClosed  chan struct{} // closed when nc is
 	log       *segment.Log
-	newDir    bool       // Options.Dir did not exist before this run
-	local     *local.Log // the service's view of log
+	rolled    chan struct{} // the log rolled: wakes the retention actor
+	newDir    bool          // Options.Dir did not exist before this run
+	local     *local.Log    // the service's view of log
 	svc       *service.Service
 	served    bool // the run got as far as serving
 }
@@ -88,7 +89,8 @@ func Run(ctx context.Context, o Options) (err error) {
 }
 
 func newNode(o Options) *node {
-	n := &node{o: o, logger: o.Logger, damage: newDamageReporter(o.Logger.With("component", "segment"))}
+	n := &node{o: o, logger: o.Logger, damage: newDamageReporter(o.Logger.With("component", "segment")),
+		rolled: make(chan struct{}, 1)}
 	if o.MetricsAddr != "" {
 		n.reg = prometheus.NewRegistry()
 		n.reg.MustRegister(
@@ -131,6 +133,9 @@ func (n *node) serve(ctx context.Context, signals <-chan os.Signal) error {
 	}
 	if n.http != nil {
 		addWatch(&g, n.http.done, n.http.err)
+	}
+	if !n.o.retentionPolicy().Off() {
+		g.Add(n.retain())
 	}
 	err := g.Run()
 	if errors.Is(err, errStop) {

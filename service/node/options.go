@@ -71,6 +71,19 @@ type Options struct {
 	// --max-index-bytes) size the segments; zero means the segment
 	// package's defaults. A store must hold the largest record.
 	MaxStoreBytes, MaxIndexBytes uint64
+	// RetentionBytes (--retention-bytes), when not 0, bounds the stores'
+	// total size: the oldest sealed segments are deleted while it is
+	// exceeded. It must be at least the store size (MaxStoreBytes), or
+	// every sealed segment would go as soon as it is sealed. Default 0:
+	// off.
+	RetentionBytes uint64
+	// RetentionAge (--retention-age), when not 0, is how long a sealed
+	// segment is kept after its newest record; at least 1 s. Default 0:
+	// off. Both policies delete whole sealed segments only, never the
+	// active one, when the log rolls and on a timer (a tenth of
+	// RetentionAge, from 1 s to 1 min); each removal is published as an
+	// event.
+	RetentionAge time.Duration
 
 	// MaxRecordBytes, MaxReadBytes, MaxBatchRecords, MaxPendingAppends,
 	// MaxParkedReads and MaxWait (--max-record-bytes and so on) are the
@@ -115,7 +128,7 @@ func (o Options) withDefaults() Options {
 // Every error wraps ErrConfig and names the option at fault by its flag.
 func (o Options) Validate() error {
 	o = o.withDefaults()
-	for _, check := range []func() error{o.checkAddrs, o.checkNATS, o.checkAuth, o.checkSizes} {
+	for _, check := range []func() error{o.checkAddrs, o.checkNATS, o.checkAuth, o.checkSizes, o.checkRetention} {
 		if err := check(); err != nil {
 			return fmt.Errorf("%w: %w", ErrConfig, err)
 		}
@@ -208,6 +221,25 @@ func (o Options) checkSizes() error {
 	}
 	if need := uint64(record) + frameHeader; store < need {
 		return fmt.Errorf("--max-store-bytes %d is too small: a record of --max-record-bytes %d needs %d", store, record, need)
+	}
+	return nil
+}
+
+// checkRetention refuses retention limits that cannot mean what they say.
+func (o Options) checkRetention() error {
+	switch {
+	case o.RetentionAge < 0:
+		return fmt.Errorf("--retention-age %v is negative (0 keeps records regardless of age)", o.RetentionAge)
+	case o.RetentionAge > 0 && o.RetentionAge < minRetentionAge:
+		return fmt.Errorf("--retention-age %v is below %v, the retention policy's resolution", o.RetentionAge, minRetentionAge)
+	}
+	store := o.MaxStoreBytes
+	if store == 0 {
+		store = segment.DefaultMaxStoreBytes
+	}
+	if o.RetentionBytes > 0 && o.RetentionBytes < store {
+		return fmt.Errorf("--retention-bytes %d is below --max-store-bytes %d: every segment would be deleted as soon as it is sealed",
+			o.RetentionBytes, store)
 	}
 	return nil
 }
