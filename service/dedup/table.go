@@ -16,7 +16,7 @@ const (
 	// 30 MiB with 128-byte ids, and about 21 MiB with 36-byte UUIDs.
 	DefaultMaxIDs = 100_000
 	// EntryBytes is the measured heap cost of one entry besides its id's
-	// bytes (TestTableMemory: about 172 bytes on go1.24, the map's share
+	// bytes (TestTableMemory: about 172 bytes on go1.26, the map's share
 	// and the FIFO's, with its slack, included), for sizing MaxIDs.
 	EntryBytes = 180
 )
@@ -135,3 +135,6 @@ func (t *Table) compact() {
 	clear(t.fifo[n:])
 	t.fifo, t.head = t.fifo[:n], 0
 }
+
+// Window returns how long an id is remembered.
+func (t *Table) Window() time.Duration { return time.Duration(t.window) }
