@@ -65,7 +65,7 @@ func TestKeysMatchTags(t *testing.T) {
 		{"read request sparse", ReadRequest{Offset: 5, MaxBytes: 9}, reflectReadRequest{Offset: 5, MaxBytes: 9}},
 		{"read request full", ReadRequest{1, 2, 3, 4}, reflectReadRequest{1, 2, 3, 4}},
 		{"read request zero", ReadRequest{}, reflectReadRequest{}},
-		{"append reply", AppendReply{1, 2}, struct {
+		{"append reply", AppendReply{FirstOffset: 1, LastOffset: 2}, struct {
 			FirstOffset uint64 `msgpack:"first_offset"`
 			LastOffset  uint64 `msgpack:"last_offset"`
 		}{1, 2}},

@@ -10,6 +10,10 @@ const (
 	// CodeOffsetOutOfRange: the offset is below the lowest or beyond the
 	// next offset of the log.
 	CodeOffsetOutOfRange = 404
+	// CodeConflict: an append's expected offset is not the log's next
+	// offset, which the reply gives in the Evlog-Next-Offset header
+	// (NextOffsetHeader) and in the description. Nothing was appended.
+	CodeConflict = 409
 	// CodeTooLarge: the request, a record, or a single record to be read
 	// exceeds a size limit.
 	CodeTooLarge = 413
@@ -29,6 +33,8 @@ func CodeText(code int) string {
 		return "bad request"
 	case CodeOffsetOutOfRange:
 		return "offset out of range"
+	case CodeConflict:
+		return "conflict"
 	case CodeTooLarge:
 		return "too large"
 	case CodeInternal:

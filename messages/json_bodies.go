@@ -35,6 +35,10 @@ func UnmarshalAppendRequestJSON(data []byte, maxRecords int) (AppendRequest, err
 			switch key {
 			case "records":
 				ar.Records, err = d.records(maxRecords)
+			case "id":
+				ar.ID, err = d.id()
+			case "expected_offset":
+				ar.ExpectedOffset, err = d.optUint()
 			default:
 				err = d.skipNext()
 			}
@@ -87,6 +91,27 @@ func (r *TruncateRequest) decodeJSON(d *jsonDecoder, first json.Token) error {
 		err = fmt.Errorf("%w: %v", ErrMalformedJSON, errNoField("truncate request", "lowest"))
 	}
 	return err
+}
+
+// id reads an append id, a string that CheckID accepts, or null for
+// none. JSON strings are text; an id is compared as the bytes of its
+// UTF-8 encoding, so "é" in JSON is the same id as its two bytes in msgpack.
+func (d *jsonDecoder) id() (string, error) {
+	s, ok, err := d.text()
+	if err != nil || !ok {
+		return "", err
+	}
+	return s, CheckID(s)
+}
+
+// optUint reads an unsigned integer whose zero is a value of its own, or
+// null for none.
+func (d *jsonDecoder) optUint() (*uint64, error) {
+	v, ok, err := d.uint()
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &v, nil
 }
 
 // limit reads a limit such as max_records: absent or null for the

@@ -16,7 +16,7 @@ func TestMarshalNonAddressable(t *testing.T) {
 	}{
 		{"record value", rec, mustMarshal(t, &rec)},
 		{"record in a struct value", struct{ R Record }{rec}, mustMarshal(t, &rec)},
-		{"append reply value", AppendReply{1, 2}, mustMarshal(t, &AppendReply{1, 2})},
+		{"append reply value", AppendReply{FirstOffset: 1, LastOffset: 2}, mustMarshal(t, &AppendReply{FirstOffset: 1, LastOffset: 2})},
 		{"append request value", AppendRequest{Records: []Record{rec}}, mustMarshal(t, &rec)},
 	}
 	for _, tc := range tests {

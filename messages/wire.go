@@ -11,8 +11,19 @@ import "github.com/vmihailenco/msgpack/v5"
 
 // AppendRequest asks the service to append records. Their offsets and
 // timestamps are assigned by the service; values sent for them are ignored.
+//
+// ID, when set (1 to MaxIDLen bytes, any bytes the client chooses, such
+// as a UUID per logical batch), makes the append idempotent: a request
+// with the id of one acknowledged within the service's deduplication
+// window appends nothing and is answered with the original offsets and
+// Duplicate set, whatever its records. ExpectedOffset, when set, makes the
+// append conditional: it appends only if the log's next offset is then
+// exactly that, and is otherwise refused with CodeConflict. A duplicate is
+// answered as one before the offset is checked.
 type AppendRequest struct {
-	Records []Record `msgpack:"records" json:"records"`
+	Records        []Record `msgpack:"records" json:"records"`
+	ID             string   `msgpack:"id,omitempty" json:"id,omitempty"`
+	ExpectedOffset *uint64  `msgpack:"expected_offset,omitempty" json:"expected_offset,omitempty"`
 
 	// maxRecords, when positive, makes decoding refuse more records
 	// before allocating them; see UnmarshalAppendRequest.
@@ -40,10 +51,13 @@ func UnmarshalAppendRequest(data []byte, maxRecords int) (AppendRequest, error) 
 
 // AppendReply answers an AppendRequest once its records are durable under
 // the service's sync mode. The records got the contiguous offsets
-// FirstOffset to LastOffset, in request order.
+// FirstOffset to LastOffset, in request order. Duplicate says the request
+// repeated the id of an append already acknowledged, whose offsets these
+// are: nothing was appended. It is left out of the encoding when false.
 type AppendReply struct {
 	FirstOffset uint64 `msgpack:"first_offset" json:"first_offset"`
 	LastOffset  uint64 `msgpack:"last_offset" json:"last_offset"`
+	Duplicate   bool   `msgpack:"duplicate,omitempty" json:"duplicate,omitempty"`
 }
 
 // ReadRequest asks for records from Offset on. Offset is required. Zero

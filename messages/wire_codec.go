@@ -44,25 +44,55 @@ var (
 
 // EncodeMsgpack encodes r without reflection. Records is always written as
 // an array, empty when there are none, so that clients need not expect nil.
+// The id and the expected offset are left out when unset.
 func (r AppendRequest) EncodeMsgpack(e *msgpack.Encoder) error {
-	if err := e.EncodeMapLen(1); err != nil {
+	n := 1
+	if r.ID != "" {
+		n++
+	}
+	if r.ExpectedOffset != nil {
+		n++
+	}
+	if err := e.EncodeMapLen(n); err != nil {
 		return err
 	}
 	if err := e.EncodeString("records"); err != nil {
 		return err
 	}
-	return encodeRecords(e, r.Records)
+	if err := encodeRecords(e, r.Records); err != nil {
+		return err
+	}
+	if r.ID != "" {
+		if err := e.EncodeString("id"); err != nil {
+			return err
+		}
+		if err := e.EncodeString(r.ID); err != nil {
+			return err
+		}
+	}
+	if r.ExpectedOffset != nil {
+		if err := e.EncodeString("expected_offset"); err != nil {
+			return err
+		}
+		return e.EncodeUint(*r.ExpectedOffset)
+	}
+	return nil
 }
 
 // DecodeMsgpack decodes r without reflection. The record count is checked
 // against the bytes left before the slice is allocated, so that decoding
-// allocates in proportion to the data, whatever the data declares.
+// allocates in proportion to the data, whatever the data declares. An id
+// must be a str or bin of 1 to MaxIDLen bytes (see CheckID); nil is no id.
 func (r *AppendRequest) DecodeMsgpack(d *msgpack.Decoder) error {
 	*r = AppendRequest{maxRecords: r.maxRecords}
 	return decodeMap(d, "append request", func(key []byte) (err error) {
 		switch string(key) {
 		case "records":
 			r.Records, err = decodeRecords(d, r.maxRecords)
+		case "id":
+			r.ID, err = decodeID(d)
+		case "expected_offset":
+			r.ExpectedOffset, err = decodeOptUintPtr(d, "expected_offset")
 		default:
 			err = skipUnknown(d)
 		}
@@ -70,11 +100,31 @@ func (r *AppendRequest) DecodeMsgpack(d *msgpack.Decoder) error {
 	})
 }
 
-// EncodeMsgpack encodes r without reflection.
+// EncodeMsgpack encodes r without reflection, in the layout the service
+// writes by hand: duplicate is only there when true.
 func (r AppendReply) EncodeMsgpack(e *msgpack.Encoder) error {
-	return encodeUints(e,
-		uintField{key: "first_offset", val: r.FirstOffset},
-		uintField{key: "last_offset", val: r.LastOffset})
+	n := 2
+	if r.Duplicate {
+		n++
+	}
+	if err := e.EncodeMapLen(n); err != nil {
+		return err
+	}
+	for _, f := range []uintField{{key: "first_offset", val: r.FirstOffset}, {key: "last_offset", val: r.LastOffset}} {
+		if err := e.EncodeString(f.key); err != nil {
+			return err
+		}
+		if err := e.EncodeUint(f.val); err != nil {
+			return err
+		}
+	}
+	if !r.Duplicate {
+		return nil
+	}
+	if err := e.EncodeString("duplicate"); err != nil {
+		return err
+	}
+	return e.EncodeBool(true)
 }
 
 // DecodeMsgpack decodes r without reflection.
@@ -86,6 +136,8 @@ func (r *AppendReply) DecodeMsgpack(d *msgpack.Decoder) error {
 			r.FirstOffset, err = decodeUint(d, "first_offset")
 		case "last_offset":
 			r.LastOffset, err = decodeUint(d, "last_offset")
+		case "duplicate":
+			r.Duplicate, err = decodeOptBool(d)
 		default:
 			err = skipUnknown(d)
 		}
@@ -373,6 +425,39 @@ func decodeOptUint(d *msgpack.Decoder, field string) (v uint64, ok bool, err err
 	}
 	v, err = decodeUint(d, field)
 	return v, err == nil, err
+}
+
+// decodeOptUintPtr decodes an optional unsigned integer whose zero is a
+// value of its own, such as an expected offset: nil for nil.
+func decodeOptUintPtr(d *msgpack.Decoder, field string) (*uint64, error) {
+	v, ok, err := decodeOptUint(d, field)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// decodeOptBool decodes a boolean; nil is false.
+func decodeOptBool(d *msgpack.Decoder) (bool, error) {
+	c, err := d.PeekCode()
+	if err != nil {
+		return false, err
+	}
+	if c == msgpcode.Nil {
+		return false, d.Skip()
+	}
+	return d.DecodeBool()
+}
+
+// decodeID decodes an append id, a str or bin that CheckID accepts; nil
+// is no id.
+func decodeID(d *msgpack.Decoder) (string, error) {
+	b, err := decodeBin(d)
+	if err != nil || b == nil {
+		return "", err
+	}
+	id := string(b)
+	return id, CheckID(id)
 }
 
 // decodeLimit decodes an optional limit such as max_records, which may be

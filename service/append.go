@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/evlog/evlog/messages"
+	"github.com/evlog/evlog/service/dedup"
 )
 
 // handleAppend checks an append request and hands it to the log, leaving
@@ -22,7 +23,7 @@ func (s *Service) handleAppend(req micro.Request) {
 	defer s.inflight.Done()
 
 	f := requestFormat(req)
-	rs, err := s.decodeAppend(f, req.Data())
+	a, err := s.decodeAppend(f, req)
 	if err != nil {
 		s.reject(req, err)
 		return
@@ -32,7 +33,8 @@ func (s *Service) handleAppend(req micro.Request) {
 		return
 	}
 	p := pendingAppends.Get().(*pendingAppend)
-	p.Records, p.Token = rs, p
+	p.Append = a
+	p.Token = p
 	p.reply, p.format, p.start, p.bytes = req.Reply(), f, requestStart(req), len(req.Data())
 	if err := s.log.Append(&p.Append); err != nil {
 		s.pending.Add(-1)
@@ -57,36 +59,74 @@ func (s *Service) admit() bool {
 	}
 }
 
-// decodeAppend decodes and checks an append request's records, encoded
-// in format f.
-func (s *Service) decodeAppend(f messages.Format, data []byte) ([]*messages.Record, error) {
-	ar, err := f.UnmarshalAppendRequest(data, s.cfg.MaxBatchRecords)
+// decodeAppend decodes and checks an append request, encoded in format
+// f, into what the log takes.
+func (s *Service) decodeAppend(f messages.Format, req micro.Request) (Append, error) {
+	ar, err := f.UnmarshalAppendRequest(req.Data(), s.cfg.MaxBatchRecords)
+	if err == nil {
+		ar.ID, err = requestID(ar.ID, req.Headers().Get(messages.IDHeader))
+	}
 	if errors.Is(err, messages.ErrTooManyRecords) {
-		return nil, fmt.Errorf("%w: append request: %v", ErrTooLarge, err)
+		return Append{}, fmt.Errorf("%w: append request: %v", ErrTooLarge, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: decode append request: %v", ErrBadRequest, err)
+		return Append{}, fmt.Errorf("%w: decode append request: %v", ErrBadRequest, err)
 	}
 	if len(ar.Records) == 0 {
-		return nil, fmt.Errorf("%w: append request has no records", ErrBadRequest)
+		return Append{}, fmt.Errorf("%w: append request has no records", ErrBadRequest)
 	}
 	if len(ar.Records) > s.cfg.MaxBatchRecords {
-		return nil, fmt.Errorf("%w: append request has %d records, more than %d", ErrTooLarge, len(ar.Records), s.cfg.MaxBatchRecords)
+		return Append{}, fmt.Errorf("%w: append request has %d records, more than %d", ErrTooLarge, len(ar.Records), s.cfg.MaxBatchRecords)
 	}
 	rs := make([]*messages.Record, len(ar.Records))
 	for i := range ar.Records {
 		r := &ar.Records[i]
-		if len(r.Value) == 0 && len(r.Key) == 0 {
-			return nil, fmt.Errorf("%w: record %d has neither value nor key", ErrBadRequest, i)
-		}
-		if n := recordSize(r); n > s.maxRecordBytes {
-			return nil, fmt.Errorf("%w: record %d takes up to %d bytes, more than %d", ErrTooLarge, i, n, s.maxRecordBytes)
+		if err := s.checkRecord(i, r, ar.ID); err != nil {
+			return Append{}, err
 		}
 		// The log assigns both; a client cannot choose them.
 		r.Offset, r.Timestamp = 0, 0
 		rs[i] = r
 	}
-	return rs, nil
+	return Append{Records: rs, ID: ar.ID, ExpectedOffset: ar.ExpectedOffset}, nil
+}
+
+// checkRecord checks record i of an append request with the given id.
+// The headers that store an id are the log's to write, and the first
+// record of a request with an id must have room for them.
+func (s *Service) checkRecord(i int, r *messages.Record, id string) error {
+	if len(r.Value) == 0 && len(r.Key) == 0 {
+		return fmt.Errorf("%w: record %d has neither value nor key", ErrBadRequest, i)
+	}
+	for _, h := range [...]string{messages.IDHeader, messages.BatchRecordsHeader} {
+		if _, ok := r.Headers[h]; ok {
+			return fmt.Errorf("%w: record %d sets header %s, which is reserved; give the append's id as its \"id\" field", ErrBadRequest, i, h)
+		}
+	}
+	n := recordSize(r)
+	if i == 0 && id != "" {
+		n += dedup.StampBytes(id, len(r.Headers) > 0)
+	}
+	if n > s.maxRecordBytes {
+		return fmt.Errorf("%w: record %d takes up to %d bytes, more than %d", ErrTooLarge, i, n, s.maxRecordBytes)
+	}
+	return nil
+}
+
+// requestID returns the id of an append request from its body's "id" and
+// its Nats-Msg-Id header, which mean the same; the two must agree when
+// both are given.
+func requestID(body, header string) (string, error) {
+	if header == "" {
+		return body, nil
+	}
+	if err := messages.CheckID(header); err != nil {
+		return "", fmt.Errorf("header %s: %w", messages.IDHeader, err)
+	}
+	if body != "" && body != header {
+		return "", fmt.Errorf("id %q and header %s %q differ", body, messages.IDHeader, header)
+	}
+	return header, nil
 }
 
 // onCommit is the service's CommitFunc. For a committed range it publishes
@@ -103,12 +143,15 @@ func (s *Service) onCommit(c Commit) {
 		s.metrics.failed(c.Appends, codeOf(c.Err))
 	} else {
 		// Commits come one at a time, so one buffer serves them all.
-		body := appendOffsets(s.commitBody[:0], "first_offset", c.First, "last_offset", c.Last)
-		if err := s.nc.Publish(s.subjects.Committed, body); err != nil {
-			s.logger.Warn("publish commit notification", "first_offset", c.First, "last_offset", c.Last, "error", err)
+		body := s.commitBody[:0]
+		if !c.Empty {
+			body = appendOffsets(body, "first_offset", c.First, "last_offset", c.Last)
+			if err := s.nc.Publish(s.subjects.Committed, body); err != nil {
+				s.logger.Warn("publish commit notification", "first_offset", c.First, "last_offset", c.Last, "error", err)
+			}
 		}
 		for _, a := range c.Appends {
-			body = appendOffsets(body[:0], "first_offset", a.First, "last_offset", a.Last)
+			body = appendAppendReply(body[:0], a)
 			s.replyAppend(pendingOf(a), body)
 		}
 		s.commitBody = body
@@ -118,6 +161,21 @@ func (s *Service) onCommit(c Commit) {
 	for _, a := range c.Appends {
 		pendingOf(a).release()
 	}
+}
+
+// appendAppendReply appends the msgpack AppendReply of a, in the
+// layout messages.AppendReply encodes.
+func appendAppendReply(dst []byte, a *Append) []byte {
+	if !a.Duplicate {
+		return appendOffsets(dst, "first_offset", a.First, "last_offset", a.Last)
+	}
+	dst = append(dst, 0x83)
+	dst = appendStr(dst, "first_offset")
+	dst = appendUint(dst, a.First)
+	dst = appendStr(dst, "last_offset")
+	dst = appendUint(dst, a.Last)
+	dst = appendStr(dst, "duplicate")
+	return append(dst, 0xc3) // true
 }
 
 // replyAppend acknowledges p with body, the msgpack AppendReply, in the

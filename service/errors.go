@@ -2,6 +2,7 @@ package service
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/evlog/evlog/messages"
 )
@@ -27,6 +28,10 @@ var (
 	// ErrOffsetOutOfRange is the error of an offset outside the log; it
 	// is answered with 404.
 	ErrOffsetOutOfRange = errors.New(messages.CodeText(messages.CodeOffsetOutOfRange))
+	// ErrConflict is the error of an append whose expected offset is not
+	// the log's next offset; a Log returns it as a *ConflictError. It is
+	// answered with 409.
+	ErrConflict = errors.New(messages.CodeText(messages.CodeConflict))
 	// ErrTooLarge is the error of a request, a record or a record to be
 	// read beyond a size limit; it is answered with 413.
 	ErrTooLarge = errors.New(messages.CodeText(messages.CodeTooLarge))
@@ -45,6 +50,20 @@ var (
 	ErrSyncFailed = errors.New("log sync failed")
 )
 
+// ConflictError refuses an append whose ExpectedOffset is not the log's
+// next offset, which it gives. It matches ErrConflict with errors.Is.
+type ConflictError struct {
+	Expected, NextOffset uint64
+}
+
+// Error says both offsets; the reply's description carries it.
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("%s: expected offset %d, next offset is %d", ErrConflict, e.Expected, e.NextOffset)
+}
+
+// Unwrap returns ErrConflict.
+func (e *ConflictError) Unwrap() error { return ErrConflict }
+
 // codeOf maps an error to the wire code that answers it. This is the one
 // place the mapping is written; an error wrapping no sentinel of a code is
 // an internal error, the outcome of the request unknown.
@@ -57,6 +76,8 @@ func codeOf(err error) int {
 		return messages.CodeBadRequest
 	case errors.Is(err, ErrOffsetOutOfRange):
 		return messages.CodeOffsetOutOfRange
+	case errors.Is(err, ErrConflict):
+		return messages.CodeConflict
 	case errors.Is(err, ErrTooLarge):
 		return messages.CodeTooLarge
 	case errors.Is(err, ErrUnavailable):

@@ -35,6 +35,21 @@ import (
 // Detach returns once every accepted append has been delivered, and no
 // Commit is delivered after it returns.
 //
+// # Idempotent and conditional appends
+//
+// An Append with an ID whose records the log holds from an append within
+// its deduplication window is a duplicate: the log appends nothing, sets
+// First and Last to the original's and Duplicate, and delivers it like
+// any other accepted append, never before the original has committed, in
+// a Commit that lists it after any new records' appends (its offsets are
+// then below the range) or, when it holds nothing else, in an Empty one.
+// An Append with an ExpectedOffset that is not the log's next offset at
+// the moment the log would assign its offsets is refused with a
+// *ConflictError; a duplicate is a duplicate before that check. The
+// decision must follow from the log's contents alone (the stored ids and
+// the records' timestamps), so that every replica of a replicated log and
+// a log reopened after a crash decide alike.
+//
 // # Reads
 //
 // Readers see records below CommittedOffset only. CommitChanged returns a
@@ -96,11 +111,19 @@ type Log interface {
 }
 
 // Append is one append request on its way through a log. The caller fills
-// in Records and Token; the log sets First and Last, the offsets of the
-// first and last record, before it delivers the Append in a Commit.
+// in Records, ID, ExpectedOffset and Token; the log sets First and Last,
+// the offsets of the first and last record, and Duplicate, before it
+// delivers the Append in a Commit.
 type Append struct {
-	Records     []*messages.Record
-	First, Last uint64
+	Records []*messages.Record
+	// ID, when not empty, makes the append idempotent; ExpectedOffset,
+	// when not nil, makes it conditional. See the Log's contract.
+	ID             string
+	ExpectedOffset *uint64
+	First, Last    uint64
+	// Duplicate says the append repeated the ID of one the log holds,
+	// whose offsets First and Last are: nothing was appended.
+	Duplicate bool
 	// Token is the caller's: the log hands it back untouched.
 	Token any
 }
@@ -109,8 +132,11 @@ type Append struct {
 // log gave up.
 type Commit struct {
 	// First and Last bound the committed range. They are unset when Err
-	// is.
+	// or Empty is.
 	First, Last uint64
+	// Empty says the commit completes duplicates only: no records
+	// committed, and CommittedOffset has not moved.
+	Empty bool
 	// Appends are the accepted appends the commit completes, in offset
 	// order; they cover part or all of First to Last, or none of it when
 	// the records were appended elsewhere. The receiver may keep the
@@ -139,4 +165,6 @@ type LogStats struct {
 	// NextOffset is the offset the next appended record gets, committed
 	// or not.
 	NextOffset uint64
+	// DedupIDs is how many append ids the log remembers.
+	DedupIDs int
 }

@@ -19,6 +19,8 @@ import (
 //	requests_total{endpoint,code}            requests answered, by endpoint and result code (200 for success)
 //	request_duration_seconds{endpoint}       time from receipt to reply; long-poll reads that waited are not observed
 //	appended_records_total                   records acknowledged
+//	duplicate_appends_total                  appends answered as duplicates of an acknowledged id (conflicts are requests_total{code="409"})
+//	dedup_ids                                append ids the log remembers for deduplication
 //	appended_bytes_total                     msgpack bytes of the acknowledged append requests
 //	fsync_duration_seconds                   the syncs the log reports for its commits (SyncAlways only); its count is the fsyncs
 //	group_commit_appends                     append requests acknowledged per group commit
@@ -57,6 +59,7 @@ var resultCodes = [...]int{
 	codeOK,
 	messages.CodeBadRequest,
 	messages.CodeOffsetOutOfRange,
+	messages.CodeConflict,
 	messages.CodeTooLarge,
 	messages.CodeInternal,
 	messages.CodeUnavailable,
@@ -96,6 +99,7 @@ type metrics struct {
 	latencyVec      *prometheus.HistogramVec
 	appendedRecords atomic.Uint64
 	appendedBytes   atomic.Uint64
+	duplicates      atomic.Uint64
 	groupCommits    atomic.Uint64
 	fsyncs          atomic.Uint64
 	fsyncNanos      atomic.Uint64
@@ -108,6 +112,7 @@ type metrics struct {
 	requestsDesc, appendedRecordsDesc, appendedBytesDesc       *prometheus.Desc
 	committedDesc, pendingDesc, parkedDesc, failedDesc         *prometheus.Desc
 	segmentsDesc, bytesDesc, lowestDesc, nextDesc              *prometheus.Desc
+	duplicatesDesc, dedupIDsDesc                               *prometheus.Desc
 	recSegmentsDesc, recRebuildsDesc, recTruncDesc, recDamDesc *prometheus.Desc
 }
 
@@ -148,6 +153,8 @@ func newMetrics(s *Service, recovered []segment.Recovery) *metrics {
 	m.requestsDesc = desc("requests_total", "Requests answered, by endpoint and result code (200 for success).", "endpoint", "code")
 	m.appendedRecordsDesc = desc("appended_records_total", "Records appended and acknowledged.")
 	m.appendedBytesDesc = desc("appended_bytes_total", "Bytes of the append requests acknowledged, as received.")
+	m.duplicatesDesc = desc("duplicate_appends_total", "Appends answered as duplicates of an acknowledged append id: nothing appended.")
+	m.dedupIDsDesc = desc("dedup_ids", "Append ids the log remembers for deduplication.")
 	m.committedDesc = desc("committed_offset", "Offset after the last acknowledged record: the next offset readers see.")
 	m.pendingDesc = desc("pending_appends", "Append requests handed to the log and not yet answered.")
 	m.parkedDesc = desc("parked_reads", "Long-poll reads waiting for records.")
@@ -204,9 +211,13 @@ func (m *metrics) committed(appends []*Append) {
 	}
 	var records, bytes uint64
 	for _, a := range appends {
+		m.answered(epAppend, codeOK, pendingOf(a).start)
+		if a.Duplicate {
+			m.duplicates.Add(1)
+			continue
+		}
 		records += a.Last - a.First + 1
 		bytes += uint64(pendingOf(a).bytes)
-		m.answered(epAppend, codeOK, pendingOf(a).start)
 	}
 	m.appendedRecords.Add(records)
 	m.appendedBytes.Add(bytes)
@@ -240,6 +251,7 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 		m.requestsDesc, m.appendedRecordsDesc, m.appendedBytesDesc,
 		m.committedDesc, m.pendingDesc, m.parkedDesc, m.failedDesc,
 		m.segmentsDesc, m.bytesDesc, m.lowestDesc, m.nextDesc,
+		m.duplicatesDesc, m.dedupIDsDesc,
 		m.recSegmentsDesc, m.recRebuildsDesc, m.recTruncDesc, m.recDamDesc,
 	} {
 		ch <- d
@@ -265,6 +277,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(m.appendedRecordsDesc, m.appendedRecords.Load())
 	counter(m.appendedBytesDesc, m.appendedBytes.Load())
+	counter(m.duplicatesDesc, m.duplicates.Load())
 	counter(m.recSegmentsDesc, m.recovered.segments)
 	counter(m.recRebuildsDesc, m.recovered.rebuilds)
 	counter(m.recTruncDesc, m.recovered.truncated)
@@ -284,6 +297,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	gauge(m.bytesDesc, float64(ls.Bytes))
 	gauge(m.lowestDesc, float64(ls.LowestOffset))
 	gauge(m.nextDesc, float64(ls.NextOffset))
+	gauge(m.dedupIDsDesc, float64(ls.DedupIDs))
 }
 
 // EndpointStats is the data of an endpoint in micro's $SRV.STATS replies:
@@ -305,6 +319,9 @@ type AppendStats struct {
 	// Records and Bytes are the records and request bytes acknowledged.
 	Records uint64 `json:"records"`
 	Bytes   uint64 `json:"bytes"`
+	// Duplicates counts the appends answered as duplicates of an
+	// acknowledged id.
+	Duplicates uint64 `json:"duplicates"`
 	// GroupCommits counts the groups of appends acknowledged together.
 	GroupCommits uint64 `json:"group_commits"`
 	// Fsyncs counts the syncs the log made for its commits; FsyncSeconds
@@ -332,6 +349,7 @@ func (m *metrics) endpointStats(e *micro.Endpoint) any {
 		st.Appends = &AppendStats{
 			Records:      m.appendedRecords.Load(),
 			Bytes:        m.appendedBytes.Load(),
+			Duplicates:   m.duplicates.Load(),
 			GroupCommits: m.groupCommits.Load(),
 			Fsyncs:       m.fsyncs.Load(),
 			FsyncSeconds: time.Duration(m.fsyncNanos.Load()).Seconds(),

@@ -2,6 +2,7 @@ package service
 
 import (
 	"encoding/binary"
+	"errors"
 	"strconv"
 	"strings"
 
@@ -16,7 +17,14 @@ import (
 // description that starts with the code's text.
 func (s *Service) reject(req micro.Request, err error) {
 	code := codeOf(err)
-	if rerr := req.Error(strconv.Itoa(code), describe(code, err), nil); rerr != nil {
+	var opts []micro.RespondOpt
+	var conflict *ConflictError
+	if errors.As(err, &conflict) {
+		opts = append(opts, micro.WithHeaders(micro.Headers{
+			messages.NextOffsetHeader: []string{strconv.FormatUint(conflict.NextOffset, 10)},
+		}))
+	}
+	if rerr := req.Error(strconv.Itoa(code), describe(code, err), nil, opts...); rerr != nil {
 		s.logger.Debug("reply failed", "subject", req.Subject(), "error", rerr)
 	}
 }

@@ -36,6 +36,14 @@ appended at which offsets and that nothing after them was, for example:
 Each request that succeeds prints "appended offsets FIRST-LAST" (or
 "appended offset N"), or its reply as JSON with --json.
 
+--id makes the request idempotent: run the same command again with the
+same id (within the service's --dedup-window) and nothing is appended
+twice; the retry prints the original offsets and "(duplicate)".
+--expected-offset N appends only if the log's next offset is N; otherwise
+the command fails with "409 conflict" and the log's next offset. Both
+apply to one request, so all the records must go in one: as arguments, or
+stdin of at most --batch lines.
+
 No records at all (no arguments and empty stdin) is an error, "no records
 to append", with exit status 1, so that a pipeline whose producer wrote
 nothing is noticed; kafka-console-producer exits 0 in that case.`
@@ -55,6 +63,16 @@ func appendCommand(stdin io.Reader, stdout io.Writer) *ffcli.Command {
 	fs.Var(&headers, "header", "header NAME=VALUE of every record (repeatable)")
 	batch := fs.Int("batch", 100, "records per request when reading stdin")
 	hold := fs.Int("hold-bytes", 64<<20, "stdin up to this size is checked whole before anything is sent")
+	id := fs.String("id", "", "id of the append request (1-128 bytes): a retry with the same id appends nothing and prints the original offsets")
+	var expected *uint64
+	fs.Func("expected-offset", "append only if the log's next offset is `N`, else fail with 409 conflict", func(v string) error {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("not an offset: %q", v)
+		}
+		expected = &n
+		return nil
+	})
 	return &ffcli.Command{
 		Name:       "append",
 		ShortUsage: "evlog append [flags] [VALUE ...]",
@@ -62,10 +80,19 @@ func appendCommand(stdin io.Reader, stdout io.Writer) *ffcli.Command {
 		LongHelp:   appendHelp,
 		FlagSet:    fs,
 		Exec: func(ctx context.Context, args []string) error {
+			a := &appender{ctx: ctx, cf: cf, key: *key, headers: headers.m, batch: *batch, stdout: stdout}
 			if *batch < 1 {
 				return usageError{fmt.Errorf("--batch must be at least 1, got %d", *batch)}
 			}
-			a := &appender{ctx: ctx, cf: cf, key: *key, headers: headers.m, batch: *batch, stdout: stdout}
+			if *id != "" {
+				if err := messages.CheckID(*id); err != nil {
+					return usageError{fmt.Errorf("--id: %w", err)}
+				}
+				a.opts = append(a.opts, client.WithID(*id))
+			}
+			if expected != nil {
+				a.opts = append(a.opts, client.WithExpectedOffset(*expected))
+			}
 			defer a.close()
 			if len(args) > 0 {
 				for i, v := range args {
@@ -91,6 +118,8 @@ type appender struct {
 	headers map[string]string
 	batch   int
 	stdout  io.Writer
+	// opts are --id and --expected-offset, which allow one request only.
+	opts []client.AppendOption
 
 	sent []sentLines
 }
@@ -172,13 +201,16 @@ func (a *appender) send(values []string, firstLine int) error {
 		}
 		a.nc, a.c = nc, c
 	}
+	if len(a.opts) > 0 && len(a.sent) > 0 {
+		return fmt.Errorf("--id and --expected-offset apply to one request, and stdin needs more than --batch %d lines; %s", a.batch, a.appended())
+	}
 	recs := make([]messages.Record, len(values))
 	for i, v := range values {
 		recs[i] = messages.Record{Value: []byte(v), Key: []byte(a.key), Headers: a.headers}
 	}
 	rctx, cancel := a.cf.ctx(a.ctx)
 	defer cancel()
-	rep, err := a.c.Append(rctx, recs...)
+	rep, err := a.c.AppendWith(rctx, recs, a.opts...)
 	if err != nil {
 		return a.failed(err, len(values), firstLine)
 	}
@@ -186,7 +218,11 @@ func (a *appender) send(values []string, firstLine int) error {
 	if *a.cf.json {
 		return json.NewEncoder(a.stdout).Encode(rep)
 	}
-	_, err = fmt.Fprintf(a.stdout, "appended %s\n", offsetRange(rep.FirstOffset, rep.LastOffset))
+	dup := ""
+	if rep.Duplicate {
+		dup = " (duplicate)"
+	}
+	_, err = fmt.Fprintf(a.stdout, "appended %s%s\n", offsetRange(rep.FirstOffset, rep.LastOffset), dup)
 	return err
 }
 

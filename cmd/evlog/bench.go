@@ -22,6 +22,7 @@ type benchFlags struct {
 	clients, inflight, batch, size int
 	duration                       time.Duration
 	records                        int64
+	idempotent                     bool
 }
 
 func addBenchFlags(fs *flag.FlagSet) *benchFlags {
@@ -32,6 +33,7 @@ func addBenchFlags(fs *flag.FlagSet) *benchFlags {
 	fs.IntVar(&f.batch, "batch", 1, "records per append; most records per read")
 	fs.IntVar(&f.size, "size", 100, "bytes of each appended record's value")
 	fs.DurationVar(&f.duration, "duration", 10*time.Second, "how long to send requests")
+	fs.BoolVar(&f.idempotent, "idempotent", false, "give every append a fresh id, to measure what deduplication costs")
 	fs.Int64Var(&f.records, "records", 0, "stop after asking for this many records instead of after --duration")
 	return &f
 }
@@ -41,7 +43,7 @@ func addBenchFlags(fs *flag.FlagSet) *benchFlags {
 func (f *benchFlags) config(cf clientFlags) (load.Config, error) {
 	cfg := load.Config{
 		Mode: load.Mode(f.mode), Clients: f.clients, Inflight: f.inflight, Batch: f.batch, Size: f.size,
-		Duration: f.duration, Records: f.records, Timeout: *cf.timeout,
+		Duration: f.duration, Records: f.records, Timeout: *cf.timeout, Idempotent: f.idempotent,
 	}
 	if err := cfg.Validate(); err != nil {
 		// Validate names the field, which is the flag's name.
@@ -56,7 +58,7 @@ func benchCommand(stdout, stderr io.Writer) *ffcli.Command {
 	bf := addBenchFlags(fs)
 	return &ffcli.Command{
 		Name:       "bench",
-		ShortUsage: "evlog bench [--mode append|read|mixed] [--clients N] [--inflight N] [--batch N] [--size BYTES] [--duration D | --records N] [flags]",
+		ShortUsage: "evlog bench [--mode append|read|mixed] [--clients N] [--inflight N] [--batch N] [--size BYTES] [--duration D | --records N] [--idempotent] [flags]",
 		ShortHelp:  "measure a running evlog: records/s, MB/s and request latency",
 		LongHelp: "Drive a running evlog over NATS and report what it sustained.\n\n" +
 			"Each of --clients connections keeps --inflight requests unanswered,\n" +

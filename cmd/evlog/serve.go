@@ -15,6 +15,7 @@ import (
 	"github.com/evlog/evlog/messages"
 	"github.com/evlog/evlog/segment"
 	"github.com/evlog/evlog/service"
+	"github.com/evlog/evlog/service/dedup"
 	"github.com/evlog/evlog/service/node"
 )
 
@@ -56,6 +57,8 @@ type serveFlags struct {
 	recordBytes, readBytes, batchRecords *int
 	pendingAppends, parkedReads          *int
 	maxWait                              *time.Duration
+	dedupWindow                          *time.Duration
+	dedupMaxIDs                          *int
 	auth                                 natsAuthFlags
 	metricsAddr                          *string
 	logLevel                             *string
@@ -87,6 +90,9 @@ func addServeFlags(fs *flag.FlagSet) *serveFlags {
 		pendingAppends: fs.Int("max-pending-appends", d.MaxPendingAppends, "most append requests waiting for the disk; more get 503"),
 		parkedReads:    fs.Int("max-parked-reads", d.MaxParkedReads, "most long-poll reads waiting at once; more get 503"),
 		maxWait:        fs.Duration("max-wait", d.MaxWait, "longest wait_ms a read may wait for new records"),
+
+		dedupWindow: fs.Duration("dedup-window", dedup.DefaultWindow, "how long an append id is remembered: a retry with the id within it is answered as a duplicate"),
+		dedupMaxIDs: fs.Int("dedup-max-ids", dedup.DefaultMaxIDs, "most append ids remembered, the oldest evicted first (about 200-300 bytes each)"),
 
 		auth: addNATSAuthFlags(fs, "the service's connection"),
 
@@ -141,6 +147,8 @@ func (f *serveFlags) options(stderr io.Writer) (node.Options, error) {
 		MaxPendingAppends: *f.pendingAppends,
 		MaxParkedReads:    *f.parkedReads,
 		MaxWait:           *f.maxWait,
+		DedupWindow:       *f.dedupWindow,
+		DedupMaxIDs:       *f.dedupMaxIDs,
 		MetricsAddr:       *f.metricsAddr,
 		Logger:            logger,
 	}
@@ -169,6 +177,8 @@ func (f *serveFlags) checkExplicit() error {
 		{"max-pending-appends", *f.pendingAppends > 0, *f.pendingAppends},
 		{"max-parked-reads", *f.parkedReads > 0, *f.parkedReads},
 		{"max-wait", *f.maxWait > 0, *f.maxWait},
+		{"dedup-window", *f.dedupWindow > 0, *f.dedupWindow},
+		{"dedup-max-ids", *f.dedupMaxIDs > 0, *f.dedupMaxIDs},
 	} {
 		if !c.ok {
 			return fmt.Errorf("--%s must be positive, got %v", c.name, c.v)

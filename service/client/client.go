@@ -71,15 +71,10 @@ func New(nc *nats.Conn, opts ...Option) *Client {
 func (c *Client) Subjects() messages.Subjects { return c.subjects }
 
 // Append appends records and returns their offsets once the service has
-// made them durable. The offsets are contiguous, in the order given.
+// made them durable. The offsets are contiguous, in the order given. For
+// an id, an expected offset or retries, use AppendWith.
 func (c *Client) Append(ctx context.Context, records ...messages.Record) (messages.AppendReply, error) {
-	var reply messages.AppendReply
-	body, err := messages.Marshal(&messages.AppendRequest{Records: records})
-	if err != nil {
-		return reply, err
-	}
-	err = c.call(ctx, c.subjects.Append, body, 0, &reply)
-	return reply, err
+	return c.AppendWith(ctx, records)
 }
 
 // ReadOptions shape a read. Zero fields take the service's defaults.
@@ -171,5 +166,9 @@ func replyError(msg *nats.Msg) error {
 	if err != nil {
 		return &Error{Code: messages.CodeInternal, Description: fmt.Sprintf("unreadable error code %q: %s", code, desc)}
 	}
-	return &Error{Code: n, Description: desc}
+	e := &Error{Code: n, Description: desc}
+	if v := msg.Header.Get(messages.NextOffsetHeader); v != "" {
+		e.NextOffset, _ = strconv.ParseUint(v, 10, 64) // the description says it too
+	}
+	return e
 }

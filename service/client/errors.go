@@ -14,6 +14,9 @@ type Error struct {
 	Code int
 	// Description is the service's human-readable detail.
 	Description string
+	// NextOffset is the log's next offset, for an ErrConflict: the
+	// offset an append expecting it would have got.
+	NextOffset uint64
 }
 
 // Error returns the code and the description, prefixed with "evlog" so
@@ -40,6 +43,10 @@ var (
 	// ErrOffsetOutOfRange: the offset is below the lowest or beyond the
 	// next offset of the log.
 	ErrOffsetOutOfRange = &Error{Code: messages.CodeOffsetOutOfRange}
+	// ErrConflict: an append's expected offset (WithExpectedOffset) was
+	// not the log's next offset, which the *Error's NextOffset holds.
+	// Nothing was appended.
+	ErrConflict = &Error{Code: messages.CodeConflict}
 	// ErrTooLarge: the request or a record exceeds a limit, or a record
 	// cannot fit in a reply.
 	ErrTooLarge = &Error{Code: messages.CodeTooLarge}

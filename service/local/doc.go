@@ -10,6 +10,13 @@
 // own schedule, and an append that finds nothing queued is committed by
 // the caller of Append itself, sparing a goroutine hand-over.
 //
+// An append with an id is looked up in the Log's dedup.Table, and one
+// with an expected offset checked against the next offset, under the lock
+// that assigns offsets, so that neither check races another append. A
+// duplicate is queued like any append, behind its original, and delivered
+// with the original's offsets once that has committed. New rebuilds the
+// table from the ids stamped on the records of the log's tail (ids.go).
+//
 // An append that fails after writing part of its records, or a failed
 // sync, fails the Log for good (Failed, Err): acknowledging later records
 // would expose the unacknowledged ones, or records the kernel dropped.

@@ -10,12 +10,15 @@ import (
 
 	"github.com/evlog/evlog/segment"
 	"github.com/evlog/evlog/service"
+	"github.com/evlog/evlog/service/dedup"
 )
 
 // Config configures a Log. The zero value of each field means its default.
 type Config struct {
 	// Logger receives the failure report. Nil is silent.
 	Logger *slog.Logger
+	// Dedup sizes the table of append ids; see package dedup.
+	Dedup dedup.Config
 }
 
 // Log serves a segment.Log as a service.Log. Create it with New and stop it
@@ -34,6 +37,8 @@ type Log struct {
 	mu     sync.Mutex
 	closed bool
 	inline [1]*service.Append
+	// ids remembers the recent append ids; under mu.
+	ids *dedup.Table
 
 	// fn receives the commits; nil before Attach and after Detach.
 	fn       atomic.Pointer[service.CommitFunc]
@@ -54,7 +59,8 @@ type Log struct {
 }
 
 // New serves l, whose sync mode it follows. Under SyncAlways it first
-// syncs l. The caller keeps l and closes it after Close.
+// syncs l. It rebuilds the table of append ids from the records of l's
+// tail within the window. The caller keeps l and closes it after Close.
 func New(l *segment.Log, cfg Config) (*Log, error) {
 	if l == nil {
 		return nil, errors.New("local log: nil segment log")
@@ -62,7 +68,12 @@ func New(l *segment.Log, cfg Config) (*Log, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	ids, err := dedup.New(cfg.Dedup)
+	if err != nil {
+		return nil, err
+	}
 	lg := &Log{
+		ids:     ids,
 		seg:     l,
 		mode:    l.SyncMode(),
 		logger:  cfg.Logger,
@@ -73,6 +84,9 @@ func New(l *segment.Log, cfg Config) (*Log, error) {
 		if err := l.Sync(); err != nil {
 			return nil, fmt.Errorf("sync log: %w", err)
 		}
+	}
+	if err := rebuildIDs(l, ids, cfg.Logger, time.Now().UnixNano()); err != nil {
+		return nil, fmt.Errorf("rebuild append ids: %w", err)
 	}
 	lg.committed.Store(l.NextOffset())
 	lg.c = startCommitter(lg.commit)
@@ -108,7 +122,8 @@ func (l *Log) Detach() {
 
 // Append writes a's records and queues them for the committer, or, under
 // a sync mode other than SyncAlways with nothing queued, commits them at
-// once.
+// once. A duplicate is queued the same way, behind its original, so that
+// it is answered once the original has committed.
 func (l *Log) Append(a *service.Append) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -118,7 +133,38 @@ func (l *Log) Append(a *service.Append) error {
 	if l.closed {
 		return fmt.Errorf("%w: log is closed", service.ErrUnavailable)
 	}
+	// One timestamp decides the id's fate and stamps the records, so
+	// that the decision can be made again from the log's contents.
+	now := time.Now().UnixNano()
+	if a.ID != "" {
+		if s, ok := l.ids.Lookup(a.ID, now); ok {
+			a.First, a.Last, a.Duplicate = s.First, s.Last, true
+			l.accept(a)
+			return nil
+		}
+	}
 	before := l.seg.NextOffset()
+	if a.ExpectedOffset != nil && *a.ExpectedOffset != before {
+		return &service.ConflictError{Expected: *a.ExpectedOffset, NextOffset: before}
+	}
+	if err := l.write(a, before, now); err != nil {
+		return err
+	}
+	l.accept(a)
+	return nil
+}
+
+// write appends a's records to the segment log at before, its next
+// offset, stamped with a's id and the timestamp now, and remembers the id.
+func (l *Log) write(a *service.Append, before uint64, now int64) error {
+	for _, r := range a.Records {
+		if r.Timestamp == 0 {
+			r.Timestamp = now
+		}
+	}
+	if a.ID != "" {
+		dedup.Stamp(a.Records, a.ID)
+	}
 	first, err := l.seg.AppendUnsynced(a.Records)
 	if err != nil {
 		if after := l.seg.NextOffset(); after != before {
@@ -134,17 +180,25 @@ func (l *Log) Append(a *service.Append) error {
 		return translate(err)
 	}
 	a.First, a.Last = first, first+uint64(len(a.Records))-1
-	if l.mode != segment.SyncAlways && l.c.idle() {
+	if a.ID != "" {
+		l.ids.Add(a.ID, dedup.Span{First: a.First, Last: a.Last}, a.Records[0].Timestamp)
+	}
+	return nil
+}
+
+// accept commits a at once or queues it for the committer.
+func (l *Log) accept(a *service.Append) {
+	if (l.mode != segment.SyncAlways || a.Duplicate) && l.c.idle() {
 		// Nothing to sync and nothing ahead of it: commit here and
 		// save the hand-over. Under SyncAlways the committer must
-		// sync, so that appends arriving meanwhile share the sync.
+		// sync, so that appends arriving meanwhile share the sync;
+		// a duplicate with nothing ahead of it has nothing to sync.
 		l.inline[0] = a
 		l.commit(l.inline[:])
 		l.inline[0] = nil
-		return nil
+		return
 	}
 	l.c.enqueue(a)
-	return nil
 }
 
 // commit commits one batch of contiguous appends, on the committer's
@@ -154,7 +208,12 @@ func (l *Log) commit(batch []*service.Append) {
 		l.deliver(service.Commit{Appends: batch, Err: err})
 		return
 	}
-	c := service.Commit{First: batch[0].First, Last: batch[len(batch)-1].Last, Appends: batch}
+	c, ok := committedRange(batch)
+	if !ok {
+		// Duplicates only: what they answer with committed before.
+		l.deliver(c)
+		return
+	}
 	if l.mode == segment.SyncAlways {
 		start := time.Now()
 		err := l.seg.Sync()
@@ -174,6 +233,26 @@ func (l *Log) commit(batch []*service.Append) {
 	l.changed = make(chan struct{})
 	l.changedMu.Unlock()
 	l.deliver(c)
+}
+
+// committedRange returns the Commit of batch, bounded by the appends that
+// wrote records, or an Empty one and false when all are duplicates. The
+// appends that wrote records are contiguous; the duplicates among them
+// answer with offsets below.
+func committedRange(batch []*service.Append) (service.Commit, bool) {
+	c := service.Commit{Appends: batch}
+	found := false
+	for _, a := range batch {
+		if a.Duplicate {
+			continue
+		}
+		if !found {
+			c.First, found = a.First, true
+		}
+		c.Last = a.Last
+	}
+	c.Empty = !found
+	return c, found
 }
 
 func (l *Log) deliver(c service.Commit) {
@@ -220,7 +299,10 @@ func (l *Log) TruncateFront(lowest uint64) (uint64, error) {
 // Stats describes the segment log.
 func (l *Log) Stats() service.LogStats {
 	st := l.seg.Stats()
-	return service.LogStats{Segments: st.Segments, Bytes: st.Bytes, LowestOffset: st.LowestOffset, NextOffset: st.NextOffset}
+	return service.LogStats{
+		Segments: st.Segments, Bytes: st.Bytes, LowestOffset: st.LowestOffset, NextOffset: st.NextOffset,
+		DedupIDs: l.ids.Len(),
+	}
 }
 
 // Recovered reports what opening the segment log repaired.

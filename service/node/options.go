@@ -92,6 +92,12 @@ type Options struct {
 	MaxPendingAppends, MaxParkedReads             int
 	MaxWait                                       time.Duration
 
+	// DedupWindow (--dedup-window) is how long an append id is
+	// remembered; DedupMaxIDs (--dedup-max-ids) how many at most. Zero
+	// means dedup.DefaultWindow and dedup.DefaultMaxIDs.
+	DedupWindow time.Duration
+	DedupMaxIDs int
+
 	// MetricsAddr (--metrics-addr) is the host:port of the HTTP listener
 	// that serves /metrics, /healthz and /readyz; port 0 picks a free
 	// port. Empty serves no HTTP.
@@ -128,7 +134,7 @@ func (o Options) withDefaults() Options {
 // Every error wraps ErrConfig and names the option at fault by its flag.
 func (o Options) Validate() error {
 	o = o.withDefaults()
-	for _, check := range []func() error{o.checkAddrs, o.checkNATS, o.checkAuth, o.checkSizes, o.checkRetention} {
+	for _, check := range []func() error{o.checkAddrs, o.checkNATS, o.checkAuth, o.checkSizes, o.checkRetention, o.checkDedup} {
 		if err := check(); err != nil {
 			return fmt.Errorf("%w: %w", ErrConfig, err)
 		}
@@ -240,6 +246,17 @@ func (o Options) checkRetention() error {
 	if o.RetentionBytes > 0 && o.RetentionBytes < store {
 		return fmt.Errorf("--retention-bytes %d is below --max-store-bytes %d: every segment would be deleted as soon as it is sealed",
 			o.RetentionBytes, store)
+	}
+	return nil
+}
+
+// checkDedup refuses a negative window or bound.
+func (o Options) checkDedup() error {
+	switch {
+	case o.DedupWindow < 0:
+		return fmt.Errorf("--dedup-window must not be negative, got %v", o.DedupWindow)
+	case o.DedupMaxIDs < 0:
+		return fmt.Errorf("--dedup-max-ids must not be negative, got %d", o.DedupMaxIDs)
 	}
 	return nil
 }

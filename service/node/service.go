@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/evlog/evlog/service"
+	"github.com/evlog/evlog/service/dedup"
 	"github.com/evlog/evlog/service/local"
 )
 
@@ -13,7 +14,10 @@ import (
 // the one place that hands the log to the service: a single node serves
 // its segment log through service/local, which owns the group commit.
 func (n *node) startService() error {
-	lg, err := local.New(n.log, local.Config{Logger: n.logger.With("component", "log")})
+	lg, err := local.New(n.log, local.Config{
+		Logger: n.logger.With("component", "log"),
+		Dedup:  dedup.Config{Window: n.o.DedupWindow, MaxIDs: n.o.DedupMaxIDs},
+	})
 	if err != nil {
 		return err
 	}

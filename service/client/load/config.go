@@ -63,6 +63,9 @@ type Config struct {
 	// Timeout is how long a request may go unanswered before it counts as
 	// an error.
 	Timeout time.Duration
+	// Idempotent gives every append a fresh id, to measure what
+	// deduplication costs the service.
+	Idempotent bool
 
 	// Subjects are the service's subjects.
 	Subjects messages.Subjects

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +23,10 @@ type Driver struct {
 	clients    []*driverClient
 
 	readSeq atomic.Uint64 // the Read mode's next read, counting from 0
+	// idPrefix, random per run, and idSeq make Config.Idempotent's ids
+	// unique across runs against one log.
+	idPrefix string
+	idSeq    atomic.Uint64
 	// tail is 1 + the first offset of the latest acknowledged append, 0
 	// before any: where the Mixed mode reads.
 	tail atomic.Uint64
@@ -58,6 +64,7 @@ func New(cfg Config) (*Driver, error) {
 	}
 	if cfg.Mode != Read {
 		var err error
+		d.idPrefix = strconv.FormatUint(rand.Uint64(), 36) + "-"
 		if d.appendBody, err = appendBody(cfg.Batch, cfg.Size); err != nil {
 			return nil, err
 		}
@@ -199,14 +206,14 @@ func (d *Driver) next(c *driverClient) (read bool, subject string, body []byte, 
 	cfg := &d.cfg
 	switch cfg.Mode {
 	case Append:
-		return false, cfg.Subjects.Append, d.appendBody, nil
+		return false, cfg.Subjects.Append, d.nextAppend(), nil
 	case Mixed:
 		// Alternate, starting with an append; read the newest records,
 		// from the first of the latest acknowledged append.
 		tail := d.tail.Load()
 		read, c.readNext = c.readNext && tail > 0, !c.readNext
 		if !read {
-			return false, cfg.Subjects.Append, d.appendBody, nil
+			return false, cfg.Subjects.Append, d.nextAppend(), nil
 		}
 		body, err = messages.Marshal(&messages.ReadRequest{Offset: tail - 1, MaxRecords: uint64(cfg.Batch)})
 		return true, cfg.Subjects.Read, body, err
@@ -216,6 +223,22 @@ func (d *Driver) next(c *driverClient) (read bool, subject string, body []byte, 
 	off := cfg.LowestOffset + k*uint64(cfg.Batch)%span
 	body, err = messages.Marshal(&messages.ReadRequest{Offset: off, MaxRecords: uint64(cfg.Batch)})
 	return true, cfg.Subjects.Read, body, err
+}
+
+// nextAppend returns the body of the next append: the same records each
+// time, with a fresh id under Config.Idempotent. The id is spliced into
+// the encoded body rather than the body encoded again, so that the run
+// measures the service's cost, not the driver's.
+func (d *Driver) nextAppend() []byte {
+	if !d.cfg.Idempotent {
+		return d.appendBody
+	}
+	id := strconv.AppendUint(append(make([]byte, 0, 32), d.idPrefix...), d.idSeq.Add(1), 36)
+	// appendBody is a map of one key, its first byte 0x81: make it two.
+	b := make([]byte, 0, len(d.appendBody)+len(id)+4)
+	b = append(append(b, 0x82), d.appendBody[1:]...)
+	b = append(b, 0xa2, 'i', 'd', 0xa0|byte(len(id)))
+	return append(b, id...)
 }
 
 // errorKey is the key under which a request that got no reply is counted.

@@ -1,0 +1,106 @@
+package local
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/evlog/evlog/messages"
+	"github.com/evlog/evlog/segment"
+	"github.com/evlog/evlog/service/dedup"
+)
+
+// The table of append ids is rebuilt at New from the records at the tail
+// of the log that are young enough to be within the window, so that a
+// retry after a restart or a crash is still recognised: the ids are in the
+// records' headers (dedup.Stamp). The scan starts at the first record whose
+// timestamp is within the window, found by a binary search over the
+// offsets, which assumes timestamps that grow with the offsets, as they do
+// unless the clock steps back; and it decodes only the batches that hold
+// the id header at all.
+
+// rebuildBatch is how many records the rebuild reads at a time.
+const rebuildBatch = 1024
+
+// rebuildIDs fills t from the records of l that are within t's window at
+// now.
+func rebuildIDs(l *segment.Log, t *dedup.Table, logger *slog.Logger, now int64) error {
+	low, err := l.LowestOffset()
+	if err != nil {
+		return err
+	}
+	next := l.NextOffset()
+	if low >= next {
+		return nil
+	}
+	from := firstWithin(l, low, next, now-int64(t.Window()))
+	marker := []byte(messages.IDHeader)
+	var buf []byte
+	for off := from; off < next; {
+		b, err := l.ReadRawBatch(off, rebuildBatch, 4<<20, buf[:0])
+		var damage *segment.DamageError
+		if errors.As(err, &damage) {
+			// The id of a damaged record is lost; its batch is answered
+			// as new if retried.
+			logger.Warn("append id of a damaged record not rebuilt", "offset", off, "error", err)
+			off++
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read offset %d: %w", off, err)
+		}
+		if bytes.Contains(b.Records, marker) {
+			if err := observeAll(t, b.Records, b.N, logger); err != nil {
+				return fmt.Errorf("records from offset %d: %w", off, err)
+			}
+		}
+		buf = b.Records
+		off += uint64(b.N)
+		if b.Damage != nil {
+			logger.Warn("append id of a damaged record not rebuilt", "offset", b.Damage.Offset, "error", b.Damage)
+			off++
+		}
+	}
+	if n := t.Len(); n > 0 {
+		logger.Info("rebuilt append ids", "ids", n, "from_offset", from)
+	}
+	return nil
+}
+
+// observeAll feeds the n records encoded back to back in raw to t. A
+// record whose id headers Stamp did not write, such as one a client set
+// before the headers were reserved, is reported and skipped: it must not
+// keep the log from opening.
+func observeAll(t *dedup.Table, raw []byte, n int, logger *slog.Logger) error {
+	d := msgpack.NewDecoder(bytes.NewReader(raw))
+	for range n {
+		var r messages.Record
+		if err := r.DecodeMsgpack(d); err != nil {
+			return err
+		}
+		if err := t.Observe(&r); err != nil {
+			logger.Warn("append id header not rebuilt", "error", err)
+		}
+	}
+	return nil
+}
+
+// firstWithin returns the lowest offset in [low, next) whose record's
+// timestamp is at least oldest, by binary search, or next when none is.
+// A record it cannot read counts as old, so that the search moves on.
+func firstWithin(l *segment.Log, low, next uint64, oldest int64) uint64 {
+	lo, hi := low, next
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		r, err := l.Read(mid)
+		if err == nil && r.Timestamp >= oldest {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
+}

@@ -1,0 +1,264 @@
+package local
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/evlog/evlog/messages"
+	"github.com/evlog/evlog/segment"
+	"github.com/evlog/evlog/service"
+	"github.com/evlog/evlog/service/dedup"
+)
+
+// serve serves seg with cfg and records the commits; the test closes seg.
+func serve(t *testing.T, seg *segment.Log, cfg Config) (*Log, *commits) {
+	t.Helper()
+	l, err := New(seg, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	cs := &commits{}
+	if err := l.Attach(cs.add); err != nil {
+		t.Fatal(err)
+	}
+	return l, cs
+}
+
+func withID(id string, values ...string) *service.Append {
+	a := app(values...)
+	a.ID = id
+	return a
+}
+
+func mustAppend(t *testing.T, l *Log, a *service.Append) {
+	t.Helper()
+	if err := l.Append(a); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDuplicateAnswersOriginalOffsets(t *testing.T) {
+	for _, mode := range []segment.SyncMode{segment.SyncNever, segment.SyncAlways} {
+		t.Run(mode.String(), func(t *testing.T) {
+			l, cs := open(t, mode, segment.Config{})
+			orig := withID("batch-1", "a", "b")
+			mustAppend(t, l, orig)
+			mustAppend(t, l, app("c"))
+			// Other content, same id: the id is the client's promise.
+			dup := withID("batch-1", "x")
+			mustAppend(t, l, dup)
+			l.Detach()
+			if !dup.Duplicate || dup.First != orig.First || dup.Last != orig.Last || orig.Duplicate {
+				t.Fatalf("original %+v, duplicate %+v", orig, dup)
+			}
+			if next := l.Stats().NextOffset; next != 3 {
+				t.Fatalf("next offset %d after a duplicate, want 3", next)
+			}
+			// The duplicate comes last, alone in an Empty commit, or in
+			// the group commit of its original, after it.
+			last := cs.get()[len(cs.get())-1]
+			if got := last.Appends[len(last.Appends)-1]; got != dup {
+				t.Fatalf("last delivered %+v, want the duplicate", got)
+			}
+			if last.Empty != (len(last.Appends) == 1) || (!last.Empty && last.Appends[0] != orig) {
+				t.Fatalf("duplicate delivered in %+v", last)
+			}
+			if l.Stats().DedupIDs != 1 {
+				t.Fatalf("DedupIDs %d, want 1", l.Stats().DedupIDs)
+			}
+		})
+	}
+}
+
+// TestConcurrentRetriesShareOffsets: appends of one id racing each other
+// get one set of offsets, one of them appends, and none is answered
+// before that one commits.
+func TestConcurrentRetriesShareOffsets(t *testing.T) {
+	l, cs := open(t, segment.SyncAlways, segment.Config{})
+	const n = 32
+	as := make([]*service.Append, n)
+	var wg sync.WaitGroup
+	for i := range as {
+		as[i] = withID("retried", fmt.Sprint(i))
+		wg.Go(func() {
+			if err := l.Append(as[i]); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	l.Detach()
+	if next := l.Stats().NextOffset; next != 1 {
+		t.Fatalf("next offset %d, want 1: one append", next)
+	}
+	originals := 0
+	committed := false
+	for _, c := range cs.get() {
+		for _, a := range c.Appends {
+			if a.First != 0 || a.Last != 0 {
+				t.Errorf("append got offsets %d-%d, want 0-0", a.First, a.Last)
+			}
+			if !a.Duplicate {
+				originals++
+				committed = true
+			} else if !committed {
+				t.Error("duplicate delivered before its original committed")
+			}
+		}
+	}
+	if originals != 1 {
+		t.Fatalf("%d appends wrote records, want 1", originals)
+	}
+}
+
+func TestExpectedOffset(t *testing.T) {
+	l, _ := open(t, segment.SyncNever, segment.Config{})
+	zero := uint64(0)
+	a := app("a")
+	a.ExpectedOffset = &zero
+	mustAppend(t, l, a)
+
+	b := app("b")
+	b.ExpectedOffset = &zero
+	err := l.Append(b)
+	var conflict *service.ConflictError
+	if !errors.As(err, &conflict) || !errors.Is(err, service.ErrConflict) || conflict.NextOffset != 1 {
+		t.Fatalf("stale expected offset: %v", err)
+	}
+	if next := l.Stats().NextOffset; next != 1 {
+		t.Fatalf("next offset %d after a conflict, want 1", next)
+	}
+	one := uint64(1)
+	c := app("c")
+	c.ExpectedOffset = &one
+	mustAppend(t, l, c)
+	if c.First != 1 {
+		t.Fatalf("appended at %d, want 1", c.First)
+	}
+}
+
+// TestDuplicateWinsOverExpectedOffset: the retry of an acknowledged
+// conditional append gets its offsets, not a conflict.
+func TestDuplicateWinsOverExpectedOffset(t *testing.T) {
+	l, _ := open(t, segment.SyncNever, segment.Config{})
+	zero := uint64(0)
+	a := withID("cond", "a")
+	a.ExpectedOffset = &zero
+	mustAppend(t, l, a)
+	retry := withID("cond", "a")
+	retry.ExpectedOffset = &zero
+	if err := l.Append(retry); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if !retry.Duplicate || retry.First != 0 {
+		t.Fatalf("retry %+v", retry)
+	}
+}
+
+func TestIDsRebuiltOnReopen(t *testing.T) {
+	dir := t.TempDir()
+	var cfg segment.Config
+	cfg.Sync.Mode = segment.SyncNever
+	cfg.Segment.MaxStoreBytes = 256 // several segments
+	seg, err := segment.NewLog(dir, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := serve(t, seg, Config{})
+	var spans []*service.Append
+	for i := range 20 {
+		a := withID(fmt.Sprintf("id-%d", i), "x", "y", "z")
+		mustAppend(t, l, a)
+		spans = append(spans, a)
+		mustAppend(t, l, app("no id"))
+	}
+	rec, err := seg.Read(spans[3].First)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Headers[messages.IDHeader] != "id-3" || rec.Headers[messages.BatchRecordsHeader] != "3" {
+		t.Fatalf("first record's headers %v", rec.Headers)
+	}
+	l.Close()
+	if err := seg.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	seg, err = segment.NewLog(dir, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = seg.Close() })
+	l, _ = serve(t, seg, Config{})
+	if n := l.Stats().DedupIDs; n != 20 {
+		t.Fatalf("%d ids rebuilt, want 20", n)
+	}
+	for i, orig := range spans {
+		retry := withID(fmt.Sprintf("id-%d", i), "x")
+		mustAppend(t, l, retry)
+		if !retry.Duplicate || retry.First != orig.First || retry.Last != orig.Last {
+			t.Fatalf("retry of id-%d after reopen: %+v, original %d-%d", i, retry, orig.First, orig.Last)
+		}
+	}
+}
+
+func TestIDsExpireAfterWindow(t *testing.T) {
+	dir := t.TempDir()
+	var cfg segment.Config
+	cfg.Sync.Mode = segment.SyncNever
+	seg, err := segment.NewLog(dir, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = seg.Close() })
+	window := Config{Dedup: dedup.Config{Window: time.Minute}}
+	l, _ := serve(t, seg, window)
+	old := withID("old", "a")
+	old.Records[0].Timestamp = time.Now().Add(-time.Hour).UnixNano() // as if appended long ago
+	mustAppend(t, l, old)
+	mustAppend(t, l, withID("young", "b"))
+
+	again := withID("old", "c")
+	mustAppend(t, l, again)
+	if again.Duplicate {
+		t.Fatal("id older than the window answered as a duplicate")
+	}
+	l.Close()
+	// After a restart too, only the young ids come back.
+	l, _ = serve(t, seg, window)
+	for id, want := range map[string]bool{"young": true, "old": true} {
+		a := withID(id, "d")
+		mustAppend(t, l, a)
+		if a.Duplicate != want {
+			t.Errorf("%s after reopen: duplicate %v, want %v", id, a.Duplicate, want)
+		}
+	}
+}
+
+func TestIDsEvictedAtBound(t *testing.T) {
+	var cfg segment.Config
+	cfg.Sync.Mode = segment.SyncNever
+	seg, err := segment.NewLog(t.TempDir(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = seg.Close() })
+	l, _ := serve(t, seg, Config{Dedup: dedup.Config{MaxIDs: 2}})
+	for _, id := range []string{"a", "b", "c"} {
+		mustAppend(t, l, withID(id, id))
+	}
+	if n := l.Stats().DedupIDs; n != 2 {
+		t.Fatalf("DedupIDs %d, want the bound 2", n)
+	}
+	for id, want := range map[string]bool{"a": false, "c": true} {
+		a := withID(id, "again")
+		mustAppend(t, l, a)
+		if a.Duplicate != want {
+			t.Errorf("%s: duplicate %v, want %v", id, a.Duplicate, want)
+		}
+	}
+}
