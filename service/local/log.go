@@ -225,6 +225,10 @@ func (l *Log) Stats() service.LogStats {
 // Recovered reports what opening the segment log repaired.
 func (l *Log) Recovered() []segment.Recovery { return l.seg.Recovered() }
 
+// ID returns the zero id, unknown: the segment log keeps no id of its
+// own yet. Once it does, this returns it.
+func (l *Log) ID() [16]byte { return [16]byte{} }
+
 // Failed is closed once the Log has failed; Err then says why.
 func (l *Log) Failed() <-chan struct{} { return l.failed }
 
