@@ -241,7 +241,7 @@ func TestMetricsCountAppendsAndErrors(t *testing.T) {
 			t.Errorf("%s has append stats", e.Name)
 		}
 	}
-	if len(seen) != 4 {
+	if len(seen) != 5 {
 		t.Errorf("stats of endpoints %v", seen)
 	}
 }

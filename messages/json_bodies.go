@@ -6,7 +6,7 @@ import (
 )
 
 // UnmarshalJSON decodes a JSON request body into v, which must be a
-// *ReadRequest, a *TruncateRequest or an *AppendRequest (without a limit
+// *ReadRequest, a *TruncateRequest, a *SnapshotRequest or an *AppendRequest (without a limit
 // on its records; the service uses UnmarshalAppendRequestJSON). The body
 // follows the rules of the msgpack form; see the README. Any failure
 // wraps ErrMalformedJSON.
@@ -16,6 +16,8 @@ func UnmarshalJSON(data []byte, v any) error {
 		return decodeJSON(data, "read request", r.decodeJSON)
 	case *TruncateRequest:
 		return decodeJSON(data, "truncate request", r.decodeJSON)
+	case *SnapshotRequest:
+		return decodeJSON(data, "snapshot request", r.decodeJSON)
 	case *AppendRequest:
 		ar, err := UnmarshalAppendRequestJSON(data, 0)
 		*r = ar

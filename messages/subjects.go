@@ -18,6 +18,9 @@ type Subjects struct {
 	Truncate string
 	// Info takes an empty body and answers an InfoReply.
 	Info string
+	// Snapshot takes a SnapshotRequest and streams a snapshot in chunks
+	// to the request's reply subject.
+	Snapshot string
 	// Committed carries a Committed notification per durable append.
 	Committed string
 	// Events carries an Event for each removal, recovery and snapshot.
@@ -32,6 +35,7 @@ func NewSubjects(prefix string) Subjects {
 		Read:      prefix + ".read",
 		Truncate:  prefix + ".truncate",
 		Info:      prefix + ".info",
+		Snapshot:  prefix + ".snapshot",
 		Committed: prefix + ".committed",
 		Events:    prefix + ".events",
 	}

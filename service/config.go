@@ -45,6 +45,11 @@ const (
 	// DefaultProbeTimeout is how long New waits for another instance to
 	// answer prefix.info.
 	DefaultProbeTimeout = time.Second
+	// DefaultMaxSnapshots bounds the snapshots streaming at once.
+	DefaultMaxSnapshots = 2
+	// DefaultSnapshotAckTimeout is how long a snapshot waits for its
+	// requester to acknowledge a chunk before giving it up.
+	DefaultSnapshotAckTimeout = 10 * time.Second
 )
 
 // Config configures a Service. The zero value of each field means its
@@ -90,6 +95,14 @@ type Config struct {
 	// ProbeTimeout is how long New waits for another instance to answer
 	// Prefix.info before concluding that the prefix is free. Default 1 s.
 	ProbeTimeout time.Duration
+	// MaxSnapshots bounds the snapshots streaming at once, each from a
+	// goroutine of its own; more get 503. Default 2.
+	MaxSnapshots int
+	// SnapshotAckTimeout is how long a snapshot waits for the requester's
+	// acknowledgement of a chunk when its window is full. A snapshot
+	// whose requester is silent that long is abandoned: its goroutine
+	// ends and evlog_snapshots_abandoned_total counts it. Default 10 s.
+	SnapshotAckTimeout time.Duration
 	// Logger receives start-up, failure and slow-consumer reports. Nil is
 	// silent.
 	Logger *slog.Logger
@@ -136,6 +149,12 @@ func (c Config) withDefaults() Config {
 	if c.ProbeTimeout == 0 {
 		c.ProbeTimeout = DefaultProbeTimeout
 	}
+	if c.MaxSnapshots == 0 {
+		c.MaxSnapshots = DefaultMaxSnapshots
+	}
+	if c.SnapshotAckTimeout == 0 {
+		c.SnapshotAckTimeout = DefaultSnapshotAckTimeout
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -160,6 +179,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: MaxParkedReads %d is not from 0 to %d", ErrConfig, c.MaxParkedReads, maxLimit)
 	case c.MaxWait < 0:
 		return fmt.Errorf("%w: negative MaxWait %v", ErrConfig, c.MaxWait)
+	case c.MaxSnapshots < 0 || c.MaxSnapshots > maxLimit:
+		return fmt.Errorf("%w: MaxSnapshots %d is not from 0 to %d", ErrConfig, c.MaxSnapshots, maxLimit)
+	case c.SnapshotAckTimeout < 0:
+		return fmt.Errorf("%w: negative SnapshotAckTimeout %v", ErrConfig, c.SnapshotAckTimeout)
 	case c.ProbeTimeout < 0:
 		return fmt.Errorf("%w: negative ProbeTimeout %v", ErrConfig, c.ProbeTimeout)
 	case c.ReadQueueGroup != "" && !validQueueGroup(c.ReadQueueGroup):

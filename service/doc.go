@@ -22,7 +22,7 @@
 //
 // # Subjects
 //
-// The service answers requests on four subjects under a prefix (default
+// The service answers requests on five subjects under a prefix (default
 // "evlog") and publishes on two more; the bodies are the msgpack maps of
 // package messages:
 //
@@ -30,6 +30,7 @@
 //	evlog.read       ReadRequest     -> ReadReply
 //	evlog.truncate   TruncateRequest -> TruncateReply
 //	evlog.info       (empty)         -> InfoReply
+//	evlog.snapshot   SnapshotRequest -> a snapshot stream, in chunks
 //	evlog.committed  Committed, published after each group of appends is durable
 //	evlog.events     Event, published for each removal, recovery and snapshot
 //
@@ -109,9 +110,27 @@
 // so that damage does not pass for the end of a batch; the read of the
 // damaged record itself gets 500.
 //
+// # Snapshots
+//
+// A snapshot request fixes its range when it arrives, [max(from, lowest),
+// committed), and a goroutine of the service's own (at most
+// Config.MaxSnapshots of them; more get 503) streams the snapshot of
+// package segment/snapshot to the request's reply subject in chunks of at
+// most the connection's maximum payload less headroom. It reads the log
+// with ReadRawBatch a batch at a time, holding no lock across the stream,
+// so appends go on, and records committed meanwhile are not in it. The
+// requester acknowledges each chunk by replying to it; no more than
+// snapshotWindow chunks are ever unacknowledged, so a slow requester slows
+// the stream and never makes the service buffer the log. A requester
+// silent for Config.SnapshotAckTimeout is given up: the goroutine ends and
+// evlog_snapshots_abandoned_total counts it. The last chunk carries
+// messages.SnapshotEndHeader; a failure mid-stream is a chunk with the
+// error headers below. The README spells the exchange out byte for byte.
+//
 // # Shutdown
 //
 // Stop stops the micro service, answers 503 to requests that still arrive,
+// ends the snapshots that stream with a 503 chunk,
 // lets the log commit and the service acknowledge what it holds
 // (Log.Detach), answers parked reads with the records that have committed
 // for them, or with 503 when none have, so that a follower reconnects

@@ -25,6 +25,7 @@ type fakeLog struct {
 	changed chan struct{}
 	failed  chan struct{}
 	failErr error
+	id      [16]byte
 }
 
 var _ Log = (*fakeLog)(nil)
@@ -176,6 +177,8 @@ func (f *fakeLog) Stats() LogStats {
 }
 
 func (f *fakeLog) Recovered() []segment.Recovery { return nil }
+
+func (f *fakeLog) ID() [16]byte { return f.id }
 
 func (f *fakeLog) Failed() <-chan struct{} { return f.failed }
 

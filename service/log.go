@@ -55,7 +55,7 @@ import (
 // Readers see records below CommittedOffset only. CommitChanged returns a
 // channel that is closed when the committed offset next moves, for reads
 // that wait for records: take the channel, then read the offset, then
-// wait on the channel. ReadRawBatch, TruncateFront, Stats and Recovered may be
+// wait on the channel. ReadRawBatch, TruncateFront, Stats, Recovered and ID may be
 // called from any goroutine at any time, concurrently with each other and
 // with appends.
 //
@@ -104,6 +104,9 @@ type Log interface {
 	Stats() LogStats
 	// Recovered reports what opening the log's storage repaired.
 	Recovered() []segment.Recovery
+	// ID names the log, for the header of its snapshots; the zero id
+	// means unknown.
+	ID() [16]byte
 	// Failed is closed once the log has failed; Err then says why.
 	Failed() <-chan struct{}
 	// Err returns the failure that closed Failed, or nil.

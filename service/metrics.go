@@ -34,6 +34,9 @@ import (
 //	recovered_truncated_bytes_total          torn tail bytes cut from the active segment at open
 //	recovered_damaged_bytes_total            damaged bytes found and left in sealed segments at open
 //	events_total{type}, retention_removed_*  the events published (events.go)
+//	snapshots_running                        snapshots streaming now
+//	snapshots_abandoned_total                snapshots given up because the requester stopped acknowledging or gave up
+//	snapshot_bytes_total                     bytes of snapshot streams sent
 //
 // Counters are plain atomics read at scrape time, so that the handlers'
 // cost is one atomic add each; the latency histograms are Prometheus's,
@@ -48,10 +51,11 @@ const (
 	epRead
 	epTruncate
 	epInfo
+	epSnapshot
 	numEndpoints
 )
 
-var endpointNames = [numEndpoints]string{"append", "read", "truncate", "info"}
+var endpointNames = [numEndpoints]string{"append", "read", "truncate", "info", "snapshot"}
 
 // resultCodes are the codes a request can end with; codeOK stands for a
 // successful reply.
@@ -105,6 +109,9 @@ type metrics struct {
 	fsyncNanos      atomic.Uint64
 	fsyncSeconds    prometheus.Histogram
 	batchAppends    prometheus.Histogram
+	// The snapshots: those given up, and the bytes sent.
+	snapshotsAbandoned atomic.Uint64
+	snapshotBytes      atomic.Uint64
 
 	// recovered summarises Log.Recovered, taken at New.
 	recovered struct{ segments, rebuilds, truncated, damaged uint64 }
@@ -114,6 +121,7 @@ type metrics struct {
 	segmentsDesc, bytesDesc, lowestDesc, nextDesc              *prometheus.Desc
 	duplicatesDesc, dedupIDsDesc                               *prometheus.Desc
 	recSegmentsDesc, recRebuildsDesc, recTruncDesc, recDamDesc *prometheus.Desc
+	snapRunningDesc, snapAbandonedDesc, snapBytesDesc          *prometheus.Desc
 }
 
 func newMetrics(s *Service, recovered []segment.Recovery) *metrics {
@@ -166,6 +174,9 @@ func newMetrics(s *Service, recovered []segment.Recovery) *metrics {
 	m.recSegmentsDesc = desc("recovered_segments_total", "Segments found damaged or not cleanly closed when the log was opened.")
 	m.recRebuildsDesc = desc("recovered_index_rebuilds_total", "Segment indexes rebuilt from their stores when the log was opened.")
 	m.recTruncDesc = desc("recovered_truncated_bytes_total", "Bytes of torn tail cut from the active segment when the log was opened.")
+	m.snapRunningDesc = desc("snapshots_running", "Snapshots streaming now.")
+	m.snapAbandonedDesc = desc("snapshots_abandoned_total", "Snapshots given up because the requester stopped acknowledging chunks or gave up.")
+	m.snapBytesDesc = desc("snapshot_bytes_total", "Bytes of snapshot streams sent.")
 	m.recDamDesc = desc("recovered_damaged_bytes_total", "Bytes of damaged tail found, and left, in sealed segments when the log was opened.")
 	return m
 }
@@ -253,6 +264,7 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 		m.segmentsDesc, m.bytesDesc, m.lowestDesc, m.nextDesc,
 		m.duplicatesDesc, m.dedupIDsDesc,
 		m.recSegmentsDesc, m.recRebuildsDesc, m.recTruncDesc, m.recDamDesc,
+		m.snapRunningDesc, m.snapAbandonedDesc, m.snapBytesDesc,
 	} {
 		ch <- d
 	}
@@ -282,6 +294,9 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	counter(m.recRebuildsDesc, m.recovered.rebuilds)
 	counter(m.recTruncDesc, m.recovered.truncated)
 	counter(m.recDamDesc, m.recovered.damaged)
+	counter(m.snapAbandonedDesc, m.snapshotsAbandoned.Load())
+	counter(m.snapBytesDesc, m.snapshotBytes.Load())
+	gauge(m.snapRunningDesc, float64(m.s.snapshots.running()))
 
 	st := m.s.Stats()
 	gauge(m.committedDesc, float64(st.CommittedOffset))

@@ -47,7 +47,7 @@ func TestServicesPerPrefix(t *testing.T) {
 			t.Fatalf("%s: %d services answered", name, len(infos))
 		}
 		info := infos[0]
-		if info.Name != name || info.Metadata["prefix"] != prefix || len(info.Endpoints) != 4 {
+		if info.Name != name || info.Metadata["prefix"] != prefix || len(info.Endpoints) != int(numEndpoints) {
 			t.Fatalf("%s: %+v", name, info)
 		}
 		for _, ep := range info.Endpoints {

@@ -30,6 +30,7 @@ type Service struct {
 	metrics        *metrics
 	events         *eventMetrics
 	poller         *poller
+	snapshots      *snapshotRunner
 
 	// mu guards stopping. Handlers join inflight under mu while stopping
 	// is false, so that Stop, once it has set stopping, can wait for the
@@ -72,6 +73,7 @@ func New(nc *nats.Conn, log Log, cfg Config) (*Service, error) {
 		subjects:       messages.NewSubjects(cfg.Prefix),
 		logger:         cfg.Logger,
 		maxRecordBytes: cfg.MaxRecordBytes,
+		snapshots:      newSnapshotRunner(cfg.MaxSnapshots),
 	}
 	if limit := int(nc.MaxPayload()) - replyOverhead; s.maxRecordBytes > limit {
 		s.logger.Info("record size limited by the NATS max payload", "max_record_bytes", limit, "max_payload", nc.MaxPayload())
@@ -96,7 +98,7 @@ func New(nc *nats.Conn, log Log, cfg Config) (*Service, error) {
 	}
 	s.logger.Info("serving evlog",
 		"append", s.subjects.Append, "read", s.subjects.Read,
-		"truncate", s.subjects.Truncate, "info", s.subjects.Info,
+		"truncate", s.subjects.Truncate, "info", s.subjects.Info, "snapshot", s.subjects.Snapshot,
 		"committed", s.subjects.Committed, "events", s.subjects.Events, "next_offset", log.CommittedOffset())
 	s.publishRecoveries(log.Recovered())
 	return s, nil
@@ -122,8 +124,9 @@ func (s *Service) probe() error {
 // register adds the micro service and its endpoints in two groups. The
 // writes (append, truncate) have no queue group, so that a second instance
 // on the same prefix would receive every request too, rather than silently
-// taking half of the appends into another log. The reads (read, info) join
-// Config.ReadQueueGroup if one is set, and otherwise have none either.
+// taking half of the appends into another log. The reads (read, info,
+// snapshot) join Config.ReadQueueGroup if one is set, and otherwise have
+// none either.
 func (s *Service) register() error {
 	ms, err := micro.AddService(s.nc, micro.Config{
 		Name:               s.cfg.Name,
@@ -156,6 +159,7 @@ func (s *Service) register() error {
 		{writes, epTruncate, s.handleTruncate, micro.WithEndpointQueueGroupDisabled()},
 		{reads, epRead, s.handleRead, readQueue},
 		{reads, epInfo, s.handleInfo, readQueue},
+		{reads, epSnapshot, s.handleSnapshot, readQueue},
 	} {
 		name := endpointNames[e.ep]
 		if err := e.g.AddEndpoint(name, s.observe(e.ep, e.h), e.opt); err != nil {
@@ -258,6 +262,8 @@ func (s *Service) stop() error {
 		}
 	}
 	s.inflight.Wait()
+	// Snapshots still streaming end with a 503 chunk.
+	s.snapshots.stop()
 	// No handler calls Append any more: what the log holds is all that
 	// remains to answer.
 	s.log.Detach()

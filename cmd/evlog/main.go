@@ -81,6 +81,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			checkCommand(stdout, stderr),
 			dumpCommand(stdout, stderr),
 			restoreCommand(stdout, stderr),
+			snapshotCommand(stdout, stderr),
 			benchCommand(stdout, stderr),
 			versionCommand(stdout),
 		},

@@ -308,6 +308,9 @@ func (l *Log) Stats() service.LogStats {
 // Recovered reports what opening the segment log repaired.
 func (l *Log) Recovered() []segment.Recovery { return l.seg.Recovered() }
 
+// ID returns the segment log's id, fixed when its directory was created.
+func (l *Log) ID() [16]byte { return l.seg.ID() }
+
 // Failed is closed once the Log has failed; Err then says why.
 func (l *Log) Failed() <-chan struct{} { return l.failed }
 
