@@ -57,6 +57,8 @@ type serveFlags struct {
 	recordBytes, readBytes, batchRecords *int
 	pendingAppends, parkedReads          *int
 	maxWait                              *time.Duration
+	maxSnapshots                         *int
+	snapshotAckTimeout                   *time.Duration
 	dedupWindow                          *time.Duration
 	dedupMaxIDs                          *int
 	auth                                 natsAuthFlags
@@ -84,12 +86,14 @@ func addServeFlags(fs *flag.FlagSet) *serveFlags {
 		retentionBytes: fs.Uint64("retention-bytes", 0, "keep about this many bytes of stores: delete the oldest sealed segments while the total exceeds it; at least --max-store-bytes (0: off)"),
 		retentionAge:   fs.Duration("retention-age", 0, "delete a sealed segment once its newest record is older than this, e.g. 168h; at least 1s (0: off)"),
 
-		recordBytes:    fs.Int("max-record-bytes", d.MaxRecordBytes, "largest record accepted, in msgpack bytes; larger ones get 413 (lowered to fit the NATS max payload)"),
-		readBytes:      fs.Int("max-read-bytes", d.MaxReadBytes, "most record bytes in one read reply; at least --max-record-bytes (the NATS max payload also applies)"),
-		batchRecords:   fs.Int("max-batch-records", d.MaxBatchRecords, "most records in one append request; more get 413"),
-		pendingAppends: fs.Int("max-pending-appends", d.MaxPendingAppends, "most append requests waiting for the disk; more get 503"),
-		parkedReads:    fs.Int("max-parked-reads", d.MaxParkedReads, "most long-poll reads waiting at once; more get 503"),
-		maxWait:        fs.Duration("max-wait", d.MaxWait, "longest wait_ms a read may wait for new records"),
+		recordBytes:        fs.Int("max-record-bytes", d.MaxRecordBytes, "largest record accepted, in msgpack bytes; larger ones get 413 (lowered to fit the NATS max payload)"),
+		readBytes:          fs.Int("max-read-bytes", d.MaxReadBytes, "most record bytes in one read reply; at least --max-record-bytes (the NATS max payload also applies)"),
+		batchRecords:       fs.Int("max-batch-records", d.MaxBatchRecords, "most records in one append request; more get 413"),
+		pendingAppends:     fs.Int("max-pending-appends", d.MaxPendingAppends, "most append requests waiting for the disk; more get 503"),
+		parkedReads:        fs.Int("max-parked-reads", d.MaxParkedReads, "most long-poll reads waiting at once; more get 503"),
+		maxWait:            fs.Duration("max-wait", d.MaxWait, "longest wait_ms a read may wait for new records"),
+		maxSnapshots:       fs.Int("max-snapshots", d.MaxSnapshots, "most snapshots streaming at once; more get 503"),
+		snapshotAckTimeout: fs.Duration("snapshot-ack-timeout", d.SnapshotAckTimeout, "how long a snapshot waits for its requester to acknowledge a chunk before giving up"),
 
 		dedupWindow: fs.Duration("dedup-window", dedup.DefaultWindow, "how long an append id is remembered: a retry with the id within it is answered as a duplicate"),
 		dedupMaxIDs: fs.Int("dedup-max-ids", dedup.DefaultMaxIDs, "most append ids remembered, the oldest evicted first (about 200-300 bytes each)"),
@@ -122,35 +126,37 @@ func (f *serveFlags) options(stderr io.Writer) (node.Options, error) {
 		logger = slog.New(slog.NewJSONHandler(stderr, hopts))
 	}
 	o := node.Options{
-		Dir:               *f.dir,
-		Prefix:            *f.prefix,
-		NATSURL:           *f.natsURL,
-		NATSListen:        *f.natsListen,
-		NATSConfigFile:    *f.natsConfig,
-		CredsFile:         *f.auth.creds,
-		NKeyFile:          *f.auth.nkey,
-		User:              *f.auth.user,
-		Password:          *f.auth.password,
-		Token:             *f.auth.token,
-		TLSCAFile:         *f.auth.tlsCA,
-		TLSCertFile:       *f.auth.tlsCert,
-		TLSKeyFile:        *f.auth.tlsKey,
-		SyncMode:          mode,
-		SyncInterval:      *f.syncInterval,
-		MaxStoreBytes:     *f.storeBytes,
-		MaxIndexBytes:     *f.indexBytes,
-		RetentionBytes:    *f.retentionBytes,
-		RetentionAge:      *f.retentionAge,
-		MaxRecordBytes:    *f.recordBytes,
-		MaxReadBytes:      *f.readBytes,
-		MaxBatchRecords:   *f.batchRecords,
-		MaxPendingAppends: *f.pendingAppends,
-		MaxParkedReads:    *f.parkedReads,
-		MaxWait:           *f.maxWait,
-		DedupWindow:       *f.dedupWindow,
-		DedupMaxIDs:       *f.dedupMaxIDs,
-		MetricsAddr:       *f.metricsAddr,
-		Logger:            logger,
+		Dir:                *f.dir,
+		Prefix:             *f.prefix,
+		NATSURL:            *f.natsURL,
+		NATSListen:         *f.natsListen,
+		NATSConfigFile:     *f.natsConfig,
+		CredsFile:          *f.auth.creds,
+		NKeyFile:           *f.auth.nkey,
+		User:               *f.auth.user,
+		Password:           *f.auth.password,
+		Token:              *f.auth.token,
+		TLSCAFile:          *f.auth.tlsCA,
+		TLSCertFile:        *f.auth.tlsCert,
+		TLSKeyFile:         *f.auth.tlsKey,
+		SyncMode:           mode,
+		SyncInterval:       *f.syncInterval,
+		MaxStoreBytes:      *f.storeBytes,
+		MaxIndexBytes:      *f.indexBytes,
+		RetentionBytes:     *f.retentionBytes,
+		RetentionAge:       *f.retentionAge,
+		MaxRecordBytes:     *f.recordBytes,
+		MaxReadBytes:       *f.readBytes,
+		MaxBatchRecords:    *f.batchRecords,
+		MaxPendingAppends:  *f.pendingAppends,
+		MaxParkedReads:     *f.parkedReads,
+		MaxWait:            *f.maxWait,
+		MaxSnapshots:       *f.maxSnapshots,
+		SnapshotAckTimeout: *f.snapshotAckTimeout,
+		DedupWindow:        *f.dedupWindow,
+		DedupMaxIDs:        *f.dedupMaxIDs,
+		MetricsAddr:        *f.metricsAddr,
+		Logger:             logger,
 	}
 	if err := o.Validate(); err != nil {
 		return o, usageError{err}
@@ -177,6 +183,8 @@ func (f *serveFlags) checkExplicit() error {
 		{"max-pending-appends", *f.pendingAppends > 0, *f.pendingAppends},
 		{"max-parked-reads", *f.parkedReads > 0, *f.parkedReads},
 		{"max-wait", *f.maxWait > 0, *f.maxWait},
+		{"max-snapshots", *f.maxSnapshots > 0, *f.maxSnapshots},
+		{"snapshot-ack-timeout", *f.snapshotAckTimeout > 0, *f.snapshotAckTimeout},
 		{"dedup-window", *f.dedupWindow > 0, *f.dedupWindow},
 		{"dedup-max-ids", *f.dedupMaxIDs > 0, *f.dedupMaxIDs},
 	} {

@@ -48,7 +48,8 @@ func TestServeDefaults(t *testing.T) {
 	if o.Dir != "./data" || o.Prefix != "evlog" || o.NATSListen != "" || o.NATSURL != "" || o.MetricsAddr != "" ||
 		o.SyncMode != segment.SyncAlways || o.MaxRecordBytes != d.MaxRecordBytes || o.MaxReadBytes != d.MaxReadBytes ||
 		o.MaxBatchRecords != d.MaxBatchRecords || o.MaxPendingAppends != d.MaxPendingAppends ||
-		o.MaxStoreBytes != segment.DefaultMaxStoreBytes || o.RetentionBytes != 0 || o.RetentionAge != 0 || o.Logger == nil {
+		o.MaxStoreBytes != segment.DefaultMaxStoreBytes || o.RetentionBytes != 0 || o.RetentionAge != 0 || o.Logger == nil ||
+		o.MaxSnapshots != d.MaxSnapshots || o.SnapshotAckTimeout != d.SnapshotAckTimeout {
 		t.Fatalf("defaults: %+v", o)
 	}
 }
@@ -118,6 +119,9 @@ func TestServeInvalidConfig(t *testing.T) {
 		{"zero wait", [2]string{}, []string{"--max-wait", "0s"}, "--max-wait"},
 		{"huge pending", [2]string{}, []string{"--max-pending-appends", "100000000000"}, "--max-pending-appends 100000000000 is not from 0 to"},
 		{"huge parked", [2]string{}, []string{"--max-parked-reads", "100000000"}, "--max-parked-reads 100000000 is not from 0 to"},
+		{"zero snapshots", [2]string{}, []string{"--max-snapshots", "0"}, "--max-snapshots"},
+		{"huge snapshots", [2]string{}, []string{"--max-snapshots", "100000000"}, "--max-snapshots 100000000 is not from 0 to"},
+		{"zero snapshot ack", [2]string{}, []string{"--snapshot-ack-timeout", "0s"}, "--snapshot-ack-timeout"},
 		{"nats listen", [2]string{}, []string{"--nats-listen", "foo"}, "--nats-listen"},
 		{"nats listen port", [2]string{}, []string{"--nats-listen", "127.0.0.1:99999"}, "--nats-listen"},
 		{"metrics addr", [2]string{}, []string{"--metrics-addr", "localhost"}, "--metrics-addr"},

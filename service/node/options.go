@@ -91,6 +91,12 @@ type Options struct {
 	MaxRecordBytes, MaxReadBytes, MaxBatchRecords int
 	MaxPendingAppends, MaxParkedReads             int
 	MaxWait                                       time.Duration
+	// MaxSnapshots and SnapshotAckTimeout (--max-snapshots,
+	// --snapshot-ack-timeout) bound the snapshots streaming at once and
+	// how long one waits for its requester; zero means the service's
+	// defaults.
+	MaxSnapshots       int
+	SnapshotAckTimeout time.Duration
 
 	// DedupWindow (--dedup-window) is how long an append id is
 	// remembered; DedupMaxIDs (--dedup-max-ids) how many at most. Zero
@@ -292,6 +298,8 @@ var optionFlags = strings.NewReplacer(
 	"MaxPendingAppends", "--max-pending-appends",
 	"MaxParkedReads", "--max-parked-reads",
 	"MaxWait", "--max-wait",
+	"MaxSnapshots", "--max-snapshots",
+	"SnapshotAckTimeout", "--snapshot-ack-timeout",
 )
 
 // flagNames returns the message of a lower layer's config error err, less

@@ -41,14 +41,16 @@ func (n *node) stopService(errp *error) {
 // its metrics.
 func serviceConfig(o Options, reg *prometheus.Registry) service.Config {
 	cfg := service.Config{
-		Prefix:            o.Prefix,
-		MaxRecordBytes:    o.MaxRecordBytes,
-		MaxReadBytes:      o.MaxReadBytes,
-		MaxBatchRecords:   o.MaxBatchRecords,
-		MaxPendingAppends: o.MaxPendingAppends,
-		MaxParkedReads:    o.MaxParkedReads,
-		MaxWait:           o.MaxWait,
-		Logger:            o.Logger.With("component", "service"),
+		Prefix:             o.Prefix,
+		MaxRecordBytes:     o.MaxRecordBytes,
+		MaxReadBytes:       o.MaxReadBytes,
+		MaxBatchRecords:    o.MaxBatchRecords,
+		MaxPendingAppends:  o.MaxPendingAppends,
+		MaxParkedReads:     o.MaxParkedReads,
+		MaxWait:            o.MaxWait,
+		MaxSnapshots:       o.MaxSnapshots,
+		SnapshotAckTimeout: o.SnapshotAckTimeout,
+		Logger:             o.Logger.With("component", "service"),
 	}
 	// A nil *Registry in the interface would not read as "no registerer".
 	if reg != nil {
