@@ -2,7 +2,6 @@ package messages
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -84,7 +83,14 @@ func (r Record) EncodeMsgpack(e *msgpack.Encoder) error {
 		if err := e.EncodeMapLen(len(r.Headers)); err != nil {
 			return err
 		}
-		keys := slices.Sorted(maps.Keys(r.Headers))
+		// Sorted, so that one record always encodes to the same bytes. A
+		// record has few headers: their keys are sorted on the stack.
+		var buf [8]string
+		keys := buf[:0]
+		for k := range r.Headers {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
 		for _, k := range keys {
 			if err := e.EncodeString(k); err != nil {
 				return err
