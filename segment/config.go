@@ -96,6 +96,9 @@ type Config struct {
 	// not call back into the Log. It must not modify the error. Nil is
 	// silent.
 	OnDamage func(*DamageError)
+	// Now is the clock that timestamps records appended without one. Nil
+	// is time.Now.
+	Now func() time.Time
 }
 
 // DefaultConfig returns a Config with every default filled in.
@@ -116,6 +119,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	return c
 }

@@ -25,6 +25,9 @@ type Log struct {
 	scratch  messages.Record // what enc encodes, so that it need not escape
 	frames   []byte          // scratch for a batch's frames
 	ends     []int           // scratch: end of each frame in frames
+	// lastTS is the newest record's timestamp, below which no timestamp
+	// is assigned.
+	lastTS int64
 
 	// syncMu guards the group-commit state. A Sync caller that finds no
 	// sync running becomes the leader: it syncs everything written so far

@@ -74,7 +74,10 @@ func (l *Log) open() error {
 			// The message predates the name recovery; log pipelines match
 			// it, so it stays.
 			l.config.Logger.Warn("segment repaired", "store", rec.Store, "records", rec.Records,
-				"index_rebuilt", rec.IndexRebuilt, "truncated_bytes", rec.TruncatedBytes, "damaged_bytes", rec.DamagedBytes)
+				"index_rebuilt", rec.IndexRebuilt, "truncated_bytes", rec.TruncatedBytes, "damaged_bytes", rec.DamagedBytes,
+				"time_index_rebuilt", rec.TimeIndexRebuilt)
+		} else if s.timesRebuilt {
+			l.config.Logger.Info("time index rebuilt", "store", s.store.name, "records", s.index.n)
 		}
 		if i > 0 && s.base < l.segments[i-1].next() {
 			l.closeSegments()
@@ -98,6 +101,7 @@ func (l *Log) open() error {
 		l.closeSegments()
 		return err
 	}
+	l.lastTS = l.newestTimestamp()
 	return nil
 }
 
