@@ -62,12 +62,15 @@ func TestUsageErrors(t *testing.T) {
 // and returns its client URL.
 func startService(t *testing.T) string {
 	t.Helper()
+	// The directory first, so that it is removed only after the service
+	// has closed its log in it.
+	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
 		done <- node.Run(ctx, node.Options{
-			Dir:        t.TempDir(),
+			Dir:        dir,
 			NATSListen: "127.0.0.1:-1",
 			Ready:      func(url string) { ready <- url },
 		})
