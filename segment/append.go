@@ -218,5 +218,8 @@ func (l *Log) seal(s *segment) error {
 	if err := s.index.seal(); err != nil {
 		return err
 	}
-	return s.saveTimes()
+	// Its time index is written at Close: writing it now would take room
+	// from the next segment's index on a nearly full disk.
+	s.timesDirty = true
+	return nil
 }

@@ -647,6 +647,12 @@ func repairSegment(dir string, c *segmentCheck) (*segmentCheck, error) {
 		return nil, fmt.Errorf("repair: %w", err)
 	}
 	n := s.index.n
+	if s.timesDirty {
+		if err := s.saveTimes(); err != nil {
+			s.close()
+			return nil, fmt.Errorf("repair: %w", err)
+		}
+	}
 	if err := s.close(); err != nil {
 		return nil, fmt.Errorf("repair: %w", err)
 	}

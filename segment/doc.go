@@ -11,10 +11,9 @@
 //	evlog.meta                      format version, log id, low-water mark
 //	00000000000000000000.store      the records
 //	00000000000000000000.index      offset -> position in the store
-//	00000000000000000000.timeindex  timestamp -> offset, sparse
+//	00000000000000000000.timeindex  timestamp -> offset, sparse (sealed only)
 //	00000000000000001024.store      the next segment, from offset 1024
 //	00000000000000001024.index
-//	00000000000000001024.timeindex
 //
 // Only the newest segment, the active one, is appended to. It is full when
 // its store reaches Config.Segment.MaxStoreBytes (a record that does not
@@ -125,17 +124,26 @@
 // is, and a log that mixes decreasing ones with assigned ones finds records
 // by time only approximately.
 //
-// The file is kept in memory, written (temporary file, synced, renamed)
-// when the segment is sealed or closed, and trusted at NewLog when its CRC
-// holds and it covers exactly the segment's records, so that a clean reopen
-// still reads one frame a segment. Any other file, stale after a crash,
-// damaged, or missing, is rebuilt from the store and the offset index,
+// The index is kept in memory. Its file is written (temporary file,
+// synced, renamed) for the segments sealed since the log was opened at
+// Close, before the active index is cut (so that on a nearly full disk
+// neither a roll nor the next open loses the room an index needs), and
+// trusted at NewLog when
+// its CRC holds and it covers exactly the segment's records, so that a
+// clean reopen still reads one frame a sealed segment. Any other file,
+// damaged or missing, is rebuilt from the store and the offset index,
 // decoding only the records that get an entry; the rule depends on the
-// store alone, so the rebuilt file is the one the log wrote. A directory of
+// store alone, so the rebuilt file is the one the log wrote. The active
+// segment has no file: its index is rebuilt at every open (a decode per 64
+// records), so that a crash leaves nothing stale; neither does it for a
+// segment sealed after the last Close, which the next open rebuilds and
+// writes. The file holds nothing the store does
+// not, so failing to write it is logged, not an error: the next open
+// rebuilds it. A directory of
 // version 1, or of version 2 written before time indexes, gets them this
 // way at its first open: they are part of format version 2 and change
 // nothing else. Check compares every entry with its record: a wrong file is
-// damage that Repair rebuilds, a missing or stale one a note.
+// damage that Repair rebuilds, a missing one in a sealed segment a note.
 //
 // # Recovery
 //

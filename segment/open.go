@@ -102,6 +102,11 @@ func (l *Log) open() error {
 		return err
 	}
 	l.lastTS = l.newestTimestamp()
+	// Last, so that on a nearly full disk the files that the log can do
+	// without do not take the room its active index needs.
+	for _, s := range l.segments {
+		l.keepTimes(s)
+	}
 	return nil
 }
 

@@ -25,9 +25,10 @@ type segment struct {
 	// left in place at recovery.
 	end uint64
 	// times is the time index, loaded or rebuilt once the index is right;
-	// timesRebuilt says that opening the segment rebuilt its file.
-	times        *timeIndex
-	timesRebuilt bool
+	// timesRebuilt says that opening the segment rebuilt a file it found,
+	// timesDirty that the file is yet to be written.
+	times                    *timeIndex
+	timesRebuilt, timesDirty bool
 }
 
 func segmentName(dir string, base uint64, suffix string) string {
@@ -60,10 +61,9 @@ func openSegment(dir string, base, indexBytes, storeBytes uint64, active bool) (
 		err = st.mapData(storeBytes)
 	}
 	if err == nil {
-		s.timesRebuilt, err = s.loadTimes(segmentName(dir, base, timeIndexSuffix))
+		s.timesRebuilt, err = s.loadTimes(segmentName(dir, base, timeIndexSuffix), active)
 	}
 	if err != nil {
-		s.times = nil // nothing of it is worth writing
 		s.close()
 		return nil, nil, err
 	}
@@ -103,11 +103,7 @@ func (s *segment) close() error {
 	if err := s.store.sync(); err != nil {
 		return errors.Join(err, s.index.close(), s.store.close())
 	}
-	var terr error
-	if s.times != nil {
-		terr = s.saveTimes()
-	}
-	return errors.Join(s.index.close(), terr, s.store.close())
+	return errors.Join(s.index.close(), s.store.close())
 }
 
 // remove closes the segment and deletes its files.

@@ -103,14 +103,23 @@ func decodeTimeIndex(b []byte) ([]timeEntry, uint64, error) {
 	return entries, records, nil
 }
 
-// loadTimes reads s's time index file, trusting it when it covers exactly
-// the segment's records (see trustTimes); otherwise, as when it is missing (a directory written
-// before time indexes) or stale (after a crash), it is rebuilt from the
-// store and written. It reports whether it rebuilt an index whose file
-// existed.
-func (s *segment) loadTimes(name string) (rebuilt bool, err error) {
+// loadTimes loads s's time index. A sealed segment's file is trusted when
+// it covers exactly the segment's records (see trustTimes); otherwise, as
+// when it is missing (a directory written before time indexes) or damaged,
+// the index is rebuilt from the store and s.timesDirty says that the file
+// needs writing. The active segment's index is always rebuilt, and any
+// file it has removed: the file is written once the segment is sealed, at
+// Close, so that a crash never leaves one stale. It reports
+// whether it rebuilt a sealed segment's index whose file existed.
+func (s *segment) loadTimes(name string, active bool) (rebuilt bool, err error) {
 	s.times = &timeIndex{name: name}
-	b, err := os.ReadFile(s.times.name)
+	if active {
+		if err := os.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return false, fmt.Errorf("remove time index: %w", err)
+		}
+		return false, s.rebuildTimes()
+	}
+	b, err := os.ReadFile(name)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return false, fmt.Errorf("read time index: %w", err)
 	}
@@ -118,13 +127,8 @@ func (s *segment) loadTimes(name string) (rebuilt bool, err error) {
 	if found && s.trustTimes(b) {
 		return false, nil
 	}
-	if err := s.rebuildTimes(); err != nil {
-		return false, err
-	}
-	if !found && s.index.n == 0 {
-		return false, nil
-	}
-	return found, s.saveTimes()
+	s.timesDirty = true
+	return found, s.rebuildTimes()
 }
 
 // trustTimes takes b as s's time index if it covers exactly the segment's
@@ -170,6 +174,7 @@ func (s *segment) rebuildTimes() error {
 // synced, renamed over it. The directory is not synced: a rename lost to
 // a power loss leaves the old file, which the next open rebuilds.
 func (s *segment) saveTimes() error {
+	s.timesDirty = false
 	tmp := s.times.name + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -186,10 +191,25 @@ func (s *segment) saveTimes() error {
 		err = os.Rename(tmp, s.times.name)
 	}
 	if err != nil {
-		os.Remove(tmp)
+		s.timesDirty = true
+		if rerr := os.Remove(tmp); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			err = errors.Join(err, rerr)
+		}
 		return fmt.Errorf("write time index %s: %w", s.times.name, err)
 	}
 	return nil
+}
+
+// keepTimes writes s's time index file if it needs writing. The store
+// holds everything the file does, so a failure loses nothing: it is
+// logged, and the next open rebuilds the index.
+func (l *Log) keepTimes(s *segment) {
+	if !s.timesDirty {
+		return
+	}
+	if err := s.saveTimes(); err != nil {
+		l.config.Logger.Warn("time index not written; the next start rebuilds it", "err", err)
+	}
 }
 
 // timestampAt decodes the timestamp of the record at relative offset k.
