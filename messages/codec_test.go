@@ -63,7 +63,7 @@ func TestKeysMatchTags(t *testing.T) {
 		plain  any // same fields and tags, no custom codec
 	}{
 		{"read request sparse", ReadRequest{Offset: 5, MaxBytes: 9}, reflectReadRequest{Offset: 5, MaxBytes: 9}},
-		{"read request full", ReadRequest{1, 2, 3, 4}, reflectReadRequest{1, 2, 3, 4}},
+		{"read request full", ReadRequest{Offset: 1, MaxRecords: 2, MaxBytes: 3, WaitMS: 4}, reflectReadRequest{1, 2, 3, 4}},
 		{"read request zero", ReadRequest{}, reflectReadRequest{}},
 		{"append reply", AppendReply{FirstOffset: 1, LastOffset: 2}, struct {
 			FirstOffset uint64 `msgpack:"first_offset"`

@@ -60,6 +60,8 @@ func (r *ReadRequest) decodeJSON(d *jsonDecoder, first json.Token) error {
 		switch key {
 		case "offset":
 			r.Offset, hasOffset, err = d.uint()
+		case "timestamp":
+			r.Timestamp, err = d.optInt()
 		case "max_records":
 			r.MaxRecords, err = d.limit(key)
 		case "max_bytes":
@@ -71,8 +73,10 @@ func (r *ReadRequest) decodeJSON(d *jsonDecoder, first json.Token) error {
 		}
 		return err
 	})
-	if err == nil && !hasOffset {
-		err = fmt.Errorf("%w: %v", ErrMalformedJSON, errNoField("read request", "offset"))
+	if err == nil {
+		if err = checkReadStart(hasOffset, r.Timestamp != nil); err != nil {
+			err = fmt.Errorf("%w: %v", ErrMalformedJSON, err)
+		}
 	}
 	return err
 }

@@ -111,6 +111,23 @@ func (d *jsonDecoder) uint() (uint64, bool, error) {
 	return v, true, nil
 }
 
+// optInt reads a signed 64-bit integer, or null as none.
+func (d *jsonDecoder) optInt() (*int64, error) {
+	t, err := d.next()
+	if err != nil || t == nil {
+		return nil, err
+	}
+	n, ok := t.(json.Number)
+	if !ok {
+		return nil, fmt.Errorf("%s is not an integer", tokenKind(t))
+	}
+	v, err := strconv.ParseInt(string(n), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("%s is not a 64-bit integer", short(n))
+	}
+	return &v, nil
+}
+
 // int reads a signed 64-bit integer; null is 0.
 func (d *jsonDecoder) int() (int64, error) {
 	t, err := d.next()

@@ -60,18 +60,25 @@ type AppendReply struct {
 	Duplicate   bool   `msgpack:"duplicate,omitempty" json:"duplicate,omitempty"`
 }
 
-// ReadRequest asks for records from Offset on. Offset is required. Zero
-// MaxRecords means 1 and zero MaxBytes means 1 MiB: they are left out of
-// the encoding then, and a body that sends 0 for either is refused, since
-// only leaving the key out asks for the default. The reply is also capped
-// by the connection's maximum payload. With WaitMS, a read at the next
-// offset to be written waits up to that many milliseconds for a record to
-// arrive; the client's own timeout must be longer.
+// ReadRequest asks for records from Offset on, or, when Timestamp is set,
+// from the first record whose timestamp (unix nanoseconds) is at or after
+// *Timestamp. One of offset and timestamp is required, and only one: a
+// body with both or neither is refused. A timestamp before the log's first
+// record starts at its lowest offset; one after its last record reads at
+// the end, returning no records and the next offset. Zero MaxRecords
+// means 1 and zero MaxBytes means 1 MiB: they are left out of the encoding
+// then, and a body that sends 0 for either is refused, since only leaving
+// the key out asks for the default. The reply is also capped by the
+// connection's maximum payload. With WaitMS, a read at the next offset to
+// be written waits up to that many milliseconds for a record to arrive;
+// the client's own timeout must be longer.
 type ReadRequest struct {
 	Offset     uint64 `msgpack:"offset" json:"offset"`
 	MaxRecords uint64 `msgpack:"max_records,omitempty" json:"max_records,omitempty"`
 	MaxBytes   uint64 `msgpack:"max_bytes,omitempty" json:"max_bytes,omitempty"`
 	WaitMS     uint64 `msgpack:"wait_ms,omitempty" json:"wait_ms,omitempty"`
+	// Timestamp, when set, replaces Offset in the encoding.
+	Timestamp *int64 `msgpack:"timestamp,omitempty" json:"timestamp,omitempty"`
 }
 
 // ReadReply holds records in offset order and the offset to read next.

@@ -146,17 +146,50 @@ func (r *AppendReply) DecodeMsgpack(d *msgpack.Decoder) error {
 }
 
 // EncodeMsgpack encodes r without reflection, leaving out the optional
-// fields that are zero.
+// fields that are zero, and the offset when Timestamp is set.
 func (r ReadRequest) EncodeMsgpack(e *msgpack.Encoder) error {
-	return encodeUints(e,
-		uintField{key: "offset", val: r.Offset},
-		uintField{key: "max_records", val: r.MaxRecords, omitEmpty: true},
-		uintField{key: "max_bytes", val: r.MaxBytes, omitEmpty: true},
-		uintField{key: "wait_ms", val: r.WaitMS, omitEmpty: true})
+	limits := []uintField{
+		{key: "max_records", val: r.MaxRecords, omitEmpty: true},
+		{key: "max_bytes", val: r.MaxBytes, omitEmpty: true},
+		{key: "wait_ms", val: r.WaitMS, omitEmpty: true},
+	}
+	if r.Timestamp == nil {
+		return encodeUints(e, append([]uintField{{key: "offset", val: r.Offset}}, limits...)...)
+	}
+	// The timestamp is signed: it goes first, then the map goes on with
+	// the limits, so the map's length counts it.
+	n := 1
+	for _, f := range limits {
+		if f.val != 0 {
+			n++
+		}
+	}
+	if err := e.EncodeMapLen(n); err != nil {
+		return err
+	}
+	if err := e.EncodeString("timestamp"); err != nil {
+		return err
+	}
+	if err := e.EncodeInt(*r.Timestamp); err != nil {
+		return err
+	}
+	for _, f := range limits {
+		if f.val == 0 {
+			continue
+		}
+		if err := e.EncodeString(f.key); err != nil {
+			return err
+		}
+		if err := e.EncodeUint(f.val); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// DecodeMsgpack decodes r without reflection. It refuses a request
-// without an offset and a max_records or max_bytes of 0; see ReadRequest.
+// DecodeMsgpack decodes r without reflection. It refuses a request with
+// neither an offset nor a timestamp, or with both, and a max_records or
+// max_bytes of 0; see ReadRequest.
 func (r *ReadRequest) DecodeMsgpack(d *msgpack.Decoder) error {
 	*r = ReadRequest{}
 	hasOffset := false
@@ -164,6 +197,8 @@ func (r *ReadRequest) DecodeMsgpack(d *msgpack.Decoder) error {
 		switch string(key) {
 		case "offset":
 			r.Offset, hasOffset, err = decodeOptUint(d, "offset")
+		case "timestamp":
+			r.Timestamp, err = decodeOptInt(d, "timestamp")
 		case "max_records":
 			r.MaxRecords, err = decodeLimit(d, "max_records")
 		case "max_bytes":
@@ -175,10 +210,42 @@ func (r *ReadRequest) DecodeMsgpack(d *msgpack.Decoder) error {
 		}
 		return err
 	})
-	if err == nil && !hasOffset {
-		err = fmt.Errorf("%w: %v", ErrMalformed, errNoField("read request", "offset"))
+	if err == nil {
+		err = checkReadStart(hasOffset, r.Timestamp != nil)
 	}
-	return err
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return nil
+}
+
+// checkReadStart refuses a read request that says neither where to start
+// nor, with both an offset and a timestamp, says it twice.
+func checkReadStart(hasOffset, hasTimestamp bool) error {
+	switch {
+	case hasOffset && hasTimestamp:
+		return errors.New("read request has both offset and timestamp; send one")
+	case !hasOffset && !hasTimestamp:
+		return errNoField("read request", "offset or timestamp")
+	}
+	return nil
+}
+
+// decodeOptInt decodes a signed integer like decodeInt, or nil, like a
+// missing key, as no value.
+func decodeOptInt(d *msgpack.Decoder, field string) (*int64, error) {
+	c, err := d.PeekCode()
+	if err != nil {
+		return nil, err
+	}
+	if c == msgpcode.Nil {
+		return nil, d.Skip()
+	}
+	v, err := decodeInt(d, field)
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
 }
 
 // EncodeMsgpack encodes r without reflection, in the layout that

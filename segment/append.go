@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"time"
 
 	"github.com/evlog/evlog/messages"
 
@@ -14,6 +13,13 @@ import (
 
 // Append appends r, sets its Offset (and its Timestamp, when zero) and
 // returns the offset. Under SyncAlways it returns once r is durable.
+//
+// A zero Timestamp becomes Config.Now, or the previous record's timestamp
+// if that is later (the clock stepped back), so that the timestamps the
+// log assigns never decrease. A Timestamp the caller sets is kept as it
+// is: OffsetAtTime assumes timestamps that do not decrease, which holds
+// for a log whose records all get theirs from the log, as the service's
+// do.
 func (l *Log) Append(r *messages.Record) (uint64, error) {
 	return l.AppendBatch([]*messages.Record{r})
 }
@@ -104,7 +110,10 @@ func (l *Log) AppendUnsynced(records []*messages.Record) (first uint64, err erro
 		}
 		pos := s.store.size - uint64(l.ends[k+m-1]-from)
 		for j := k; j < k+m; j++ {
-			s.index.append(pos + uint64(l.frameStart(j)-from))
+			p := pos + uint64(l.frameStart(j)-from)
+			s.times.add(s.index.n, p, records[j].Timestamp)
+			s.index.append(p)
+			l.lastTS = max(l.lastTS, records[j].Timestamp)
 		}
 		s.end = s.store.size
 		k += m
@@ -124,12 +133,15 @@ func (l *Log) frameStart(j int) int {
 // record is checked before anything is written, so that a record too large
 // fails the batch as a whole.
 func (l *Log) encode(records []*messages.Record, first uint64) error {
-	now := time.Now().UnixNano()
+	now := l.config.Now().UnixNano()
 	l.frames, l.ends = l.frames[:0], l.ends[:0]
+	prev := l.lastTS
 	for j, r := range records {
+		ts := stamp(r.Timestamp, now, prev)
+		prev = max(prev, ts)
 		l.scratch = messages.Record{
 			Value: r.Value, Key: r.Key, Headers: r.Headers,
-			Offset: first + uint64(j), Timestamp: cmpOr(r.Timestamp, now),
+			Offset: first + uint64(j), Timestamp: ts,
 		}
 		payload, err := l.enc.EncodeRecord(&l.scratch)
 		if err != nil {
@@ -146,11 +158,24 @@ func (l *Log) encode(records []*messages.Record, first uint64) error {
 	}
 	// Only now that the batch is accepted do the caller's records learn
 	// their offsets and timestamps.
+	prev = l.lastTS
 	for j, r := range records {
 		r.Offset = first + uint64(j)
-		r.Timestamp = cmpOr(r.Timestamp, now)
+		r.Timestamp = stamp(r.Timestamp, now, prev)
+		prev = max(prev, r.Timestamp)
 	}
 	return nil
+}
+
+// stamp is the timestamp a record gets: given, if the caller gave one, or
+// now, but never earlier than prev, the newest record's, so that the
+// timestamps the log assigns never decrease even when the clock steps back
+// and a lookup by time can binary-search them.
+func stamp(given, now, prev int64) int64 {
+	if given != 0 {
+		return given
+	}
+	return max(now, prev)
 }
 
 // releaseScratch drops scratch that a huge batch grew, so that it does not
@@ -160,13 +185,6 @@ func (l *Log) releaseScratch() {
 	if cap(l.frames) > 4<<20 {
 		l.frames, l.ends = nil, nil
 	}
-}
-
-func cmpOr(v, fallback int64) int64 {
-	if v != 0 {
-		return v
-	}
-	return fallback
 }
 
 // roll seals the active segment and starts a new one after it.
@@ -200,5 +218,11 @@ func (l *Log) seal(s *segment) error {
 	if err := s.store.sync(); err != nil {
 		return l.fail(err)
 	}
-	return s.index.seal()
+	if err := s.index.seal(); err != nil {
+		return err
+	}
+	// Its time index is written at Close: writing it now would take room
+	// from the next segment's index on a nearly full disk.
+	s.timesDirty = true
+	return nil
 }

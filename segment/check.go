@@ -15,6 +15,8 @@ import (
 
 	"github.com/tysonmote/gommap"
 
+	"github.com/evlog/evlog/messages"
+
 	"github.com/evlog/evlog/segment/internal/frame"
 )
 
@@ -220,6 +222,8 @@ type segmentCheck struct {
 	// fix says Repair can set the segment right without deleting any
 	// record that may be intact.
 	fix bool
+	// timesBad says the time index file does not match the store.
+	timesBad bool
 	// advice collects what to tell an operator, by kind.
 	restore, cutWarning, foreign bool
 }
@@ -338,7 +342,8 @@ func checkSegment(dir string, base uint64, active bool, p *progress) (*segmentCh
 	d, err := diagnose(s, true)
 	if err == nil {
 		var bad map[int]error
-		if bad, err = verifyRecords(s, d.positions, d.end, p); err == nil {
+		var stamps []int64
+		if bad, stamps, err = verifyRecords(s, d.positions, d.end, p); err == nil {
 			c.tornAt = d.end
 			c.storeDamaged = d.damaged(s) || len(bad) > 0
 			c.foreign = len(bad) > 0
@@ -351,6 +356,7 @@ func checkSegment(dir string, base uint64, active bool, p *progress) (*segmentCh
 			} else {
 				c.judgeIndex(s, d, bad, noIndex)
 			}
+			err = c.checkTimes(dir, s, d.positions, stamps, bad)
 		}
 	}
 	if err != nil {
@@ -365,11 +371,12 @@ func checkSegment(dir string, base uint64, active bool, p *progress) (*segmentCh
 
 // verifyRecords decodes every frame the scan found intact and checks that
 // it holds the record of its offset, as Read does. It returns the failures
-// by frame number.
-func verifyRecords(s *segment, positions []uint64, end uint64, p *progress) (map[int]error, error) {
+// by frame number, and the timestamp of every record that decodes.
+func verifyRecords(s *segment, positions []uint64, end uint64, p *progress) (map[int]error, []int64, error) {
 	r := bufio.NewReaderSize(io.NewSectionReader(s.store.file, 0, int64(end)), 1<<20)
 	var b []byte
 	var bad map[int]error
+	stamps := make([]int64, len(positions))
 	for i, pos := range positions {
 		stop := end
 		if i+1 < len(positions) {
@@ -377,11 +384,15 @@ func verifyRecords(s *segment, positions []uint64, end uint64, p *progress) (map
 		}
 		b = slices.Grow(b[:0], int(stop-pos))[:stop-pos]
 		if _, err := io.ReadFull(r, b); err != nil {
-			return nil, fmt.Errorf("read %s at %d: %w", s.store.name, pos, err)
+			return nil, nil, fmt.Errorf("read %s at %d: %w", s.store.name, pos, err)
 		}
 		payload, err := frame.Check(b, pos)
+		var r *messages.Record
 		if err == nil {
-			_, err = decodeRecord(payload, s.base+uint64(i))
+			r, err = decodeRecord(payload, s.base+uint64(i))
+		}
+		if err == nil {
+			stamps[i] = r.Timestamp
 		}
 		if err != nil {
 			if bad == nil {
@@ -391,7 +402,7 @@ func verifyRecords(s *segment, positions []uint64, end uint64, p *progress) (map
 		}
 		p.add(stop - pos)
 	}
-	return bad, nil
+	return bad, stamps, nil
 }
 
 // followIndex checks a segment whose index NewLog trusts: every entry is
@@ -625,11 +636,23 @@ func repairSegment(dir string, c *segmentCheck) (*segmentCheck, error) {
 	if err := os.Truncate(name, 0); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("repair: %w", err)
 	}
+	// A time index is trusted on its checksum and record count alone.
+	if c.timesBad {
+		if err := os.Remove(segmentName(dir, base, timeIndexSuffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("repair: %w", err)
+		}
+	}
 	s, rec, err := openSegment(dir, base, 0, 0, c.active)
 	if err != nil {
 		return nil, fmt.Errorf("repair: %w", err)
 	}
 	n := s.index.n
+	if s.timesDirty {
+		if err := s.saveTimes(); err != nil {
+			s.close()
+			return nil, fmt.Errorf("repair: %w", err)
+		}
+	}
 	if err := s.close(); err != nil {
 		return nil, fmt.Errorf("repair: %w", err)
 	}
@@ -645,6 +668,9 @@ func repairSegment(dir string, c *segmentCheck) (*segmentCheck, error) {
 		r.Repairs = append(r.Repairs, fmt.Sprintf("cut the torn tail: %d bytes from position %d", rec.TruncatedBytes, c.tornAt))
 	}
 	r.Repairs = append(r.Repairs, fmt.Sprintf("rebuilt the index from the store: %d entries", n))
+	if c.timesBad {
+		r.Repairs = append(r.Repairs, fmt.Sprintf("rebuilt the time index from the store: %d entries", len(s.times.entries)))
+	}
 	// Report what was found; what is still wrong comes after it.
 	remaining := after.listed()
 	r.Problems, r.FirstBad, r.Notes = c.listed(), c.report.FirstBad, c.report.Notes

@@ -17,6 +17,11 @@ func (l *Log) Close() error {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		l.closed = true
+		// Before the active index is cut, so that the room it frees is
+		// there for it at the next open.
+		for _, s := range l.segments {
+			l.keepTimes(s)
+		}
 		err = errors.Join(l.closeSegments(), l.unlock())
 		l.syncMu.Lock()
 		l.syncCond.Broadcast()

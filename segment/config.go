@@ -108,6 +108,9 @@ type Config struct {
 	// so it may call the Log; removals that race may be reported out of
 	// order. Nil is silent.
 	OnRemove func(Removal)
+	// Now is the clock that timestamps records appended without one. Nil
+	// is time.Now.
+	Now func() time.Time
 }
 
 // DefaultConfig returns a Config with every default filled in.
@@ -128,6 +131,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	return c
 }

@@ -5,13 +5,14 @@
 // # Files
 //
 // A log directory holds one metadata file, evlog.meta, and segments. A
-// segment is two files named by the offset of its first record (its base
+// segment is three files named by the offset of its first record (its base
 // offset), zero-padded to 20 digits so that a plain ls lists them in order:
 //
-//	evlog.meta                   format version, log id, low-water mark
-//	00000000000000000000.store   the records
-//	00000000000000000000.index   offset -> position in the store
-//	00000000000000001024.store   the next segment, from offset 1024
+//	evlog.meta                      format version, log id, low-water mark
+//	00000000000000000000.store      the records
+//	00000000000000000000.index      offset -> position in the store
+//	00000000000000000000.timeindex  timestamp -> offset, sparse (sealed only)
+//	00000000000000001024.store      the next segment, from offset 1024
 //	00000000000000001024.index
 //
 // Only the newest segment, the active one, is appended to. It is full when
@@ -104,6 +105,50 @@
 // an unallocated block of a full file system would kill the process with
 // SIGBUS, where the store's write reports the full disk as an error.
 //
+// # Time index
+//
+// A time index is a sparse array of 12-byte entries, then a 12-byte
+// trailer:
+//
+//	+----------------------+----------------------+     +-----------------+----------------+
+//	| rel. offset  uint32  | timestamp  int64     | ... | records  uint64 | crc32c uint32  |
+//	+----------------------+----------------------+     +-----------------+----------------+
+//
+// There is an entry for the segment's first intact record, then for the
+// first intact record at least 64 records or 64 KiB of store after the last
+// entry's; records counts the segment's records when the file was written,
+// and the CRC-32C covers everything before it. OffsetAtTime binary-searches
+// the segments and their entries, then decodes at most 64 records.
+//
+// Append gives a record without a timestamp Config.Now, or the newest
+// record's timestamp if that is later: when the clock steps back, timestamps
+// stand still rather than decrease, so that the search is exact. (After a
+// restart the newest record is read to know where they stand; a log
+// truncated to empty forgets it.) A timestamp the caller sets is kept as it
+// is, and a log that mixes decreasing ones with assigned ones finds records
+// by time only approximately.
+//
+// The index is kept in memory. Its file is written (temporary file,
+// synced, renamed) for the segments sealed since the log was opened at
+// Close, before the active index is cut (so that on a nearly full disk
+// neither a roll nor the next open loses the room an index needs), and
+// trusted at NewLog when
+// its CRC holds and it covers exactly the segment's records, so that a
+// clean reopen still reads one frame a sealed segment. Any other file,
+// damaged or missing, is rebuilt from the store and the offset index,
+// decoding only the records that get an entry; the rule depends on the
+// store alone, so the rebuilt file is the one the log wrote. The active
+// segment has no file: its index is rebuilt at every open (a decode per 64
+// records), so that a crash leaves nothing stale; neither does it for a
+// segment sealed after the last Close, which the next open rebuilds and
+// writes. The file holds nothing the store does
+// not, so failing to write it is logged, not an error: the next open
+// rebuilds it. A directory of
+// version 1, or of version 2 written before time indexes, gets them this
+// way at its first open: they are part of format version 2 and change
+// nothing else. Check compares every entry with its record: a wrong file is
+// damage that Repair rebuilds, a missing one in a sealed segment a note.
+//
 // # Recovery
 //
 // The index is never synced for durability: the store is the truth. On
@@ -160,6 +205,7 @@
 //	append.go     Append, AppendBatch, AppendUnsynced; rolling and sealing segments
 //	sync.go       Sync with group commit, the interval syncer, the sticky failure
 //	read.go       Read, ReadRaw and ReadRawBatch
+//	timeread.go   OffsetAtTime, the lookup of a record by time
 //	damage.go     DamageError, and reporting each damaged record once to Config.OnDamage
 //	reader.go     Reader, the raw bytes of every store
 //	truncate.go   TruncateFront (and the place for a future TruncateBack)
@@ -172,9 +218,11 @@
 //	segment.go    a store and its index: naming, bounds of a record, close, remove
 //	store.go      the store file: writes, mapped reads, sync
 //	index.go      the memory-mapped index file
+//	timeindex.go  the time index: its rule, file, loading and rebuilding
 //	diagnose.go   judging an index against its store, for recovery and Check alike
 //	recover.go    recovery at open: trust, rebuild or cut, reported as Recovery
 //	check.go      Check, the offline verification and repair of a directory
+//	timecheck.go  Check's judgement of a time index
 //
 // Around them: config.go (Config and sync modes), errors.go (the sentinel
 // errors), dir.go (directory sync), lock_*.go (the directory lock),

@@ -100,7 +100,7 @@ func writeGolden(t *testing.T, dir, golden string) {
 
 func segmentFiles(t *testing.T, dir string) []string {
 	t.Helper()
-	return append(files(t, dir, storeSuffix), files(t, dir, indexSuffix)...)
+	return append(append(files(t, dir, storeSuffix), files(t, dir, indexSuffix)...), files(t, dir, timeIndexSuffix)...)
 }
 
 func readMetaFile(t *testing.T, dir string) meta {
@@ -186,6 +186,7 @@ func checkGoldenFrames(t *testing.T, golden string) {
 			}
 		}
 	}
+	checkGoldenTimes(t, golden)
 	// The batch of two records: its first frame carries the flag.
 	if first := readFile(t, files(t, golden, storeSuffix)[0]); flagged != 1 || first[0]>>7 != 1 {
 		t.Fatalf("%d flagged frames, want 1, the first", flagged)
@@ -208,6 +209,17 @@ func TestGoldenVersion1(t *testing.T) {
 	}
 	checkReadAll(t, l, want)
 	closeLog(t, l)
+	// The upgrade built a time index for every sealed segment, and
+	// changed nothing else.
+	times := files(t, dir, timeIndexSuffix)
+	if len(times) != len(files(t, dir, storeSuffix))-1 {
+		t.Fatalf("time indexes %v after the upgrade, want one a sealed segment", times)
+	}
+	for _, p := range times {
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+	}
 	compareGolden(t, dir, v1)
 	if m := readMetaFile(t, dir); m.version != FormatVersion || m.low != 0 || m.id == (LogID{}) {
 		t.Fatalf("metadata after the upgrade: %+v", m)
@@ -217,5 +229,37 @@ func TestGoldenVersion1(t *testing.T) {
 	l = openLog(t, dir, quietConfig(128, 0))
 	if l.ID() != id {
 		t.Fatalf("log id %v after reopen, was %v", l.ID(), id)
+	}
+}
+
+// checkGoldenTimes checks the time index files of golden, one a sealed
+// segment, against the layout doc.go gives: an entry (relative offset
+// uint32, timestamp int64) for each segment's first record, as its
+// segments hold fewer than 64, then the records covered (uint64) and a
+// CRC-32C of all before it.
+func checkGoldenTimes(t *testing.T, golden string) {
+	t.Helper()
+	table := crc32.MakeTable(crc32.Castagnoli)
+	stores := files(t, golden, storeSuffix)
+	times := files(t, golden, timeIndexSuffix)
+	if len(times) != len(stores)-1 {
+		t.Fatalf("%d time indexes for %d stores, want one a sealed segment", len(times), len(stores))
+	}
+	for i, p := range times {
+		b := readFile(t, p)
+		fr := frames(t, stores[i])
+		if len(b) != 12+12 || binary.BigEndian.Uint32(b) != 0 ||
+			binary.BigEndian.Uint64(b[12:]) != uint64(len(fr)) ||
+			binary.BigEndian.Uint32(b[20:]) != crc32.Checksum(b[:20], table) {
+			t.Fatalf("%s: % x is not as doc.go describes it", p, b)
+		}
+		var r messages.Record
+		st := readFile(t, stores[i])
+		if err := messages.UnmarshalRecord(st[frame.HeaderSize:fr[0].size], &r); err != nil {
+			t.Fatal(err)
+		}
+		if ts := int64(binary.BigEndian.Uint64(b[4:])); ts != r.Timestamp {
+			t.Fatalf("%s: first entry's timestamp %d, the record's %d", p, ts, r.Timestamp)
+		}
 	}
 }

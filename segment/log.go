@@ -29,6 +29,9 @@ type Log struct {
 	// newest remembers the time of each sealed segment's last record, by
 	// base, for the retention policy (retention.go).
 	newest map[uint64]time.Time
+	// lastTS is the newest record's timestamp, below which no timestamp
+	// is assigned.
+	lastTS int64
 
 	// syncMu guards the group-commit state. A Sync caller that finds no
 	// sync running becomes the leader: it syncs everything written so far

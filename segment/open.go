@@ -74,7 +74,10 @@ func (l *Log) open() error {
 			// The message predates the name recovery; log pipelines match
 			// it, so it stays.
 			l.config.Logger.Warn("segment repaired", "store", rec.Store, "records", rec.Records,
-				"index_rebuilt", rec.IndexRebuilt, "truncated_bytes", rec.TruncatedBytes, "damaged_bytes", rec.DamagedBytes)
+				"index_rebuilt", rec.IndexRebuilt, "truncated_bytes", rec.TruncatedBytes, "damaged_bytes", rec.DamagedBytes,
+				"time_index_rebuilt", rec.TimeIndexRebuilt)
+		} else if s.timesRebuilt {
+			l.config.Logger.Info("time index rebuilt", "store", s.store.name, "records", s.index.n)
 		}
 		if i > 0 && s.base < l.segments[i-1].next() {
 			l.closeSegments()
@@ -97,6 +100,12 @@ func (l *Log) open() error {
 	if err := l.openMeta(m, found); err != nil {
 		l.closeSegments()
 		return err
+	}
+	l.lastTS = l.newestTimestamp()
+	// Last, so that on a nearly full disk the files that the log can do
+	// without do not take the room its active index needs.
+	for _, s := range l.segments {
+		l.keepTimes(s)
 	}
 	return nil
 }

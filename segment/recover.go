@@ -20,6 +20,11 @@ type Recovery struct {
 	// DamagedBytes is the size of a damaged tail found in a sealed segment.
 	// It is left in place for inspection; its records read as ErrCorrupt.
 	DamagedBytes uint64
+	// TimeIndexRebuilt says the time index file did not match the store
+	// (stale after a crash, or damaged) and was rebuilt from it. A missing
+	// one, as in a directory written before time indexes, is built
+	// without a report.
+	TimeIndexRebuilt bool
 }
 
 // recover sets the index's entry count from diagnose. A trusted index is

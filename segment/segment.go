@@ -24,6 +24,11 @@ type segment struct {
 	// the store's size except in a sealed segment whose damaged tail was
 	// left in place at recovery.
 	end uint64
+	// times is the time index, loaded or rebuilt once the index is right;
+	// timesRebuilt says that opening the segment rebuilt a file it found,
+	// timesDirty that the file is yet to be written.
+	times                    *timeIndex
+	timesRebuilt, timesDirty bool
 }
 
 func segmentName(dir string, base uint64, suffix string) string {
@@ -33,7 +38,11 @@ func segmentName(dir string, base uint64, suffix string) string {
 // openSegment opens the segment at base, creating its files if needed, and
 // checks the index against the store. An active segment gets its torn tail
 // cut and its index grown to indexBytes.
-func openSegment(dir string, base, indexBytes, storeBytes uint64, active bool) (*segment, *Recovery, error) {
+//
+// A time index that did not match is rebuilt, which timesRebuilt and the
+// Recovery, when there is one, say: it is no damage of its own, since the
+// store holds all of it.
+func openSegment(dir string, base, indexBytes, storeBytes uint64, active bool) (s *segment, rec *Recovery, err error) {
 	st, err := openStore(segmentName(dir, base, storeSuffix))
 	if err != nil {
 		return nil, nil, err
@@ -43,17 +52,23 @@ func openSegment(dir string, base, indexBytes, storeBytes uint64, active bool) (
 		st.close()
 		return nil, nil, err
 	}
-	s := &segment{base: base, store: st, index: idx}
-	rec, err := s.recover(active)
+	s = &segment{base: base, store: st, index: idx}
+	rec, err = s.recover(active)
 	if err == nil && active {
 		err = idx.mapSize(max(indexBytes, idx.n*entryWidth))
 	}
 	if err == nil {
 		err = st.mapData(storeBytes)
 	}
+	if err == nil {
+		s.timesRebuilt, err = s.loadTimes(segmentName(dir, base, timeIndexSuffix), active)
+	}
 	if err != nil {
 		s.close()
 		return nil, nil, err
+	}
+	if rec != nil {
+		rec.TimeIndexRebuilt = s.timesRebuilt
 	}
 	return s, rec, nil
 }
@@ -99,6 +114,11 @@ func (s *segment) remove() error {
 	}
 	if rerr := os.Remove(s.index.name); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 		err = errors.Join(err, rerr)
+	}
+	if s.times != nil {
+		if rerr := os.Remove(s.times.name); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			err = errors.Join(err, rerr)
+		}
 	}
 	return err
 }

@@ -64,6 +64,7 @@ func (f *fakeLog) Append(a *Append) error {
 	next := f.lowest + uint64(len(f.encoded))
 	for i, r := range a.Records {
 		r.Offset = next + uint64(i)
+		r.Timestamp = fakeTimestamp(r.Offset)
 		b, err := messages.Marshal(r)
 		if err != nil {
 			return err
@@ -154,6 +155,20 @@ func (f *fakeLog) ReadRawBatch(offset uint64, maxRecords, maxBytes int, dst []by
 // damage is the error of reading the damaged record at offset.
 func (f *fakeLog) damage(offset uint64) *segment.DamageError {
 	return &segment.DamageError{Offset: offset, Err: fmt.Errorf("%w: checksum mismatch", segment.ErrCorrupt)}
+}
+
+// fakeTimestamp is the timestamp the fake log gives the record at off:
+// two records share each, 100 nanoseconds apart.
+func fakeTimestamp(off uint64) int64 { return int64(off/2*100) + 1000 }
+
+func (f *fakeLog) OffsetAtTime(ts int64) (uint64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	off := f.lowest
+	for off < f.committed && fakeTimestamp(off) < ts {
+		off++
+	}
+	return off, nil
 }
 
 func (f *fakeLog) TruncateFront(lowest uint64) (uint64, error) {

@@ -55,9 +55,9 @@ import (
 // Readers see records below CommittedOffset only. CommitChanged returns a
 // channel that is closed when the committed offset next moves, for reads
 // that wait for records: take the channel, then read the offset, then
-// wait on the channel. ReadRawBatch, TruncateFront, Stats, Recovered and ID may be
-// called from any goroutine at any time, concurrently with each other and
-// with appends.
+// wait on the channel. ReadRawBatch, OffsetAtTime, TruncateFront, Stats,
+// Recovered and ID may be called from any goroutine at any time,
+// concurrently with each other and with appends.
 //
 // # Errors
 //
@@ -96,6 +96,12 @@ type Log interface {
 	// its Damage; a damaged record at offset itself is an error that
 	// wraps a *segment.DamageError.
 	ReadRawBatch(offset uint64, maxRecords, maxBytes int, dst []byte) (segment.RawBatch, error)
+	// OffsetAtTime returns the offset of the first committed record whose
+	// timestamp (unix nanoseconds) is at or after ts: the lowest offset
+	// when ts is at or before the oldest record's, CommittedOffset when
+	// every committed record is older. Timestamps do not decrease in
+	// offset order, so a read from there returns records from ts on.
+	OffsetAtTime(ts int64) (uint64, error)
 	// TruncateFront makes records below lowest unreadable at once and for
 	// good (whole segments below it are deleted), and returns the lowest
 	// offset left: lowest, or the current one if that is higher.

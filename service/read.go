@@ -35,6 +35,10 @@ func (s *Service) handleRead(req micro.Request) {
 		s.reject(req, fmt.Errorf("%w: decode read request: %v", ErrBadRequest, err))
 		return
 	}
+	if err := s.resolveTime(&rr); err != nil {
+		s.reject(req, err)
+		return
+	}
 	if rr.WaitMS > 0 && rr.Offset == s.log.CommittedOffset() {
 		wait := s.cfg.MaxWait
 		if rr.WaitMS < uint64(wait/time.Millisecond) {
@@ -57,6 +61,21 @@ func (s *Service) handleRead(req micro.Request) {
 		return
 	}
 	s.respond(req, body, replyHeader(f, damage))
+}
+
+// resolveTime turns a read by time into a read at the offset of the first
+// record at or after its timestamp, before anything else looks at the
+// offset: a timestamp after every record's reads, and waits, at the end.
+func (s *Service) resolveTime(rr *messages.ReadRequest) error {
+	if rr.Timestamp == nil {
+		return nil
+	}
+	off, err := s.log.OffsetAtTime(*rr.Timestamp)
+	if err != nil {
+		return fmt.Errorf("find timestamp %d: %w", *rr.Timestamp, err)
+	}
+	rr.Offset, rr.Timestamp = off, nil
+	return nil
 }
 
 // answerParked answers a read the poller found due. A read the poller

@@ -94,6 +94,7 @@ func readCommand(stdout io.Writer) *ffcli.Command {
 	offset := fs.String("offset", "earliest", "first offset to read: a number, earliest, latest or next")
 	max := fs.Uint64("max", 1, "most records to read, at least 1; fewer at the end of the log")
 	wait := fs.Duration("wait", 0, "at the end of the log, wait this long for a record")
+	since := fs.String("since", "", "start at the first record appended at or after this time: RFC 3339 or a duration back from now")
 	return &ffcli.Command{
 		Name:       "read",
 		ShortUsage: "evlog read [flags]",
@@ -101,7 +102,7 @@ func readCommand(stdout io.Writer) *ffcli.Command {
 		LongHelp: "Read up to --max records from --offset on, like head: it starts at the\n" +
 			"earliest record by default, and stops at the end of the log (after\n" +
 			"--wait, if given, for a record to arrive there). --offset latest prints\n" +
-			"the last record.\n\n" + offsetWords + "\n\n" +
+			"the last record.\n\n" + offsetWords + "\n\n" + sinceWords + "\n\n" +
 			"Text output is one line a record: offset, timestamp, key=KEY and\n" +
 			"NAME=VALUE for each header when present, and the value, tab-separated.",
 		FlagSet: fs,
@@ -109,23 +110,45 @@ func readCommand(stdout io.Writer) *ffcli.Command {
 			if *max == 0 {
 				return usageError{errors.New("--max must be at least 1")}
 			}
-			from, err := resolveOffset(ctx, cf, c, *offset)
+			at, err := sinceFlag(fs, *since, "offset")
 			if err != nil {
 				return err
 			}
+			var from uint64
+			if at == nil {
+				if from, err = resolveOffset(ctx, cf, c, *offset); err != nil {
+					return err
+				}
+			}
 			p := printer{w: stdout, json: *cf.json}
-			return readRecords(ctx, cf, c, from, *max, *wait, p.record)
+			return readRecords(ctx, cf, c, readStart{offset: from, since: at}, *max, *wait, p.record)
 		}),
 	}
 }
 
-// readRecords reads up to max records from offset from, in as many
-// requests as the service's reply limits take, and hands them to each.
-// Only the first request waits at the end of the log.
-func readRecords(ctx context.Context, cf clientFlags, c *client.Client, from, max uint64, wait time.Duration, each func(messages.Record) error) error {
+// readStart is where a read starts: at since when it is set, else at
+// offset.
+type readStart struct {
+	offset uint64
+	since  *time.Time
+}
+
+// readRecords reads up to max records from start, in as many requests as
+// the service's reply limits take, and hands them to each. Only the first
+// request waits at the end of the log.
+func readRecords(ctx context.Context, cf clientFlags, c *client.Client, start readStart, max uint64, wait time.Duration, each func(messages.Record) error) error {
+	from := start.offset
 	for left := max; left > 0; {
 		rctx, cancel := context.WithTimeout(ctx, *cf.timeout+wait)
-		rep, err := c.Read(rctx, from, client.ReadOptions{MaxRecords: left, Wait: wait})
+		opts := client.ReadOptions{MaxRecords: left, Wait: wait}
+		var rep messages.ReadReply
+		var err error
+		if start.since != nil {
+			rep, err = c.ReadSince(rctx, *start.since, opts)
+			start.since = nil
+		} else {
+			rep, err = c.Read(rctx, from, opts)
+		}
 		cancel()
 		if err != nil {
 			return err
@@ -148,6 +171,7 @@ func tailCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs := flag.NewFlagSet("evlog tail", flag.ContinueOnError)
 	cf := addClientFlags(fs)
 	from := fs.String("from", "latest", "where to start: a number, earliest, latest or next")
+	since := fs.String("since", "", "start at the first record appended at or after this time: RFC 3339 or a duration back from now")
 	return &ffcli.Command{
 		Name:       "tail",
 		ShortUsage: "evlog tail [flags]",
@@ -155,26 +179,33 @@ func tailCommand(stdout, stderr io.Writer) *ffcli.Command {
 		LongHelp: "Print records from --from on and then each new one as it is committed,\n" +
 			"like tail -f: by default the last record and everything after it.\n" +
 			"--from next prints only new records; --from earliest the whole log first.\n\n" +
-			offsetWords + "\n\n" +
+			offsetWords + "\n\n" + sinceWords + "\n\n" +
 			"While the service does not answer (a restart, say), tail says so once\n" +
 			"on stderr, keeps trying, and says when the service is back; no record\n" +
 			"is skipped or repeated. Output is as for evlog read.",
 		FlagSet: fs,
 		Exec: withClient("tail", cf, func(ctx context.Context, c *client.Client) error {
-			start, err := resolveOffset(ctx, cf, c, *from)
+			at, err := sinceFlag(fs, *since, "from")
 			if err != nil {
 				return err
 			}
-			ctx, stop := notifyContext(ctx)
-			defer stop()
-			p := printer{w: stdout, json: *cf.json}
-			err = c.Follow(ctx, start, p.record, client.OnWait(func(err error) {
+			opts := []client.FollowOption{client.OnWait(func(err error) {
 				if err != nil {
 					fmt.Fprintf(stderr, "evlog: waiting for the service (%v)...\n", err)
 				} else {
 					fmt.Fprintln(stderr, "evlog: the service is back")
 				}
-			}))
+			})}
+			var start uint64
+			if at != nil {
+				opts = append(opts, client.FollowSince(*at))
+			} else if start, err = resolveOffset(ctx, cf, c, *from); err != nil {
+				return err
+			}
+			ctx, stop := notifyContext(ctx)
+			defer stop()
+			p := printer{w: stdout, json: *cf.json}
+			err = c.Follow(ctx, start, p.record, opts...)
 			if ctx.Err() != nil {
 				return nil // interrupted: the normal way to stop tailing
 			}

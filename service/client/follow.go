@@ -27,6 +27,9 @@ type FollowOption func(*followOptions)
 
 type followOptions struct {
 	onWait func(error)
+	// since, when set, is where Follow starts until its first read has
+	// found the offset.
+	since *time.Time
 }
 
 // OnWait has Follow call fn with the error when it begins to wait for a
@@ -38,9 +41,9 @@ func OnWait(fn func(err error)) FollowOption {
 	return func(o *followOptions) { o.onWait = fn }
 }
 
-// Follow calls handler with every record from offset from on, first the
-// history and then new records as they commit, each exactly once and in
-// offset order. It reads with long polls that continue from each reply's
+// Follow calls handler with every record from offset from on (or from a
+// time, with FollowSince), first the history and then new records as they
+// commit, each exactly once and in offset order. It reads with long polls that continue from each reply's
 // next offset, so no record falls between history and live ones however
 // appends race with the hand-over.
 //
@@ -77,7 +80,7 @@ func (c *Client) Follow(ctx context.Context, from uint64, handler func(messages.
 			wait = 0
 		}
 		rctx, cancel := context.WithTimeout(ctx, c.timeout+wait)
-		reply, err := c.Read(rctx, next, ReadOptions{MaxRecords: followBatch, Wait: wait})
+		reply, err := c.followRead(rctx, &o, &next, ReadOptions{MaxRecords: followBatch, Wait: wait})
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -121,4 +124,22 @@ func (c *Client) Follow(ctx context.Context, from uint64, handler func(messages.
 			return fmt.Errorf("follow: reply continues at %d, records end at %d", reply.NextOffset, next)
 		}
 	}
+}
+
+// followRead is Follow's read at *next, or, until a read by time has found
+// where to start, at o.since; it then sets *next to that offset.
+func (c *Client) followRead(ctx context.Context, o *followOptions, next *uint64, opts ReadOptions) (messages.ReadReply, error) {
+	if o.since == nil {
+		return c.Read(ctx, *next, opts)
+	}
+	reply, err := c.ReadSince(ctx, *o.since, opts)
+	if err != nil {
+		return reply, err
+	}
+	o.since = nil
+	*next = reply.NextOffset
+	if len(reply.Records) > 0 {
+		*next = reply.Records[0].Offset
+	}
+	return reply, nil
 }

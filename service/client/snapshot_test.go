@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/evlog/evlog/messages"
+	"github.com/evlog/evlog/service/servicetest"
 )
 
 // chunk is what a scripted snapshot service sends: data, and the headers
@@ -71,20 +72,6 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-func runServer(t *testing.T) *server.Server {
-	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	return ns
-}
-
 func connect(t *testing.T, ns *server.Server) *nats.Conn {
 	t.Helper()
 	nc, err := nats.Connect(ns.ClientURL())
@@ -96,7 +83,7 @@ func connect(t *testing.T, ns *server.Server) *nats.Conn {
 }
 
 func TestSnapshotReceives(t *testing.T) {
-	ns := runServer(t)
+	ns := servicetest.NATS(t, nil)
 	first := map[string]string{messages.SnapshotFirstHeader: "3", messages.SnapshotNextHeader: "9"}
 	errChunk := map[string]string{"Nats-Service-Error-Code": "500", "Nats-Service-Error": "internal error: read 5: damaged"}
 	tests := []struct {
@@ -156,7 +143,7 @@ func TestSnapshotReceives(t *testing.T) {
 }
 
 func TestSnapshotNoService(t *testing.T) {
-	c := New(connect(t, runServer(t)))
+	c := New(connect(t, servicetest.NATS(t, nil)))
 	if _, err := c.Snapshot(context.Background(), &bytes.Buffer{}, 0); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("got %v, want ErrUnavailable", err)
 	}
@@ -164,7 +151,7 @@ func TestSnapshotNoService(t *testing.T) {
 
 // TestSnapshotSilentService times out on a service that stops sending.
 func TestSnapshotSilentService(t *testing.T) {
-	ns := runServer(t)
+	ns := servicetest.NATS(t, nil)
 	nc := connect(t, ns)
 	sub, err := nc.Subscribe("evlog.snapshot", func(*nats.Msg) {})
 	if err != nil {
