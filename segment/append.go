@@ -167,6 +167,18 @@ func (l *Log) encode(records []*messages.Record, first uint64) error {
 	return nil
 }
 
+// Now returns the timestamp a record appended now without one would get:
+// the clock (Config.Now), or the newest record's timestamp if the clock is
+// behind it. A caller that stamps records itself, to decide something from
+// the same time it stores, stamps them with Now and so keeps the log's
+// timestamps from ever decreasing.
+func (l *Log) Now() int64 {
+	now := l.config.Now().UnixNano()
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return max(now, l.lastTS)
+}
+
 // stamp is the timestamp a record gets: given, if the caller gave one, or
 // now, but never earlier than prev, the newest record's, so that the
 // timestamps the log assigns never decrease even when the clock steps back

@@ -59,6 +59,11 @@ func serveScript(t *testing.T, nc *nats.Conn, chunks []chunk) <-chan string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sub.Unsubscribe() })
+	// The client asks on another connection: the server must know of the
+	// subscription before it does, or the request finds no responders.
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	// First of the cleanups: a handler still waiting for an
 	// acknowledgement returns.
 	t.Cleanup(func() { close(done) })

@@ -134,8 +134,9 @@ func (l *Log) Append(a *service.Append) error {
 		return fmt.Errorf("%w: log is closed", service.ErrUnavailable)
 	}
 	// One timestamp decides the id's fate and stamps the records, so
-	// that the decision can be made again from the log's contents.
-	now := time.Now().UnixNano()
+	// that the decision can be made again from the log's contents. It is
+	// the segment log's, which never goes back.
+	now := l.seg.Now()
 	if a.ID != "" {
 		if s, ok := l.ids.Lookup(a.ID, now); ok {
 			a.First, a.Last, a.Duplicate = s.First, s.Last, true

@@ -3,7 +3,9 @@ package local
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/evlog/evlog/messages"
 	"github.com/evlog/evlog/segment"
@@ -178,5 +180,40 @@ func TestFollowsSegmentFailure(t *testing.T) {
 func TestNewRejectsNil(t *testing.T) {
 	if _, err := New(nil, Config{}); err == nil {
 		t.Fatal("New(nil) succeeded")
+	}
+}
+
+// TestTimestampsFollowTheSegmentClock checks that the local log stamps
+// records with the segment log's clock, which never goes back: with an id
+// (whose dedup decision needs a time) and without, a clock stepping back
+// leaves the timestamps as they were, never lower.
+func TestTimestampsFollowTheSegmentClock(t *testing.T) {
+	var clock atomic.Int64
+	var c segment.Config
+	c.Now = func() time.Time { return time.Unix(0, clock.Load()) }
+	l, _ := open(t, segment.SyncNever, c)
+	withID := app("b")
+	withID.ID = "id-1"
+	steps := []struct {
+		a     *service.Append
+		clock int64
+		want  int64
+	}{{app("a"), 5000, 5000}, {withID, 3000, 5000}, {app("c"), 9000, 9000}, {app("d"), 1000, 9000}}
+	for off, st := range steps {
+		clock.Store(st.clock)
+		if err := l.Append(st.a); err != nil {
+			t.Fatal(err)
+		}
+		b, err := l.ReadRawBatch(uint64(off), 1, 1<<20, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r messages.Record
+		if err := messages.UnmarshalRecord(b.Records, &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Timestamp != st.want {
+			t.Fatalf("record %d stamped %d with the clock at %d, want %d", off, r.Timestamp, st.clock, st.want)
+		}
 	}
 }
