@@ -2,6 +2,8 @@ package node
 
 import (
 	"fmt"
+	"net/url"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 )
@@ -19,7 +21,7 @@ func (n *node) connect() error {
 		if n.ns != nil {
 			return fmt.Errorf("connect to the embedded nats-server: %w (if its config requires users, check the service's credentials)", err)
 		}
-		return fmt.Errorf("connect to nats at %s: %w", n.clientURL, err)
+		return fmt.Errorf("connect to nats at %s: %w", redactURLs(n.clientURL), err)
 	}
 	n.nc = nc
 	n.h.nc.Store(nc)
@@ -78,4 +80,26 @@ func (n *node) connOptions() ([]nats.Option, error) {
 		opts = append(opts, nats.ClientCert(o.TLSCertFile, o.TLSKeyFile))
 	}
 	return opts, nil
+}
+
+// redactURLs returns a --nats-url, a comma-separated list of URLs, with
+// the password (or token) of each replaced, for messages: errors end up
+// in logs and on terminals.
+func redactURLs(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		u, err := url.Parse(strings.TrimSpace(p))
+		switch {
+		case err != nil:
+			// Unparsable, so perhaps not a URL at all: show none of it.
+			parts[i] = "(unparsable URL)"
+		case u.User != nil:
+			// A user without a password is nats.go's token.
+			if _, ok := u.User.Password(); !ok {
+				u.User = url.User("xxxxx")
+			}
+			parts[i] = u.Redacted()
+		}
+	}
+	return strings.Join(parts, ",")
 }
