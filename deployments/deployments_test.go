@@ -154,14 +154,23 @@ func stringList(t *testing.T, v any) []string {
 
 func TestKubernetesManifests(t *testing.T) {
 	docs := yamlDocs(t, "kubernetes/evlog.yaml")
-	var svc, sts map[string]any
+	var svc, sts, roles map[string]any
 	for _, d := range docs {
 		switch d["kind"] {
 		case "Service":
 			svc = d
 		case "StatefulSet":
 			sts = d
+		case "ConfigMap":
+			roles = d
 		}
+	}
+	want, err := os.ReadFile("nats/roles.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if roles == nil || get(t, roles, "data", "roles.conf") != string(want) {
+		t.Error("the ConfigMap's roles.conf is not nats/roles.conf")
 	}
 	if svc == nil || sts == nil {
 		t.Fatalf("want a Service and a StatefulSet, got %d documents", len(docs))
@@ -255,35 +264,165 @@ func TestCompose(t *testing.T) {
 	if !slices.ContainsFunc(stringList(t, get(t, ev, "volumes")), func(v string) bool { return strings.HasSuffix(v, ":/data") }) {
 		t.Error("no volume on /data")
 	}
+	mounts := map[string]string{}
 	for _, v := range stringList(t, get(t, services["nats"], "volumes")) {
-		src := strings.Split(v, ":")[0]
-		if _, err := os.Stat(filepath.Join("compose", src)); err != nil {
+		parts := strings.Split(v, ":")
+		if _, err := os.Stat(filepath.Join("compose", parts[0])); err != nil {
 			t.Errorf("nats volume: %v", err)
+		}
+		mounts[filepath.Clean(filepath.Join("compose", parts[0]))] = parts[1]
+	}
+	// nats-server.conf includes ./roles.conf.
+	if conf, roles := mounts["compose/nats-server.conf"], mounts["nats/roles.conf"]; conf == "" || roles != filepath.Join(filepath.Dir(conf), "roles.conf") {
+		t.Errorf("roles.conf is not mounted next to nats-server.conf: %v", mounts)
+	}
+	for _, svc := range []string{"nats", "evlog"} {
+		for name, v := range get(t, services[svc], "environment").(map[string]any) {
+			if strings.Contains(name, "PASSWORD") && !strings.Contains(v.(string), ":?") {
+				t.Errorf("%s: %s=%v has a default; a forgotten password must stop the start", svc, name, v)
+			}
 		}
 	}
 }
 
-// TestNATSServerConf loads compose's nats-server config as nats-server
-// would and checks that "app" may not truncate.
-func TestNATSServerConf(t *testing.T) {
-	for _, v := range []string{"EVLOG_NATS_PASSWORD", "APP_NATS_PASSWORD", "ADMIN_NATS_PASSWORD"} {
+// rolesEnv sets the passwords roles.conf reads, each "pw-" and its name.
+func rolesEnv(t *testing.T) {
+	for _, v := range []string{"EVLOG_NATS_PASSWORD", "PRODUCER_NATS_PASSWORD", "CONSUMER_NATS_PASSWORD", "ADMIN_NATS_PASSWORD"} {
 		t.Setenv(v, "pw-"+v)
 	}
-	o, err := server.ProcessConfigFile("compose/nats-server.conf")
+}
+
+// TestNATSServerConf loads compose's nats-server config as nats-server
+// would in the container, with roles.conf mounted next to it, and checks
+// the roles.
+func TestNATSServerConf(t *testing.T) {
+	rolesEnv(t)
+	dir := t.TempDir()
+	for src, dst := range map[string]string{"compose/nats-server.conf": "nats-server.conf", "nats/roles.conf": "roles.conf"} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, dst), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o, err := server.ProcessConfigFile(filepath.Join(dir, "nats-server.conf"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	if o.Host != "0.0.0.0" || o.Port != 4222 {
+		t.Errorf("listens on %s:%d, want 0.0.0.0:4222 for the evlog container", o.Host, o.Port)
+	}
+	checkRoles(t, o)
+}
+
+// TestRolesConf loads roles.conf alone, as the embedded server does.
+func TestRolesConf(t *testing.T) {
+	rolesEnv(t)
+	o, err := server.ProcessConfigFile("nats/roles.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRoles(t, o)
+	os.Unsetenv("ADMIN_NATS_PASSWORD")
+	if _, err := server.ProcessConfigFile("nats/roles.conf"); err == nil {
+		t.Error("roles.conf loads without ADMIN_NATS_PASSWORD")
+	}
+}
+
+// checkRoles checks the users and what each may publish and subscribe:
+// only the service may answer the service's subjects, publish the
+// notifications or reply to inboxes.
+func checkRoles(t *testing.T, o *server.Options) {
+	t.Helper()
 	users := map[string]*server.User{}
 	for _, u := range o.Users {
 		users[u.Username] = u
 	}
-	if len(users) != 3 || users["evlog"] == nil || users["evlog"].Password != "pw-EVLOG_NATS_PASSWORD" {
-		t.Fatalf("users %v", users)
+	if len(users) != 4 || users["evlog"] == nil || users["evlog"].Password != "pw-EVLOG_NATS_PASSWORD" || o.NoAuthUser != "" {
+		t.Fatalf("users %v, no_auth_user %q", users, o.NoAuthUser)
 	}
-	app := users["app"]
-	if app.Permissions == nil || app.Permissions.Publish == nil || !slices.Contains(app.Permissions.Publish.Deny, "evlog.truncate") {
-		t.Fatalf("app may truncate: %+v", app.Permissions)
+	type rule struct {
+		pub, sub []string
 	}
+	allowed := map[string]rule{
+		"evlog": {
+			pub: []string{"evlog.committed", "evlog.events", "evlog.info", "_INBOX.x.1"},
+			sub: []string{"evlog.append", "evlog.truncate", "evlog.snapshot", "$SRV.INFO", "$SRV.PING.evlog", "_INBOX.x"},
+		},
+		"producer": {pub: []string{"evlog.append", "evlog.read", "evlog.info", "$SRV.INFO"}, sub: []string{"_INBOX.x.1"}},
+		"consumer": {pub: []string{"evlog.read", "evlog.info"}, sub: []string{"_INBOX.x.1", "evlog.committed", "evlog.events"}},
+		"admin": {
+			pub: []string{"evlog.append", "evlog.truncate", "evlog.snapshot", "evlog.cluster.add", "$SRV.STATS"},
+			sub: []string{"_INBOX.x.1", "evlog.committed", "evlog.events"},
+		},
+	}
+	denied := map[string]rule{
+		"producer": {pub: []string{"evlog.truncate", "evlog.snapshot", "evlog.committed", "evlog.events", "_INBOX.x.1"}, sub: []string{"evlog.committed", "evlog.append", "evlog.info", "$SRV.INFO", ">"}},
+		"consumer": {pub: []string{"evlog.append", "evlog.truncate", "evlog.committed", "evlog.events", "_INBOX.x.1"}, sub: []string{"evlog.read", "evlog.info", "$SRV.PING"}},
+		"admin":    {pub: []string{"evlog.committed", "evlog.events", "_INBOX.x.1"}, sub: []string{"evlog.append", "evlog.info", "evlog.truncate", "$SRV.INFO"}},
+	}
+	for name, u := range users {
+		if u.Permissions == nil || u.Permissions.Publish == nil || u.Permissions.Subscribe == nil {
+			t.Errorf("%s has no publish or subscribe permissions: %+v", name, u.Permissions)
+			continue
+		}
+		for _, s := range allowed[name].pub {
+			if !permits(u.Permissions.Publish, s) {
+				t.Errorf("%s may not publish %s", name, s)
+			}
+		}
+		for _, s := range allowed[name].sub {
+			if !permits(u.Permissions.Subscribe, s) {
+				t.Errorf("%s may not subscribe to %s", name, s)
+			}
+		}
+		for _, s := range denied[name].pub {
+			if permits(u.Permissions.Publish, s) {
+				t.Errorf("%s may publish %s", name, s)
+			}
+		}
+		for _, s := range denied[name].sub {
+			if permits(u.Permissions.Subscribe, s) {
+				t.Errorf("%s may subscribe to %s", name, s)
+			}
+		}
+	}
+	if users["admin"].Permissions.Response == nil {
+		t.Error("admin may not acknowledge snapshot chunks (allow_responses)")
+	}
+}
+
+// permits says whether p lets a client use subject: an allow entry
+// matches it and no deny entry does.
+func permits(p *server.SubjectPermission, subject string) bool {
+	match := func(list []string) bool {
+		return slices.ContainsFunc(list, func(pattern string) bool { return subjectMatch(pattern, subject) })
+	}
+	return (p.Allow == nil || match(p.Allow)) && !match(p.Deny)
+}
+
+// subjectMatch is NATS's subject matching: "*" is one token, ">" the
+// rest. A wildcard in subject (a subscription) matches only the same
+// wildcard or a wider one in pattern.
+func subjectMatch(pattern, subject string) bool {
+	pt, st := strings.Split(pattern, "."), strings.Split(subject, ".")
+	for i, p := range pt {
+		switch {
+		case p == ">":
+			return i < len(st)
+		case i >= len(st):
+			return false
+		case st[i] == ">":
+			return false
+		case p == "*":
+			continue
+		case p != st[i]:
+			return false
+		}
+	}
+	return len(pt) == len(st)
 }
 
 func TestDockerfile(t *testing.T) {
@@ -299,6 +438,7 @@ func TestDockerfile(t *testing.T) {
 		"USER 65532:65532",
 		"VOLUME /data",
 		"EXPOSE 4222 9090",
+		"COPY deployments/nats/roles.conf /etc/evlog/roles.conf",
 		`ENTRYPOINT ["/usr/local/bin/evlog"]`,
 	} {
 		if !strings.Contains(df, want) {
@@ -326,7 +466,8 @@ func TestSystemdUnit(t *testing.T) {
 		t.Fatal(err)
 	}
 	unit := string(b)
-	for _, want := range []string{"DynamicUser=yes", "StateDirectory=evlog", "NoNewPrivileges=yes", "ProtectSystem=strict", "KillSignal=SIGTERM"} {
+	for _, want := range []string{"DynamicUser=yes", "StateDirectory=evlog", "NoNewPrivileges=yes", "ProtectSystem=strict", "KillSignal=SIGTERM",
+		"EnvironmentFile=/etc/evlog/secrets.env"} {
 		if !strings.Contains(unit, "\n"+want+"\n") {
 			t.Errorf("unit lacks %s", want)
 		}

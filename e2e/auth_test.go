@@ -244,6 +244,7 @@ func TestExternalNATSTLS(t *testing.T) {
 // certificate, in files where the service reads them.
 type testPKI struct {
 	caFile, clientCert, clientKey string
+	serverCert, serverKey         string
 	serverTLS                     *tls.Config
 }
 
@@ -315,6 +316,8 @@ func newTestPKI(t *testing.T) testPKI {
 		caFile:     write("ca.pem", "CERTIFICATE", caDER),
 		clientCert: write("client.pem", "CERTIFICATE", cliDER),
 		clientKey:  write("client-key.pem", "EC PRIVATE KEY", keyDER(cliKey)),
+		serverCert: write("server.pem", "CERTIFICATE", srvDER),
+		serverKey:  write("server-key.pem", "EC PRIVATE KEY", keyDER(srvKey)),
 		serverTLS: &tls.Config{
 			Certificates: []tls.Certificate{{Certificate: [][]byte{srvDER}, PrivateKey: srvKey}},
 			ClientCAs:    pool,

@@ -43,7 +43,16 @@ reason otherwise).
 
 The service's NATS connection authenticates with at most one of
 --nats-creds, --nats-nkey, --nats-token or --nats-user/--nats-password,
-to --nats-url or to the embedded server when --nats-config requires users.`
+to --nats-url or to the embedded server when --nats-config requires users.
+Prefer EVLOG_NATS_PASSWORD, EVLOG_NATS_TOKEN or a file (--nats-creds,
+--nats-nkey, --config) to the flags: command lines show in ps.
+
+The embedded server needs no authentication on loopback. On any other
+address it refuses to start unless clients must authenticate (users in
+--nats-config, or client certificates with --nats-server-tls-ca) or
+--allow-anonymous lets anyone connect. --nats-server-tls-cert and
+--nats-server-tls-key put TLS on its client port; the --nats-tls-* options
+are the service's side of a connection to --nats-url.`
 
 // serveFlags are the options of `evlog serve`.
 type serveFlags struct {
@@ -62,6 +71,9 @@ type serveFlags struct {
 	dedupWindow                          *time.Duration
 	dedupMaxIDs                          *int
 	auth                                 natsAuthFlags
+	serverTLSCert, serverTLSKey          *string
+	serverTLSCA                          *string
+	allowAnonymous                       *bool
 	metricsAddr                          *string
 	logLevel                             *string
 	logJSON                              *bool
@@ -99,6 +111,11 @@ func addServeFlags(fs *flag.FlagSet) *serveFlags {
 		dedupMaxIDs: fs.Int("dedup-max-ids", dedup.DefaultMaxIDs, "most append ids remembered, the oldest evicted first (about 200-300 bytes each)"),
 
 		auth: addNATSAuthFlags(fs, "the service's connection"),
+
+		serverTLSCert:  fs.String("nats-server-tls-cert", "", "certificate `file` of the embedded server: its client port then requires TLS"),
+		serverTLSKey:   fs.String("nats-server-tls-key", "", "key `file` of --nats-server-tls-cert"),
+		serverTLSCA:    fs.String("nats-server-tls-ca", "", "CA certificate `file`: the embedded server then requires client certificates it signed"),
+		allowAnonymous: fs.Bool("allow-anonymous", false, "let the embedded server listen beyond loopback without authenticating clients (logged as a warning)"),
 
 		metricsAddr: fs.String("metrics-addr", "", "host:port serving /metrics, /healthz and /readyz over HTTP, e.g. 127.0.0.1:9090 (default off)"),
 		logLevel:    fs.String("log-level", "info", "debug, info, warn or error"),
@@ -139,6 +156,10 @@ func (f *serveFlags) options(stderr io.Writer) (node.Options, error) {
 		TLSCAFile:          *f.auth.tlsCA,
 		TLSCertFile:        *f.auth.tlsCert,
 		TLSKeyFile:         *f.auth.tlsKey,
+		ServerTLSCertFile:  *f.serverTLSCert,
+		ServerTLSKeyFile:   *f.serverTLSKey,
+		ServerTLSCAFile:    *f.serverTLSCA,
+		AllowAnonymous:     *f.allowAnonymous,
 		SyncMode:           mode,
 		SyncInterval:       *f.syncInterval,
 		MaxStoreBytes:      *f.storeBytes,

@@ -133,6 +133,10 @@ func TestServeInvalidConfig(t *testing.T) {
 		{"cert without key", [2]string{}, []string{"--nats-url", "nats://x", "--nats-tls-cert", "c"}, "--nats-tls-cert and --nats-tls-key"},
 		{"listen with url", [2]string{}, []string{"--nats-url", "nats://x", "--nats-listen", ":4222"}, "--nats-listen"},
 		{"nats config with url", [2]string{}, []string{"--nats-url", "nats://x", "--nats-config", "f"}, "--nats-config"},
+		{"exposed", [2]string{}, []string{"--nats-listen", "0.0.0.0:4222"}, "--allow-anonymous"},
+		{"exposed by env", [2]string{"EVLOG_NATS_LISTEN", ":4222"}, nil, "--nats-config FILE"},
+		{"server key without cert", [2]string{}, []string{"--nats-server-tls-key", "k"}, "--nats-server-tls-cert and --nats-server-tls-key"},
+		{"server tls with url", [2]string{}, []string{"--nats-url", "nats://x", "--nats-server-tls-cert", "c", "--nats-server-tls-key", "k"}, "conflict with --nats-url"},
 		{"log level", [2]string{}, []string{"--log-level", "loud"}, "--log-level"},
 		{"negative retention age", [2]string{}, []string{"--retention-age", "-1h"}, "--retention-age -1h0m0s is negative"},
 		{"retention age not a duration", [2]string{}, []string{"--retention-age", "week"}, "retention-age"},
@@ -198,14 +202,45 @@ func TestServeRetention(t *testing.T) {
 	}
 }
 
+// TestServeSecurityFlags: the embedded server's TLS and --allow-anonymous
+// reach the node, from flags and the environment.
+func TestServeSecurityFlags(t *testing.T) {
+	t.Setenv("EVLOG_ALLOW_ANONYMOUS", "true")
+	o, out, err := resolve(t, "--nats-listen", "0.0.0.0:-1")
+	if err != nil || !o.AllowAnonymous {
+		t.Fatalf("--allow-anonymous from the environment: %+v %v %s", o, err, out)
+	}
+	// The files are read by the validation: the error shows they got
+	// there.
+	_, out, err = resolve(t, "--nats-server-tls-cert", "/nonexistent/c.pem", "--nats-server-tls-key", "/nonexistent/k.pem")
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/c.pem") || exitCode(err) != 2 {
+		t.Fatalf("missing server certificate: %v %s", err, out)
+	}
+}
+
 // TestShippedConfigFile resolves the systemd example config as evlog
-// serve would, so that it stays valid.
+// serve would, so that it stays valid, with the roles.conf it names
+// where the repository has it and the passwords the unit's
+// EnvironmentFile would give.
 func TestShippedConfigFile(t *testing.T) {
-	o, out, err := resolve(t, "--config", "../../deployments/systemd/evlog.conf")
+	b, err := os.ReadFile("../../deployments/systemd/evlog.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles, err := filepath.Abs("../../deployments/nats/roles.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := writeFile(t, "evlog.conf", strings.ReplaceAll(string(b), "/etc/evlog/roles.conf", roles))
+	for _, v := range []string{"EVLOG_NATS_PASSWORD", "PRODUCER_NATS_PASSWORD", "CONSUMER_NATS_PASSWORD", "ADMIN_NATS_PASSWORD"} {
+		t.Setenv(v, "pw")
+	}
+	o, out, err := resolve(t, "--config", conf)
 	if err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	if o.Dir != "/var/lib/evlog" || o.MetricsAddr != "127.0.0.1:9090" || o.NATSListen != "127.0.0.1:4222" {
+	if o.Dir != "/var/lib/evlog" || o.MetricsAddr != "127.0.0.1:9090" || o.NATSListen != "127.0.0.1:4222" ||
+		o.NATSConfigFile != roles || o.User != "evlog" || o.Password != "pw" {
 		t.Fatalf("resolved %+v", o)
 	}
 }

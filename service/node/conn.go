@@ -2,6 +2,8 @@ package node
 
 import (
 	"fmt"
+	"net/url"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 )
@@ -14,12 +16,19 @@ func (n *node) connect() error {
 	if err != nil {
 		return err
 	}
-	nc, err := nats.Connect(n.clientURL, opts...)
+	url := n.clientURL
+	if n.ns != nil {
+		// The in-process connection skips TLS, which the server allows
+		// it; a tls:// URL would make nats.go start a handshake over
+		// the pipe that the server never answers.
+		url = strings.Replace(url, "tls://", "nats://", 1)
+	}
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		if n.ns != nil {
 			return fmt.Errorf("connect to the embedded nats-server: %w (if its config requires users, check the service's credentials)", err)
 		}
-		return fmt.Errorf("connect to nats at %s: %w", n.clientURL, err)
+		return fmt.Errorf("connect to nats at %s: %w", redactURLs(n.clientURL), err)
 	}
 	n.nc = nc
 	n.h.nc.Store(nc)
@@ -78,4 +87,26 @@ func (n *node) connOptions() ([]nats.Option, error) {
 		opts = append(opts, nats.ClientCert(o.TLSCertFile, o.TLSKeyFile))
 	}
 	return opts, nil
+}
+
+// redactURLs returns a --nats-url, a comma-separated list of URLs, with
+// the password (or token) of each replaced, for messages: errors end up
+// in logs and on terminals.
+func redactURLs(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		u, err := url.Parse(strings.TrimSpace(p))
+		switch {
+		case err != nil:
+			// Unparsable, so perhaps not a URL at all: show none of it.
+			parts[i] = "(unparsable URL)"
+		case u.User != nil:
+			// A user without a password is nats.go's token.
+			if _, ok := u.User.Password(); !ok {
+				u.User = url.User("xxxxx")
+			}
+			parts[i] = u.Redacted()
+		}
+	}
+	return strings.Join(parts, ",")
 }

@@ -36,6 +36,20 @@
 // failure of the service, the connection, the embedded server or the HTTP
 // listener, and the retention actor, which the group's end stops.
 //
+// # Exposure
+//
+// The embedded server is safe by default: on loopback it needs no
+// authentication, but on any other address Validate refuses it unless it
+// authenticates clients (users, a token, nkeys or an operator in
+// Options.NATSConfigFile, or client certificates verified against
+// Options.ServerTLSCAFile) or Options.AllowAnonymous says that anyone may
+// connect, in which case Run warns and /readyz says "ready (anonymous
+// access from the network allowed)" (exposure.go). The check covers the
+// client port; other listeners a config file opens (websocket, MQTT, leaf
+// nodes, cluster) are that file's to secure. Options.ServerTLSCertFile and
+// ServerTLSKeyFile put TLS on the client port; the node's own connection
+// is in-process and needs none.
+//
 // # Later
 //
 // A replicated node will assemble its Raft log here, behind the same

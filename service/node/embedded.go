@@ -27,7 +27,7 @@ func (n *node) startServer() error {
 	if n.o.NATSURL != "" {
 		return nil
 	}
-	s, err := startServer(n.o, n.logger.With("component", "nats-server"))
+	s, opts, err := startServer(n.o, n.logger.With("component", "nats-server"))
 	if err != nil {
 		return err
 	}
@@ -38,7 +38,13 @@ func (n *node) startServer() error {
 		close(n.ns.down)
 	}()
 	n.clientURL = s.ClientURL()
-	n.logger.Info("embedded nats-server listening", "url", n.clientURL)
+	n.logger.Info("embedded nats-server listening", "url", n.clientURL, "tls", opts.TLSConfig != nil, "client_certs", opts.TLSVerify)
+	if exposed(opts) {
+		// Validate refused this without AllowAnonymous.
+		n.h.anonymous.Store(true)
+		n.logger.Warn("anonymous access from the network allowed (--allow-anonymous): anyone who reaches the port may append, read, truncate and answer the service's subjects",
+			"listen", listenAddr(opts))
+	}
 	return nil
 }
 
@@ -53,16 +59,16 @@ func (n *node) shutdownServer() {
 }
 
 // startServer starts an embedded nats-server, configured by
-// o.NATSConfigFile if given. It handles no signals: Run does, and stops it
-// in order.
-func startServer(o Options, logger *slog.Logger) (*server.Server, error) {
+// o.NATSConfigFile if given, and returns it with its options. It handles
+// no signals: Run does, and stops it in order.
+func startServer(o Options, logger *slog.Logger) (*server.Server, *server.Options, error) {
 	opts, err := serverOptions(o)
 	if err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
-		return nil, fmt.Errorf("embedded nats-server: %w", err)
+		return nil, nil, fmt.Errorf("embedded nats-server: %w", err)
 	}
 	// One fatal message is enough to fail the start; the server may send
 	// more as it gives up.
@@ -77,9 +83,9 @@ func startServer(o Options, logger *slog.Logger) (*server.Server, error) {
 	if err := awaitReady(ns, fatal); err != nil {
 		ns.Shutdown()
 		ns.WaitForShutdown()
-		return nil, fmt.Errorf("embedded nats-server on %s:%d: %w", opts.Host, opts.Port, err)
+		return nil, nil, fmt.Errorf("embedded nats-server on %s:%d: %w", opts.Host, opts.Port, err)
 	}
-	return ns, nil
+	return ns, opts, nil
 }
 
 // readyPoll is how often awaitReady looks for a fatal message.
@@ -110,14 +116,14 @@ func serverOptions(o Options) (*server.Options, error) {
 	if o.NATSConfigFile != "" {
 		fo, err := server.ProcessConfigFile(o.NATSConfigFile)
 		if err != nil {
-			return nil, fmt.Errorf("%w: --nats-config: %v", ErrConfig, err)
+			return nil, fmt.Errorf("--nats-config: %v", err)
 		}
 		opts = fo
 		// An in-process connection the server turns away fails only
 		// after the server's write deadline, with a closed pipe: catch
 		// the likely mistake here.
 		if natsAuthRequired(opts) && o.CredsFile == "" && o.NKeyFile == "" && o.Token == "" && o.User == "" {
-			return nil, fmt.Errorf("%w: --nats-config %s requires users: give the service the credentials of one (--nats-user and --nats-password, --nats-token, --nats-nkey or --nats-creds)", ErrConfig, o.NATSConfigFile)
+			return nil, fmt.Errorf("--nats-config %s requires users: give the service the credentials of one (--nats-user and --nats-password, --nats-token, --nats-nkey or --nats-creds)", o.NATSConfigFile)
 		}
 	}
 	listen := o.NATSListen
@@ -129,6 +135,16 @@ func serverOptions(o Options) (*server.Options, error) {
 		host, portText, _ := net.SplitHostPort(listen)
 		port, _ := strconv.Atoi(portText)
 		opts.Host, opts.Port = host, port
+	}
+	if o.ServerTLSCertFile != "" {
+		tc, err := server.GenTLSConfig(&server.TLSConfigOpts{
+			CertFile: o.ServerTLSCertFile, KeyFile: o.ServerTLSKeyFile, CaFile: o.ServerTLSCAFile,
+			Verify: o.ServerTLSCAFile != "",
+		})
+		if err != nil {
+			return nil, fmt.Errorf("--nats-server-tls-cert, --nats-server-tls-key, --nats-server-tls-ca: %v", err)
+		}
+		opts.TLSConfig, opts.TLS, opts.TLSVerify = tc, true, o.ServerTLSCAFile != ""
 	}
 	if opts.ServerName == "" {
 		opts.ServerName = "evlog"

@@ -20,7 +20,14 @@ type health struct {
 	nc       atomic.Pointer[nats.Conn]
 	svc      atomic.Pointer[service.Service]
 	stopping atomic.Bool
+	// anonymous is set when the embedded server lets anyone from the
+	// network in (Options.AllowAnonymous): /readyz says so.
+	anonymous atomic.Bool
 }
+
+// readyAnonymous is /readyz's body when ready with Options.AllowAnonymous
+// in effect, so that a look at the probe shows the exposure.
+const readyAnonymous = "ready (anonymous access from the network allowed)"
 
 // ready says whether the process can serve, and if not, why not.
 func (h *health) ready() (bool, string) {
@@ -43,6 +50,9 @@ func (h *health) ready() (bool, string) {
 	}
 	if err := svc.Err(); err != nil {
 		return false, "service failed: " + err.Error()
+	}
+	if h.anonymous.Load() {
+		return true, readyAnonymous
 	}
 	return true, "ready"
 }

@@ -62,6 +62,20 @@ type Options struct {
 	// connection to the embedded server needs no TLS.
 	TLSCAFile, TLSCertFile, TLSKeyFile string
 
+	// ServerTLSCertFile and ServerTLSKeyFile (--nats-server-tls-cert,
+	// --nats-server-tls-key) make the embedded server's client port
+	// require TLS with this certificate; ServerTLSCAFile
+	// (--nats-server-tls-ca) also makes it require client certificates
+	// signed by this CA. They conflict with NATSURL, and override the TLS
+	// of NATSConfigFile. The in-process connection needs no TLS.
+	ServerTLSCertFile, ServerTLSKeyFile, ServerTLSCAFile string
+	// AllowAnonymous (--allow-anonymous) lets the embedded server listen
+	// on an address other than loopback without authenticating clients
+	// (no users in NATSConfigFile, no client certificates). Without it
+	// such a start is refused; with it, Run logs a warning and /readyz
+	// says so. Loopback addresses need no authentication.
+	AllowAnonymous bool
+
 	// SyncMode (--sync) is the log's sync mode. Default segment.SyncAlways.
 	SyncMode segment.SyncMode
 	// SyncInterval (--sync-interval) is the period of
@@ -140,7 +154,7 @@ func (o Options) withDefaults() Options {
 // Every error wraps ErrConfig and names the option at fault by its flag.
 func (o Options) Validate() error {
 	o = o.withDefaults()
-	for _, check := range []func() error{o.checkAddrs, o.checkNATS, o.checkAuth, o.checkSizes, o.checkRetention, o.checkDedup} {
+	for _, check := range []func() error{o.checkAddrs, o.checkNATS, o.checkAuth, o.checkServerTLS, o.checkEmbedded, o.checkSizes, o.checkRetention, o.checkDedup} {
 		if err := check(); err != nil {
 			return fmt.Errorf("%w: %w", ErrConfig, err)
 		}
@@ -178,6 +192,10 @@ func (o Options) checkNATS() error {
 			return errors.New("--nats-listen is for the embedded server and conflicts with --nats-url")
 		case o.NATSConfigFile != "":
 			return errors.New("--nats-config is for the embedded server and conflicts with --nats-url")
+		case o.ServerTLSCertFile != "" || o.ServerTLSKeyFile != "" || o.ServerTLSCAFile != "":
+			return errors.New("--nats-server-tls-cert, --nats-server-tls-key and --nats-server-tls-ca are for the embedded server and conflict with --nats-url")
+		case o.AllowAnonymous:
+			return errors.New("--allow-anonymous is for the embedded server and conflicts with --nats-url")
 		}
 		return nil
 	}
@@ -185,7 +203,7 @@ func (o Options) checkNATS() error {
 		{"--nats-tls-ca", o.TLSCAFile}, {"--nats-tls-cert", o.TLSCertFile}, {"--nats-tls-key", o.TLSKeyFile},
 	} {
 		if c.v != "" {
-			return fmt.Errorf("%s needs --nats-url: the embedded server is joined in-process, without TLS", c.flag)
+			return fmt.Errorf("%s needs --nats-url: the embedded server is joined in-process, without TLS (its own TLS is --nats-server-tls-cert and --nats-server-tls-key)", c.flag)
 		}
 	}
 	return nil
@@ -213,6 +231,38 @@ func (o Options) checkAuth() error {
 		return errors.New("--nats-password needs --nats-user")
 	case (o.TLSCertFile == "") != (o.TLSKeyFile == ""):
 		return errors.New("--nats-tls-cert and --nats-tls-key go together")
+	}
+	return nil
+}
+
+// checkServerTLS refuses a half-given server certificate, and a CA for
+// client certificates without one.
+func (o Options) checkServerTLS() error {
+	switch {
+	case (o.ServerTLSCertFile == "") != (o.ServerTLSKeyFile == ""):
+		return errors.New("--nats-server-tls-cert and --nats-server-tls-key go together")
+	case o.ServerTLSCAFile != "" && o.ServerTLSCertFile == "":
+		return errors.New("--nats-server-tls-ca needs --nats-server-tls-cert and --nats-server-tls-key: client certificates are verified over TLS")
+	}
+	return nil
+}
+
+// checkEmbedded reads the embedded server's configuration the way Run
+// will, so that a broken --nats-config, an unreadable certificate or a
+// server open to the network without authentication is refused before
+// anything starts.
+func (o Options) checkEmbedded() error {
+	if o.NATSURL != "" {
+		return nil
+	}
+	opts, err := serverOptions(o)
+	if err != nil {
+		return err
+	}
+	if exposed(opts) && !o.AllowAnonymous {
+		return fmt.Errorf("the embedded nats-server would accept anyone from the network on %s: "+
+			"give --nats-config FILE with users (as deployments/nats/roles.conf), or --nats-server-tls-ca FILE to require client certificates, "+
+			"or --allow-anonymous to allow it; or listen on loopback (--nats-listen 127.0.0.1:4222)", listenAddr(opts))
 	}
 	return nil
 }
