@@ -74,6 +74,10 @@ type Config struct {
 		// log directory. Default 0. It is ignored when the directory
 		// already holds segments.
 		InitialOffset uint64
+		// ID is the log id of a new, empty log directory, as a restore
+		// keeps the id of the log it restores; zero means a random one.
+		// It is ignored when the directory already holds a log.
+		ID LogID
 	}
 	Sync struct {
 		// Mode is when appends are synced. Default SyncAlways.

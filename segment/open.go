@@ -122,6 +122,9 @@ func (l *Log) openMeta(m meta, found bool) error {
 		if m, err = newMeta(first); err != nil {
 			return err
 		}
+		if next == first && l.config.Segment.ID != (LogID{}) {
+			m.id = l.config.Segment.ID
+		}
 		if err := writeMeta(l.dir, m); err != nil {
 			return err
 		}

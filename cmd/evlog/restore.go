@@ -141,6 +141,8 @@ func openTarget(job restoreJob, h snapshot.Header) (*segment.Log, func(*segment.
 	}
 	var c segment.Config
 	c.Segment.InitialOffset = h.First
+	// A restored log is the same log: it keeps the snapshot's id.
+	c.Segment.ID = h.LogID
 	// Syncing each batch would only slow the restore: Close syncs it all.
 	c.Sync.Mode = segment.SyncNever
 	if empty && !job.append {
@@ -176,6 +178,9 @@ func openTarget(job restoreJob, h snapshot.Header) (*segment.Log, func(*segment.
 	} else if next := l.NextOffset(); next != h.First {
 		l.Close()
 		return nil, nil, fmt.Errorf("restore --append: the increment starts at offset %d but the log's next offset is %d", h.First, next)
+	} else if id := h.LogID; id != (segment.LogID{}) && id != l.ID() {
+		l.Close()
+		return nil, nil, fmt.Errorf("restore --append: the increment is of log %s but %s holds log %s", id, job.dir, l.ID())
 	}
 	return l, func(l *segment.Log) error {
 		// Appended records stay: they are the snapshot's, at their

@@ -33,7 +33,7 @@ func snapshotFile(t *testing.T, dir string, first, next uint64) string {
 	t.Helper()
 	l := openLog(t, dir)
 	var buf bytes.Buffer
-	if _, err := snapshot.WriteLog(&buf, l, snapshot.Header{First: first, Next: next}); err != nil {
+	if _, err := snapshot.WriteLog(&buf, l, snapshot.Header{LogID: l.ID(), First: first, Next: next}); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Close(); err != nil {
@@ -89,6 +89,9 @@ func TestRestoreRoundTrip(t *testing.T) {
 	if off, err := l.Append(&messages.Record{Value: []byte("after")}); err != nil || off != 40 {
 		t.Fatalf("append after restore: offset %d, %v; want 40", off, err)
 	}
+	if src := openLog(t, src); l.ID() != src.ID() {
+		t.Fatalf("restored log id %s, want the source's %s", l.ID(), src.ID())
+	}
 }
 
 func TestRestoreIncrements(t *testing.T) {
@@ -102,6 +105,14 @@ func TestRestoreIncrements(t *testing.T) {
 	_, _, err := cliStreams(t, "", "restore", "--in", late, "--dir", dst, "--append")
 	if err == nil || !strings.Contains(err.Error(), "starts at offset 40 but the log's next offset is 30") {
 		t.Fatalf("increment from 40 onto a log ending at 30: %v", err)
+	}
+	// An increment of another log, even one that starts where this one
+	// ends, is refused by its log id.
+	other, _ := writeLog(t, 60)
+	foreign := snapshotFile(t, other, 30, 60)
+	_, _, err = cliStreams(t, "", "restore", "--in", foreign, "--dir", dst, "--append")
+	if err == nil || !strings.Contains(err.Error(), "the increment is of log") {
+		t.Fatalf("increment of another log: %v", err)
 	}
 	if _, _, err := cliStreams(t, "", "restore", "--in", inc, "--dir", dst, "--append"); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+
+	"github.com/evlog/evlog/segment"
 )
 
 // Version is the format version this package writes, and the newest it
@@ -36,9 +38,9 @@ var (
 	crcTable     = crc32.MakeTable(crc32.Castagnoli)
 )
 
-// LogID names the log a snapshot was taken of; the zero LogID means
-// unknown.
-type LogID [16]byte
+// LogID names the log a snapshot was taken of, the segment log's id;
+// the zero LogID means unknown.
+type LogID = segment.LogID
 
 // Header describes a snapshot: the log it comes from and its range of
 // offsets, [First, Next). Next == First is an empty snapshot.
