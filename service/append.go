@@ -103,7 +103,7 @@ func (s *Service) checkRecord(i int, r *messages.Record, id string) error {
 			return fmt.Errorf("%w: record %d sets header %s, which is reserved; give the append's id as its \"id\" field", ErrBadRequest, i, h)
 		}
 	}
-	n := recordSize(r)
+	n := messages.MaxEncodedSize(r)
 	if i == 0 && id != "" {
 		n += dedup.StampBytes(id, len(r.Headers) > 0)
 	}

@@ -92,8 +92,14 @@ type ReadOptions struct {
 // Read returns records from offset on. At the next offset to be written it
 // returns no records, after waiting up to opts.Wait for some.
 func (c *Client) Read(ctx context.Context, offset uint64, opts ReadOptions) (messages.ReadReply, error) {
+	return c.read(ctx, messages.ReadRequest{Offset: offset}, opts)
+}
+
+// read sends req, a read from an offset or a time, with the limits and
+// wait of opts.
+func (c *Client) read(ctx context.Context, req messages.ReadRequest, opts ReadOptions) (messages.ReadReply, error) {
 	var reply messages.ReadReply
-	req := messages.ReadRequest{Offset: offset, MaxRecords: opts.MaxRecords, MaxBytes: opts.MaxBytes}
+	req.MaxRecords, req.MaxBytes = opts.MaxRecords, opts.MaxBytes
 	if opts.Wait > 0 {
 		req.WaitMS = uint64((opts.Wait + time.Millisecond - 1) / time.Millisecond)
 	}

@@ -14,18 +14,8 @@ import (
 // for one. Timestamps are the service's clock at append, which it never
 // lets go backwards.
 func (c *Client) ReadSince(ctx context.Context, since time.Time, opts ReadOptions) (messages.ReadReply, error) {
-	var reply messages.ReadReply
 	ts := since.UnixNano()
-	req := messages.ReadRequest{Timestamp: &ts, MaxRecords: opts.MaxRecords, MaxBytes: opts.MaxBytes}
-	if opts.Wait > 0 {
-		req.WaitMS = uint64((opts.Wait + time.Millisecond - 1) / time.Millisecond)
-	}
-	body, err := messages.Marshal(&req)
-	if err != nil {
-		return reply, err
-	}
-	err = c.call(ctx, c.subjects.Read, body, opts.Wait, &reply)
-	return reply, err
+	return c.read(ctx, messages.ReadRequest{Timestamp: &ts}, opts)
 }
 
 // FollowSince makes Follow start at the first record whose timestamp is

@@ -25,22 +25,12 @@ func Stamp(records []*messages.Record, id string) {
 // StampBytes bounds how much Stamp grows the encoding of a batch's first
 // record, for checking the record's size before it is stamped.
 func StampBytes(id string, hadHeaders bool) int {
-	n := strSize(len(messages.IDHeader)) + strSize(len(id)) +
-		strSize(len(messages.BatchRecordsHeader)) + strSize(len("4294967295"))
+	n := messages.StrSize(len(messages.IDHeader)) + messages.StrSize(len(id)) +
+		messages.StrSize(len(messages.BatchRecordsHeader)) + messages.StrSize(len("4294967295"))
 	if !hadHeaders {
 		n += 1 + len("headers") + 5 // the key and the map's header
 	}
 	return n
-}
-
-func strSize(n int) int {
-	switch {
-	case n < 32:
-		return 1 + n
-	case n < 1<<8:
-		return 2 + n
-	}
-	return 3 + n
 }
 
 // Stamped returns the id and the span of the batch whose first record is
