@@ -86,6 +86,11 @@ type Config struct {
 	TrailingLogs      uint64
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration
+	// WALSegmentBytes is the size of raft-wal's segment files; default
+	// raft-wal's, 64 MiB. Raft's compaction frees whole files only: the
+	// entries of a partly compacted file stay readable, and a lagging
+	// follower is sent them rather than a snapshot.
+	WALSegmentBytes int
 	// MaxInFlight and MaxEntryBytes shape the group commit.
 	MaxInFlight   int
 	MaxEntryBytes int
@@ -131,7 +136,7 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: no directory", ErrConfig)
 	case c.BindAddr == "":
 		return fmt.Errorf("%w: no raft bind address", ErrConfig)
-	case c.MaxInFlight < 0 || c.MaxEntryBytes < 0:
+	case c.MaxInFlight < 0 || c.MaxEntryBytes < 0 || c.WALSegmentBytes < 0:
 		return fmt.Errorf("%w: max in flight %d and max entry bytes %d must not be negative", ErrConfig, c.MaxInFlight, c.MaxEntryBytes)
 	case c.LeaderLeaseTimeout > c.HeartbeatTimeout:
 		return fmt.Errorf("%w: leader lease timeout %v above the heartbeat timeout %v", ErrConfig, c.LeaderLeaseTimeout, c.HeartbeatTimeout)

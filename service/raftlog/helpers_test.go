@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/evlog/evlog/messages"
+	"github.com/evlog/evlog/segment"
 	"github.com/evlog/evlog/service"
 )
 
@@ -33,7 +34,10 @@ type node struct {
 }
 
 type cluster struct {
-	t     *testing.T
+	t *testing.T
+	// mu guards each node's log, which a test may stop while a writer
+	// looks for the leader.
+	mu    sync.Mutex
 	nodes []*node
 }
 
@@ -76,7 +80,9 @@ func (c *cluster) start(nd *node) {
 	if err := l.Attach(answer); err != nil {
 		c.t.Fatal(err)
 	}
+	c.mu.Lock()
 	nd.log = l
+	c.mu.Unlock()
 }
 
 func answer(cm service.Commit) {
@@ -88,14 +94,17 @@ func answer(cm service.Commit) {
 }
 
 func (c *cluster) stop(nd *node) {
-	if nd.log == nil {
+	c.mu.Lock()
+	l := nd.log
+	nd.log = nil
+	c.mu.Unlock()
+	if l == nil {
 		return
 	}
-	nd.log.Detach()
-	if err := nd.log.Close(); err != nil {
+	l.Detach()
+	if err := l.Close(); err != nil {
 		c.t.Errorf("close %s: %v", nd.cfg.NodeID, err)
 	}
-	nd.log = nil
 }
 
 // restart reopens a stopped node on its directory and address.
@@ -104,7 +113,22 @@ func (c *cluster) restart(nd *node) {
 	c.start(nd)
 }
 
+// runningLocked returns the logs of the running nodes.
+func (c *cluster) runningLocked() []*Log {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var r []*Log
+	for _, nd := range c.nodes {
+		if nd.log != nil {
+			r = append(r, nd.log)
+		}
+	}
+	return r
+}
+
 func (c *cluster) running() []*node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	var r []*node
 	for _, nd := range c.nodes {
 		if nd.log != nil {
@@ -214,4 +238,13 @@ func wipe(t *testing.T, dir string) {
 	}
 }
 
-var _ sync.Locker = (*sync.Mutex)(nil)
+// readRecord reads the record at off from l.
+func readRecord(l *Log, off uint64) (*messages.Record, error) {
+	var r *messages.Record
+	err := l.fsm.read(func(seg *segment.Log) error {
+		var err error
+		r, err = seg.Read(off)
+		return err
+	})
+	return r, err
+}

@@ -1,6 +1,7 @@
 package raftlog
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	wal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/metadb"
 	walmetrics "github.com/hashicorp/raft-wal/metrics"
 
 	"github.com/evlog/evlog/segment"
@@ -35,6 +37,9 @@ type Log struct {
 	trans  *raft.NetworkTransport
 	wal    *wal.WAL
 	walM   *walmetrics.AtomicCollector
+	// walMeta is raft-wal's metadata db, which its Close leaves open
+	// (and locked): the Log closes it.
+	walMeta *metadb.BoltMetaDB
 	// origin names this process in the entries it proposes.
 	origin uint64
 
@@ -123,10 +128,13 @@ func (l *Log) open(raftDir string) error {
 	}
 	hl := newHCLog(l.logger, "raft")
 	l.walM = walmetrics.NewAtomicCollector(wal.MetricDefinitions)
+	l.walMeta = &metadb.BoltMetaDB{}
 	if err := os.MkdirAll(filepath.Join(raftDir, "wal"), 0o755); err != nil {
 		return fmt.Errorf("open raft-wal: %w", err)
 	}
-	if l.wal, err = wal.Open(filepath.Join(raftDir, "wal"), wal.WithLogger(hl.Named("wal")), wal.WithMetricsCollector(l.walM)); err != nil {
+	segBytes := cmp.Or(cfg.WALSegmentBytes, wal.DefaultSegmentSize)
+	if l.wal, err = wal.Open(filepath.Join(raftDir, "wal"), wal.WithLogger(hl.Named("wal")),
+		wal.WithMetricsCollector(l.walM), wal.WithMetaStore(l.walMeta), wal.WithSegmentSize(segBytes)); err != nil {
 		return fmt.Errorf("open raft-wal: %w", err)
 	}
 	var adv net.Addr
@@ -421,6 +429,9 @@ func (l *Log) release() error {
 	}
 	if l.wal != nil {
 		errs = append(errs, l.wal.Close())
+	}
+	if l.walMeta != nil {
+		errs = append(errs, l.walMeta.Close())
 	}
 	if l.fsm != nil {
 		errs = append(errs, l.fsm.close())
