@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/evlog/evlog/service"
 )
@@ -102,5 +103,37 @@ func TestDuplicatesAndExpectedOffset(t *testing.T) {
 		if got := nd.log.Stats().DedupIDs; got != 2 {
 			t.Fatalf("%s remembers %d ids, want 2", nd.cfg.NodeID, got)
 		}
+	}
+}
+
+// TestFailedLeaderStepsDown: a leader whose log fails stops taking
+// appends and hands the leadership over; the others go on.
+func TestFailedLeaderStepsDown(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	c.mustDo(app("", "a"))
+	old := c.leader()
+	old.log.fail(errors.New("fdatasync: input/output error"))
+	if err := old.log.Append(app("", "b")); !errors.Is(err, service.ErrLogFailed) {
+		t.Fatalf("append on the failed log: %v", err)
+	}
+	waitFor(t, 15*time.Second, "another leader", func() bool {
+		for _, nd := range c.running() {
+			if nd != old && nd.log.Leader() {
+				return true
+			}
+		}
+		return false
+	})
+	if old.log.Leader() {
+		t.Fatal("the failed log still says it leads")
+	}
+	var nl *node
+	for _, nd := range c.running() {
+		if nd.log.Leader() {
+			nl = nd
+		}
+	}
+	if err := do(nl.log, app("", "c")); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -10,14 +10,26 @@ import (
 // dedup lookup decided now would be decided on stale state, and a read
 // would miss acknowledged records. So a barrier first, and only then is
 // the Log the leader. Losing is reported at once.
+//
+// A Log that has failed stops taking writes and hands the leadership to
+// another node, so that the cluster goes on taking appends without it.
 func (l *Log) runLeadership() {
 	ch := l.raft.LeaderCh()
+	failed := l.failed
 	for {
 		select {
 		case <-l.stop:
 			return
+		case <-failed:
+			failed = nil // once
+			l.setLeader(false)
+			if l.raft.State() == raft.Leader {
+				if err := l.raft.LeadershipTransfer().Error(); err != nil {
+					l.logger.Warn("handing the leadership away from a failed log", "error", err)
+				}
+			}
 		case won := <-ch:
-			if !won {
+			if !won || l.Err() != nil {
 				l.setLeader(false)
 				continue
 			}
