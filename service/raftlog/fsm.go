@@ -48,6 +48,8 @@ type fsm struct {
 	// state machine unusable.
 	onApply func(e *entry, r *applyResult)
 	onFail  func(error)
+	// restored hears of a received snapshot the state was restored from.
+	restored func(st snapState) error
 }
 
 // outcome is what applying one append request decided.
@@ -255,10 +257,20 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	}}, nil
 }
 
-// Restore replaces the state with the snapshot stream rc (restore.go).
+// Restore replaces the state with the snapshot stream rc (restore.go),
+// then has the received stream it came from cut down to its state.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	return f.restore(rc)
+	st, err := f.restore(rc)
+	if err != nil {
+		return err
+	}
+	if f.restored != nil {
+		if err := f.restored(st); err != nil {
+			f.logger.Warn("restored snapshot kept in full", "raft_index", st.Index, "error", err)
+		}
+	}
+	return nil
 }
 
 // close closes the segment log.

@@ -123,6 +123,7 @@ func (l *Log) open(raftDir string) error {
 	if err != nil {
 		return err
 	}
+	f.restored = snaps.keepStateOnly
 	if err := reconcile(f, snaps); err != nil {
 		return err
 	}

@@ -25,14 +25,19 @@ const (
 // offset; only once it is complete and synced is it swapped in, so that
 // readers are held up for the swap only and a crash leaves one log or the
 // other (finishRestore).
-func (f *fsm) restore(r io.Reader) error {
+func (f *fsm) restore(r io.Reader) (snapState, error) {
 	st, err := readState(r)
 	if err != nil {
-		return err
+		return st, err
 	}
 	if st.Live {
-		return errors.New("restore: the snapshot holds no records (a persisted snapshot, not a stream)")
+		return st, errors.New("restore: the snapshot holds no records (a persisted snapshot, not a stream)")
 	}
+	return st, f.restoreRecords(r, st)
+}
+
+// restoreRecords restores the records of the stream r, whose state is st.
+func (f *fsm) restoreRecords(r io.Reader, st snapState) error {
 	logDir := f.seg.Dir()
 	stage := logDir + ".restore"
 	if err := os.RemoveAll(stage); err != nil {

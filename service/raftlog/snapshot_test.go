@@ -51,6 +51,8 @@ func TestWipedFollowerInstall(t *testing.T) {
 	if idx, err := readApplied(f.cfg.Dir); err != nil || idx == 0 || f.log.fsm.applied < idx {
 		t.Fatalf("applied file %d (%v), fsm applied %d: the follower was not restored from a snapshot", idx, err, f.log.fsm.applied)
 	}
+	// Once restored, the install is cut down to its state.
+	checkMetadataOnly(t, f.cfg.Dir)
 	// The restored follower takes its part: appends go on and reach it.
 	c.mustDo(app("id-3", "again")) // a duplicate, decided alike
 	c.mustDo(app("", "last"))

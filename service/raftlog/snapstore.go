@@ -177,6 +177,32 @@ func (s *snapStore) state(id string) (snapState, error) {
 	return readState(f)
 }
 
+// keepStateOnly replaces the stream of each received snapshot at st's
+// Raft index, whose records the log now holds, with its state, marked
+// live: a received install costs a full copy on disk only until it has
+// been restored.
+func (s *snapStore) keepStateOnly(st snapState) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	metas, err := s.list()
+	if err != nil {
+		return err
+	}
+	st.Live = true
+	for _, m := range metas {
+		if m.Index != st.Index {
+			continue
+		}
+		if cur, err := s.state(m.ID); err != nil || cur.Live {
+			continue
+		}
+		if err := writeFileAtomic(filepath.Join(s.dir, m.ID), stateFile, st.encode()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // reap deletes all but the retain newest snapshots.
 func (s *snapStore) reap() error {
 	metas, err := s.list()
