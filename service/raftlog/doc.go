@@ -54,4 +54,22 @@
 //
 // Close shuts Raft down and closes the transport, raft-wal and the
 // segment log; every goroutine of the Log has returned when it does.
+//
+// # Source files
+//
+//	config.go      Config, its defaults and checks, ParsePeers
+//	start.go       Open: the state machine, raft-wal, the transport, bootstrap; Close's release
+//	log.go         the Log type and the service.Log methods
+//	propose.go     the group commit: queue, proposer, waiter, delivery of commits
+//	leader.go      leadership: barrier after winning, Leader, LeaderChanged
+//	entry.go       the entry format and the IndexHeader stamp
+//	fsm.go         the state machine's Apply and Snapshot
+//	open.go        opening the state machine: how far it got, from the log's tail
+//	ids.go         rebuilding the dedup table from the log's tail
+//	files.go       the applied file, atomic writes, finishing an interrupted restore
+//	snapshot.go    the snapshot state and its encoding, Persist
+//	snapstore.go   the raft.SnapshotStore: metadata only, or a received stream
+//	livestream.go  streaming a snapshot from the live log, and its length
+//	restore.go     restoring from a stream into a staged log, swapped in whole
+//	hclog.go       hclog.Logger on slog, for Raft and raft-wal
 package raftlog
