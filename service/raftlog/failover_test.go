@@ -120,3 +120,22 @@ func TestLeaderFailover(t *testing.T) {
 	c.converged(want)
 	w.check(t)
 }
+
+// TestFiveNodesLoseTwo: a cluster of five goes on taking appends with two
+// nodes down, the leader among them.
+func TestFiveNodesLoseTwo(t *testing.T) {
+	c := newCluster(t, 5, nil)
+	c.mustDo(app("", "before"))
+	ld := c.leader()
+	c.stop(ld)
+	for _, nd := range c.nodes {
+		if nd.log != nil {
+			c.stop(nd)
+			break
+		}
+	}
+	for i := range 5 {
+		c.mustDo(app(fmt.Sprintf("two-down-%d", i), "v"))
+	}
+	c.converged(6)
+}
