@@ -1,8 +1,13 @@
 package raftlog
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
+	"strings"
 	"testing"
+
+	"github.com/hashicorp/go-hclog"
 )
 
 func TestParsePeers(t *testing.T) {
@@ -40,5 +45,27 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if _, err := Open(Config{}); !errors.Is(err, ErrConfig) {
 		t.Fatalf("Open of the zero Config: %v", err)
+	}
+}
+
+// TestHCLogAdapter: Raft's logs reach the slog logger with their
+// component and arguments, and levels below the adapter's are dropped.
+func TestHCLogAdapter(t *testing.T) {
+	var buf bytes.Buffer
+	l := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h := newHCLog(l, "raft").Named("wal").With("k", "v")
+	h.Info("hello", "n", 1)
+	h.Debug("dropped")
+	h.SetLevel(hclog.Debug)
+	h.Debug("kept")
+	h.StandardLogger(nil).Print("std line")
+	out := buf.String()
+	for _, want := range []string{"msg=hello component=raft.wal k=v n=1", "msg=kept", `msg="std line"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "dropped") {
+		t.Errorf("a debug log passed the info level:\n%s", out)
 	}
 }

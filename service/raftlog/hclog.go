@@ -2,7 +2,6 @@ package raftlog
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log"
 	"log/slog"
@@ -129,7 +128,7 @@ func (h *hclogAdapter) StandardLogger(opts *hclog.StandardLoggerOptions) *log.Lo
 // StandardWriter returns a writer that logs each write at info level.
 func (h *hclogAdapter) StandardWriter(*hclog.StandardLoggerOptions) io.Writer {
 	return writerFunc(func(p []byte) (int, error) {
-		h.Info(fmt.Sprintf("%s", trimNewline(p)))
+		h.Info(string(trimNewline(p)))
 		return len(p), nil
 	})
 }
