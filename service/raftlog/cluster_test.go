@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/evlog/evlog/service"
+
+	"github.com/evlog/evlog/messages"
 )
 
 // TestReplicates: appends through the leader commit on all three nodes at
@@ -135,5 +137,46 @@ func TestFailedLeaderStepsDown(t *testing.T) {
 	}
 	if err := do(nl.log, app("", "c")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestOffsetAtTimeOnEveryNode: the leader's timestamps travel in the
+// entries, so every replica finds the same record for the same time.
+func TestOffsetAtTimeOnEveryNode(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	ld := c.leader()
+	for i := range 5 {
+		if err := do(ld.log, app("", fmt.Sprintf("t%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.converged(5)
+	var stamps []int64
+	for off := range uint64(5) {
+		b, err := ld.log.ReadRawBatch(off, 1, 1<<20, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r messages.Record
+		if err := messages.UnmarshalRecord(b.Records, &r); err != nil {
+			t.Fatal(err)
+		}
+		stamps = append(stamps, r.Timestamp)
+	}
+	for _, nd := range c.running() {
+		for i, ts := range stamps {
+			off, err := nd.log.OffsetAtTime(ts)
+			// Records of one moment share its stamp: the first of them.
+			want := uint64(i)
+			for want > 0 && stamps[want-1] == ts {
+				want--
+			}
+			if err != nil || off != want {
+				t.Fatalf("%s: OffsetAtTime(%d) = %d, %v; want %d", nd.cfg.NodeID, ts, off, err, want)
+			}
+		}
+		if off, err := nd.log.OffsetAtTime(stamps[4] + 1); err != nil || off != 5 {
+			t.Fatalf("%s: a time after the last record: %d, %v; want the next offset 5", nd.cfg.NodeID, off, err)
+		}
 	}
 }

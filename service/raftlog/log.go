@@ -151,6 +151,21 @@ func (l *Log) ReadRawBatch(offset uint64, maxRecords, maxBytes int, dst []byte) 
 	return b, translate(err)
 }
 
+// OffsetAtTime finds the first applied record at or after ts, in unix
+// nanoseconds, through the segment log's time index. The segment log under
+// the state machine holds committed records only, so no uncommitted record
+// can be found; timestamps are the leaders', carried in the entries, and
+// never go back.
+func (l *Log) OffsetAtTime(ts int64) (uint64, error) {
+	var off uint64
+	err := l.fsm.read(func(seg *segment.Log) error {
+		var err error
+		off, err = seg.OffsetAtTime(ts)
+		return err
+	})
+	return off, translate(err)
+}
+
 // TruncateFront replicates a truncation and returns the lowest offset
 // left once it has applied on this node, the leader.
 func (l *Log) TruncateFront(lowest uint64) (uint64, error) {
