@@ -114,7 +114,7 @@ func TestFailedLeaderStepsDown(t *testing.T) {
 	c := newCluster(t, 3, nil)
 	c.mustDo(app("", "a"))
 	old := c.leader()
-	old.log.fail(errors.New("fdatasync: input/output error"))
+	old.log.failure.Fail(errors.New("fdatasync: input/output error"))
 	if err := old.log.Append(app("", "b")); !errors.Is(err, service.ErrLogFailed) {
 		t.Fatalf("append on the failed log: %v", err)
 	}

@@ -197,7 +197,7 @@ func (f *fsm) appendFailed(r *applyResult, before uint64, err error) {
 func (f *fsm) applyTruncate(index uint64, e *entry) *applyResult {
 	r := &applyResult{}
 	if err := f.seg.TruncateFront(e.Lowest); err != nil {
-		r.err = translate(err)
+		r.err = service.SegmentError(err)
 		if !errors.Is(err, segment.ErrOffsetOutOfRange) {
 			f.onFail(fmt.Errorf("%w: truncate: %w", service.ErrLogFailed, err))
 		}
@@ -250,7 +250,7 @@ func (f *fsm) read(fn func(*segment.Log) error) error {
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	low, err := f.seg.LowestOffset()
 	if err != nil {
-		return nil, translate(err)
+		return nil, service.SegmentError(err)
 	}
 	return &fsmSnapshot{f: f, st: snapState{
 		Next: f.seg.NextOffset(), Lowest: low, LastTS: f.lastTS, Live: true,
@@ -282,21 +282,5 @@ func (f *fsm) close() error {
 	}
 	err := f.seg.Close()
 	f.seg = nil
-	return err
-}
-
-// translate wraps an error of the segment log in the sentinel that gives
-// its wire code.
-func translate(err error) error {
-	switch {
-	case errors.Is(err, segment.ErrFailed):
-		return fmt.Errorf("%w: %w", service.ErrLogFailed, err)
-	case errors.Is(err, segment.ErrRecordTooLarge):
-		return fmt.Errorf("%w: %w", service.ErrTooLarge, err)
-	case errors.Is(err, segment.ErrOffsetOutOfRange):
-		return fmt.Errorf("%w: %w", service.ErrOffsetOutOfRange, err)
-	case errors.Is(err, segment.ErrClosed):
-		return fmt.Errorf("%w: %w", service.ErrUnavailable, err)
-	}
 	return err
 }

@@ -15,7 +15,7 @@ import (
 // another node, so that the cluster goes on taking appends without it.
 func (l *Log) runLeadership() {
 	ch := l.raft.LeaderCh()
-	failed := l.failed
+	failed := l.failure.Failed()
 	for {
 		select {
 		case <-l.stop:

@@ -54,9 +54,7 @@ type Log struct {
 	leaderMu      sync.Mutex
 	leaderChanged chan struct{}
 
-	failOnce sync.Once
-	failed   chan struct{}
-	failErr  error // set before failed is closed
+	failure *service.Failure
 
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -148,7 +146,7 @@ func (l *Log) ReadRawBatch(offset uint64, maxRecords, maxBytes int, dst []byte) 
 		b, err = seg.ReadRawBatch(offset, maxRecords, maxBytes, dst)
 		return err
 	})
-	return b, translate(err)
+	return b, service.SegmentError(err)
 }
 
 // OffsetAtTime finds the first applied record at or after ts, in unix
@@ -163,7 +161,7 @@ func (l *Log) OffsetAtTime(ts int64) (uint64, error) {
 		off, err = seg.OffsetAtTime(ts)
 		return err
 	})
-	return off, translate(err)
+	return off, service.SegmentError(err)
 }
 
 // TruncateFront replicates a truncation and returns the lowest offset
@@ -232,26 +230,7 @@ func (l *Log) ID() [16]byte {
 }
 
 // Failed is closed once the Log has failed; Err then says why.
-func (l *Log) Failed() <-chan struct{} { return l.failed }
+func (l *Log) Failed() <-chan struct{} { return l.failure.Failed() }
 
 // Err returns the failure that closed Failed, or nil.
-func (l *Log) Err() error {
-	select {
-	case <-l.failed:
-		return l.failErr
-	default:
-		return nil
-	}
-}
-
-// fail makes err, wrapped in ErrLogFailed, the Log's sticky failure.
-func (l *Log) fail(err error) {
-	l.failOnce.Do(func() {
-		if !errors.Is(err, service.ErrLogFailed) {
-			err = fmt.Errorf("%w: %w", service.ErrLogFailed, err)
-		}
-		l.failErr = err
-		close(l.failed)
-		l.logger.Error("replicated log refuses appends from now on", "error", err)
-	})
-}
+func (l *Log) Err() error { return l.failure.Err() }

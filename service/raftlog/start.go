@@ -37,11 +37,12 @@ func Open(cfg Config) (*Log, error) {
 	if err := os.MkdirAll(raftDir, 0o755); err != nil {
 		return nil, fmt.Errorf("open: %w", err)
 	}
+	logger := cfg.Logger.With("node", cfg.NodeID)
 	l := &Log{
-		cfg: cfg, logger: cfg.Logger.With("node", cfg.NodeID),
+		cfg: cfg, logger: logger,
 		pending: make(map[uint64][]*service.Append), sem: make(chan struct{}, cfg.MaxInFlight),
 		waitq: make(chan proposal, cfg.MaxInFlight), leaderChanged: make(chan struct{}),
-		failed: make(chan struct{}), stop: make(chan struct{}),
+		failure: service.NewFailure(logger, "replicated log refuses appends from now on"), stop: make(chan struct{}),
 	}
 	l.cond = sync.NewCond(&l.mu)
 	var b [8]byte
@@ -66,7 +67,7 @@ func (l *Log) open(raftDir string) error {
 		return err
 	}
 	l.fsm = f
-	f.onApply, f.onFail = l.onApply, l.fail
+	f.onApply, f.onFail = l.onApply, l.failure.Fail
 	snaps, err := newSnapStore(filepath.Join(raftDir, "snap"), retainSnapshots, f.openLive)
 	if err != nil {
 		return err
