@@ -40,8 +40,16 @@ const (
 	DefaultMaxEntryBytes = 4 << 20
 )
 
-// ErrConfig is returned by Open for a Config it cannot run with.
-var ErrConfig = errors.New("invalid raftlog config")
+var (
+	// ErrConfig is returned by Open for a Config it cannot run with.
+	ErrConfig = errors.New("invalid raftlog config")
+	// ErrInsecureTransport is returned by Open, wrapped with ErrConfig,
+	// for a Config that would serve Raft in the clear on an address
+	// other hosts can reach: Raft's RPCs carry every record, and an
+	// unauthenticated peer could vote and append.
+	ErrInsecureTransport = errors.New("raft transport without TLS on a non-loopback address " +
+		"(set TLSCertFile, TLSKeyFile and TLSCAFile, or AllowInsecureTransport)")
+)
 
 // Peer is a member of the cluster: its Raft server id and the address
 // its Raft transport is reached at.
@@ -71,6 +79,23 @@ type Config struct {
 	// AdvertiseAddr is the address other nodes reach this one at, when
 	// it differs from BindAddr (a wildcard bind, NAT).
 	AdvertiseAddr string
+	// TLSCertFile, TLSKeyFile and TLSCAFile are PEM files: this node's
+	// certificate (chain) and its private key, and the CA certificates
+	// that sign every node's. Set all three or none. Set, the transport
+	// is mutual TLS (TLS 1.2 at least): a node accepts a connection only
+	// from a peer whose certificate the CA signed, and dials a peer only
+	// if its certificate the CA signed names the address dialled (an IP
+	// or DNS subject alternative name), so each node's certificate must
+	// name the address the others reach it at and be valid for both
+	// server and client authentication. Unset, Raft runs on plain TCP.
+	TLSCertFile string
+	TLSKeyFile  string
+	TLSCAFile   string
+	// AllowInsecureTransport permits plain TCP on a BindAddr that is not
+	// loopback (127.0.0.0/8, ::1, localhost), which validation refuses
+	// otherwise with ErrInsecureTransport. It does not turn TLS off when
+	// the TLS files are set.
+	AllowInsecureTransport bool
 	// Peers is the initial cluster, this node included, the same list
 	// on every node. It bootstraps Raft when the node has no Raft state
 	// yet and is ignored otherwise. Empty: never bootstrap (the node
@@ -141,9 +166,51 @@ func (c Config) validate() error {
 	case c.LeaderLeaseTimeout > c.HeartbeatTimeout:
 		return fmt.Errorf("%w: leader lease timeout %v above the heartbeat timeout %v", ErrConfig, c.LeaderLeaseTimeout, c.HeartbeatTimeout)
 	}
-	if _, _, err := net.SplitHostPort(c.BindAddr); err != nil {
+	host, _, err := net.SplitHostPort(c.BindAddr)
+	if err != nil {
 		return fmt.Errorf("%w: raft bind address: %w", ErrConfig, err)
 	}
+	if err := c.validateTransport(host); err != nil {
+		return err
+	}
+	return c.validatePeers()
+}
+
+// validateTransport checks that the TLS files come together, and that
+// Raft is served in the clear only where no other host can reach it,
+// unless AllowInsecureTransport says so.
+func (c Config) validateTransport(bindHost string) error {
+	files := map[string]string{"TLSCertFile": c.TLSCertFile, "TLSKeyFile": c.TLSKeyFile, "TLSCAFile": c.TLSCAFile}
+	var missing []string
+	for _, name := range []string{"TLSCertFile", "TLSKeyFile", "TLSCAFile"} {
+		if files[name] == "" {
+			missing = append(missing, name)
+		}
+	}
+	switch {
+	case len(missing) == 0:
+		return nil
+	case len(missing) < len(files):
+		return fmt.Errorf("%w: TLSCertFile, TLSKeyFile and TLSCAFile go together: %s not set", ErrConfig, strings.Join(missing, ", "))
+	case !c.AllowInsecureTransport && !isLoopback(bindHost):
+		return fmt.Errorf("%w: %w: raft bind address %q", ErrConfig, ErrInsecureTransport, c.BindAddr)
+	}
+	return nil
+}
+
+// isLoopback reports whether host, the host of a bind address, only
+// listens for this machine. An empty host or a wildcard listens on
+// every interface; any other name may resolve to anything.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// validatePeers checks the bootstrap peer list, if any.
+func (c Config) validatePeers() error {
 	if len(c.Peers) == 0 {
 		return nil
 	}

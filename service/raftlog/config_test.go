@@ -69,3 +69,50 @@ func TestHCLogAdapter(t *testing.T) {
 		t.Errorf("a debug log passed the info level:\n%s", out)
 	}
 }
+
+// TestConfigTransport: plain TCP is refused on an address other hosts
+// can reach, unless AllowInsecureTransport says so; the TLS files go
+// together.
+func TestConfigTransport(t *testing.T) {
+	tls := func(c *Config) { c.TLSCertFile, c.TLSKeyFile, c.TLSCAFile = "c.pem", "k.pem", "ca.pem" }
+	cases := []struct {
+		name  string
+		bind  string
+		tweak func(*Config)
+		want  error // nil: valid
+	}{
+		{"loopback v4", "127.0.0.1:7000", nil, nil},
+		{"loopback v4 range", "127.8.9.10:7000", nil, nil},
+		{"loopback v6", "[::1]:7000", nil, nil},
+		{"localhost", "LocalHost:7000", nil, nil},
+		{"wildcard v4", "0.0.0.0:7000", nil, ErrInsecureTransport},
+		{"wildcard v6", "[::]:7000", nil, ErrInsecureTransport},
+		{"empty host", ":7000", nil, ErrInsecureTransport},
+		{"private address", "10.0.0.1:7000", nil, ErrInsecureTransport},
+		{"host name", "evlog-0.internal:7000", nil, ErrInsecureTransport},
+		{"allowed insecure", "0.0.0.0:7000", func(c *Config) { c.AllowInsecureTransport = true }, nil},
+		{"TLS", "10.0.0.1:7000", tls, nil},
+		{"TLS and allowed insecure", "10.0.0.1:7000", func(c *Config) { tls(c); c.AllowInsecureTransport = true }, nil},
+		{"TLS without CA", "127.0.0.1:7000", func(c *Config) { tls(c); c.TLSCAFile = "" }, ErrConfig},
+		{"TLS without key, allowed insecure", "10.0.0.1:7000", func(c *Config) { tls(c); c.TLSKeyFile = ""; c.AllowInsecureTransport = true }, ErrConfig},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Config{NodeID: "a", Dir: "d", BindAddr: tc.bind}.withDefaults()
+			if tc.tweak != nil {
+				tc.tweak(&c)
+			}
+			err := c.validate()
+			switch {
+			case tc.want == nil && err != nil:
+				t.Fatalf("validate: %v, want valid", err)
+			case tc.want != nil && !errors.Is(err, tc.want):
+				t.Fatalf("validate: %v, want %v", err, tc.want)
+			case tc.want == ErrInsecureTransport && !errors.Is(err, ErrConfig):
+				t.Fatalf("validate: %v, want it to be an ErrConfig too", err)
+			case tc.want == ErrConfig && errors.Is(err, ErrInsecureTransport):
+				t.Fatalf("validate: %v: a partial TLS setting is not a missing one", err)
+			}
+		})
+	}
+}

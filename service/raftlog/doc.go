@@ -52,6 +52,15 @@
 // date by the leader, from Raft's log or by a snapshot install. Changing
 // the membership is not supported yet.
 //
+// # Transport
+//
+// With Config.TLSCertFile, TLSKeyFile and TLSCAFile set, Raft's transport
+// is mutual TLS: a node accepts and dials only peers holding a
+// certificate from that CA, and a dialled peer's certificate must name
+// the address dialled. Without them it is plain TCP, which Config
+// validation refuses (ErrInsecureTransport) on a bind address that is not
+// loopback, unless Config.AllowInsecureTransport is set.
+//
 // Close shuts Raft down and closes the transport, raft-wal and the
 // segment log; every goroutine of the Log has returned when it does.
 //
@@ -59,6 +68,8 @@
 //
 //	config.go      Config, its defaults and checks, ParsePeers
 //	start.go       Open: the state machine, raft-wal, the transport, bootstrap; Close's release
+//	transport.go   the Raft transport: plain TCP, or the mutual TLS stream layer
+//	tls.go         the TLS configuration of the transport, from Config's PEM files
 //	log.go         the Log type and the service.Log methods
 //	propose.go     the group commit: queue, proposer, waiter, delivery of commits
 //	leader.go      leadership: barrier after winning, Leader, LeaderChanged

@@ -6,11 +6,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
 
 	"github.com/hashicorp/raft"
 	wal "github.com/hashicorp/raft-wal"
@@ -87,14 +85,8 @@ func (l *Log) open(raftDir string) error {
 		wal.WithMetricsCollector(l.walM), wal.WithMetaStore(l.walMeta), wal.WithSegmentSize(segBytes)); err != nil {
 		return fmt.Errorf("open raft-wal: %w", err)
 	}
-	var adv net.Addr
-	if cfg.AdvertiseAddr != "" {
-		if adv, err = net.ResolveTCPAddr("tcp", cfg.AdvertiseAddr); err != nil {
-			return fmt.Errorf("%w: raft advertise address: %w", ErrConfig, err)
-		}
-	}
-	if l.trans, err = raft.NewTCPTransportWithLogger(cfg.BindAddr, adv, 3, 10*time.Second, hl.Named("transport")); err != nil {
-		return fmt.Errorf("raft transport: %w", err)
+	if l.trans, err = newTransport(cfg, hl.Named("transport")); err != nil {
+		return err
 	}
 	rc := l.raftConfig(hl)
 	if len(cfg.Peers) > 0 {
