@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // TestWipedFollowerInstall: a follower whose directory was wiped comes
@@ -15,7 +16,6 @@ func TestWipedFollowerInstall(t *testing.T) {
 	c := newCluster(t, 3, func(cfg *Config) {
 		cfg.TrailingLogs = 2
 		cfg.SnapshotThreshold = 1 << 30 // only the snapshots the test takes
-		cfg.WALSegmentBytes = 4 << 10   // so that compaction deletes files
 		cfg.WALSegmentBytes = 4 << 10   // so that compaction deletes files
 	})
 	for i := range 30 {
@@ -51,8 +51,12 @@ func TestWipedFollowerInstall(t *testing.T) {
 	if idx, err := readApplied(f.cfg.Dir); err != nil || idx == 0 || f.log.fsm.applied < idx {
 		t.Fatalf("applied file %d (%v), fsm applied %d: the follower was not restored from a snapshot", idx, err, f.log.fsm.applied)
 	}
-	// Once restored, the install is cut down to its state.
-	checkMetadataOnly(t, f.cfg.Dir)
+	// Once restored, the install is cut down to its state. The cut comes
+	// after the restored records are visible (a failed swap must still
+	// find the whole stream), so it is waited for, not assumed.
+	waitFor(t, 20*time.Second, "the received install to be cut to its state", func() bool {
+		return metadataOnly(t, f.cfg.Dir) == ""
+	})
 	// The restored follower takes its part: appends go on and reach it.
 	c.mustDo(app("id-3", "again")) // a duplicate, decided alike
 	c.mustDo(app("", "last"))
@@ -63,19 +67,29 @@ func TestWipedFollowerInstall(t *testing.T) {
 // few hundred bytes of metadata.
 func checkMetadataOnly(t *testing.T, dir string) {
 	t.Helper()
+	if why := metadataOnly(t, dir); why != "" {
+		t.Fatal(why)
+	}
+}
+
+// metadataOnly says what is wrong unless every persisted snapshot in dir
+// is a few hundred bytes of metadata, and returns "" if nothing is.
+func metadataOnly(t *testing.T, dir string) string {
+	t.Helper()
 	states, err := filepath.Glob(filepath.Join(dir, "raft", "snap", "*", stateFile))
 	if err != nil || len(states) == 0 {
-		t.Fatalf("no snapshot in %s (%v)", dir, err)
+		return fmt.Sprintf("no snapshot in %s (%v)", dir, err)
 	}
 	for _, s := range states {
 		fi, err := os.Stat(s)
 		if err != nil {
-			t.Fatal(err)
+			return err.Error()
 		}
 		if fi.Size() > 512 {
-			t.Fatalf("snapshot %s is %d bytes: it copies records", s, fi.Size())
+			return fmt.Sprintf("snapshot %s is %d bytes: it copies records", s, fi.Size())
 		}
 	}
+	return ""
 }
 
 // TestRestartKeepsState: a node restarted after a snapshot and more
