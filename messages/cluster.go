@@ -67,9 +67,6 @@ type ClusterMember struct {
 	Error string `msgpack:"error,omitempty" json:"error,omitempty"`
 }
 
-// ClusterStatusSubject is the subject of a ClusterStatus request.
-func ClusterStatusSubject(prefix string) string { return prefix + ".cluster.status" }
-
 // ClusterMemberSubject is the subject on which member id answers about
 // itself.
 func ClusterMemberSubject(prefix, id string) string { return prefix + ".cluster.member." + id }

@@ -124,7 +124,7 @@ func get(t *testing.T, url string) (int, string) {
 
 func clusterStatusOf(t *testing.T, nc *nats.Conn) messages.ClusterStatus {
 	t.Helper()
-	msg, err := nc.Request(messages.ClusterStatusSubject(messages.DefaultPrefix), nil, 5*time.Second)
+	msg, err := nc.Request(messages.NewSubjects(messages.DefaultPrefix).ClusterStatus, nil, 5*time.Second)
 	if err != nil {
 		t.Fatalf("cluster status: %v", err)
 	}

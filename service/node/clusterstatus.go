@@ -18,7 +18,7 @@ import (
 const memberTimeout = time.Second
 
 // clusterStatus answers the cluster status requests of a node of a
-// cluster (messages.ClusterStatusSubject, in the read queue group, and
+// cluster (Subjects.ClusterStatus, in the read queue group, and
 // messages.ClusterMemberSubject for this node alone). It owns the two
 // subscriptions; stop ends them.
 type clusterStatus struct {
@@ -32,7 +32,7 @@ type clusterStatus struct {
 // startClusterStatus subscribes the responders.
 func startClusterStatus(nc *nats.Conn, prefix, queue string, l *raftlog.Log, logger *slog.Logger) (*clusterStatus, error) {
 	c := &clusterStatus{nc: nc, prefix: prefix, log: l, logger: logger}
-	st, err := nc.QueueSubscribe(messages.ClusterStatusSubject(prefix), queue, c.handleStatus)
+	st, err := nc.QueueSubscribe(messages.NewSubjects(prefix).ClusterStatus, queue, c.handleStatus)
 	if err != nil {
 		return nil, fmt.Errorf("subscribe to the cluster status: %w", err)
 	}
