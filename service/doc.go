@@ -80,6 +80,9 @@
 // Only the leader publishes Committed notifications (announce.go), and a
 // new leader continues from the last offset any node announced: around
 // a leader change a range may be announced twice, but none is left out.
+// Each node serves what it has applied; a read beyond that gets 503, not
+// 404, since the node may only be behind the leader: the retry may reach
+// another node, or this one once it has caught up.
 //
 // # Appends and group commit
 //

@@ -54,6 +54,13 @@ func notLeader(ld Leadership) *NotLeaderError {
 	return &NotLeaderError{LeaderID: id, LeaderAddr: addr}
 }
 
+// behind is the error of a read beyond what a node of a cluster has
+// applied. Another node may have applied it already, or this one will
+// shortly: the read is retried (503), where a single node answers 404.
+func behind(off, next uint64) error {
+	return fmt.Errorf("%w: offset %d is beyond %d, the offset this node of the cluster has applied up to; retry", ErrUnavailable, off, next)
+}
+
 // leaderLog is the Log of a cluster node as the handlers see it: a
 // write on a node that is not the leader is refused with a
 // NotLeaderError, before the log is asked or when the log refuses it

@@ -307,3 +307,26 @@ func TestAppendRefusesReservedHeaders(t *testing.T) {
 		}
 	}
 }
+
+func TestClusterReadBeyondApplied(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want int
+	}{
+		{"single node", Config{}, messages.CodeOffsetOutOfRange},
+		{"cluster node", clusterConfig(newFakeLeadership()), messages.CodeUnavailable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			log := newFakeLog()
+			e := startFake(t, tc.cfg, log)
+			log.applyRemote(t, 2)
+			if code, _ := e.request(t, "read", &messages.ReadRequest{Offset: 1}); code != codeOK {
+				t.Fatalf("read of an applied record: %d", code)
+			}
+			if code, _ := e.request(t, "read", &messages.ReadRequest{Offset: 5}); code != tc.want {
+				t.Fatalf("read beyond the applied offset: %d, want %d", code, tc.want)
+			}
+		})
+	}
+}
