@@ -15,7 +15,7 @@ import (
 // record of each batch it applies, the index of the Raft entry the batch
 // came from, so that at open it knows how far it got. It is the Log's to
 // write: an append that sets it is refused.
-const IndexHeader = "Evlog-Raft-Index"
+const IndexHeader = messages.RaftIndexHeader
 
 // Operations of an entry.
 const (
