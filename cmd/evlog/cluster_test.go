@@ -14,6 +14,7 @@ import (
 func TestServeClusterFlags(t *testing.T) {
 	t.Setenv("EVLOG_PEERS", "a=127.0.0.1:7001,b=127.0.0.1:7002,c=127.0.0.1:7003")
 	o, _, err := resolve(t, "--node-id", "a", "--raft-addr", "0.0.0.0:7001", "--raft-advertise", "127.0.0.1:7001",
+		"--raft-tls-cert", "node.pem", "--raft-tls-key", "node.key", "--raft-tls-ca", "ca.pem",
 		"--nats-cluster-listen", "127.0.0.1:6222", "--nats-routes", "nats-route://127.0.0.1:6223")
 	if err != nil {
 		t.Fatal(err)
@@ -22,12 +23,25 @@ func TestServeClusterFlags(t *testing.T) {
 		!strings.HasPrefix(o.Peers, "a=127.0.0.1:7001,") || o.NATSClusterListen != "127.0.0.1:6222" || o.NATSRoutes != "nats-route://127.0.0.1:6223" {
 		t.Fatalf("cluster options: %+v", o)
 	}
+	if o.RaftTLSCertFile != "node.pem" || o.RaftTLSKeyFile != "node.key" || o.RaftTLSCAFile != "ca.pem" {
+		t.Fatalf("raft TLS options: %+v", o)
+	}
+	// A wildcard bind without TLS lets anyone who reaches it join: refused
+	// unless --allow-anonymous.
+	insecure := []string{"--node-id", "a", "--raft-addr", "0.0.0.0:7001"}
+	if _, _, err := resolve(t, insecure...); exitCode(err) != 2 || !strings.Contains(err.Error(), "Raft has no TLS") {
+		t.Fatalf("serve %v: %v, want a usage error about Raft without TLS", insecure, err)
+	}
+	if _, _, err := resolve(t, append(insecure, "--allow-anonymous")...); err != nil {
+		t.Fatalf("serve %v --allow-anonymous: %v", insecure, err)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
 		{[]string{"--raft-addr", "127.0.0.1:7001"}, "--raft-addr needs --node-id"},
 		{[]string{"--node-id", "x", "--raft-addr", "127.0.0.1:7001"}, "--peers does not list this node"},
+		{[]string{"--node-id", "a", "--raft-addr", "0.0.0.0:7001", "--raft-tls-cert", "c.pem"}, "--raft-tls-cert, --raft-tls-key and --raft-tls-ca go together"},
 	} {
 		if _, _, err := resolve(t, tc.args...); err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("serve %v: %v, want a usage error naming %s", tc.args, err, tc.want)

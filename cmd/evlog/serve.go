@@ -83,6 +83,7 @@ type serveFlags struct {
 	serverTLSCA                          *string
 	allowAnonymous                       *bool
 	nodeID, raftAddr, raftAdvertise      *string
+	raftTLSCert, raftTLSKey, raftTLSCA   *string
 	peers                                *string
 	natsClusterListen, natsRoutes        *string
 	metricsAddr                          *string
@@ -131,6 +132,9 @@ func addServeFlags(fs *flag.FlagSet) *serveFlags {
 		nodeID:            fs.String("node-id", "", "id of this node in a cluster (letters, digits, - and _); empty runs a single node"),
 		raftAddr:          fs.String("raft-addr", "", "host:port Raft listens on, for a node of a cluster"),
 		raftAdvertise:     fs.String("raft-advertise", "", "host:port the other nodes reach Raft at, when it differs from --raft-addr"),
+		raftTLSCert:       fs.String("raft-tls-cert", "", "PEM certificate `file` of this node for Raft's mutual TLS; it must name the address the other nodes dial and allow server and client use"),
+		raftTLSKey:        fs.String("raft-tls-key", "", "PEM key `file` of --raft-tls-cert"),
+		raftTLSCA:         fs.String("raft-tls-ca", "", "PEM CA `file` that signs every node's Raft certificate; peers without one are refused"),
 		peers:             fs.String("peers", "", "the initial cluster, ID=HOST:PORT,... (Raft addresses, this node included, the same on every node); ignored once Raft state exists"),
 		natsClusterListen: fs.String("nats-cluster-listen", "", "host:port on which the embedded NATS server routes to the other nodes' servers"),
 		natsRoutes:        fs.String("nats-routes", "", "the other nodes' embedded NATS servers, nats-route://HOST:PORT,..."),
@@ -197,6 +201,9 @@ func (f *serveFlags) options(stderr io.Writer) (node.Options, error) {
 		NodeID:             *f.nodeID,
 		RaftAddr:           *f.raftAddr,
 		RaftAdvertise:      *f.raftAdvertise,
+		RaftTLSCertFile:    *f.raftTLSCert,
+		RaftTLSKeyFile:     *f.raftTLSKey,
+		RaftTLSCAFile:      *f.raftTLSCA,
 		Peers:              *f.peers,
 		NATSClusterListen:  *f.natsClusterListen,
 		NATSRoutes:         *f.natsRoutes,

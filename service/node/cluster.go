@@ -34,7 +34,9 @@ func (n *node) openRaftLog() error {
 		NodeID: n.o.NodeID, Dir: n.o.Dir, Segment: seg,
 		Dedup:    dedup.Config{Window: n.o.DedupWindow, MaxIDs: n.o.DedupMaxIDs},
 		BindAddr: n.o.RaftAddr, AdvertiseAddr: n.o.RaftAdvertise, Peers: peers,
-		Logger: n.logger.With("component", "raft"),
+		TLSCertFile: n.o.RaftTLSCertFile, TLSKeyFile: n.o.RaftTLSKeyFile, TLSCAFile: n.o.RaftTLSCAFile,
+		AllowInsecureTransport: n.o.AllowAnonymous,
+		Logger:                 n.logger.With("component", "raft"),
 	})
 	if err != nil {
 		return fmt.Errorf("open replicated log: %w", err)

@@ -46,6 +46,9 @@ func (o Options) checkCluster() error {
 			return fmt.Errorf("--raft-advertise %q: %w", o.RaftAdvertise, err)
 		}
 	}
+	if err := o.checkRaftTLS(); err != nil {
+		return err
+	}
 	peers, err := o.peers()
 	if err != nil {
 		return err
@@ -156,4 +159,28 @@ func clusterServerOptions(o Options, opts *server.Options) {
 	}
 	routes, _ := parseRoutes(o.NATSRoutes)
 	opts.Routes = append(opts.Routes, routes...)
+}
+
+// checkRaftTLS refuses a Raft transport that anyone who reaches it could
+// join: TLS files come all together, and without them Raft listens on
+// loopback only, unless --allow-anonymous says otherwise.
+func (o Options) checkRaftTLS() error {
+	set := 0
+	for _, f := range []string{o.RaftTLSCertFile, o.RaftTLSKeyFile, o.RaftTLSCAFile} {
+		if f != "" {
+			set++
+		}
+	}
+	switch {
+	case set != 0 && set != 3:
+		return errors.New("--raft-tls-cert, --raft-tls-key and --raft-tls-ca go together")
+	case set == 3 || o.AllowAnonymous:
+		return nil
+	}
+	host, _, _ := net.SplitHostPort(o.RaftAddr)
+	if !loopback(host) {
+		return fmt.Errorf("--raft-addr %q is reachable from the network and Raft has no TLS: any peer could join and write the log; "+
+			"give --raft-tls-cert, --raft-tls-key and --raft-tls-ca, or --allow-anonymous", o.RaftAddr)
+	}
+	return nil
 }

@@ -128,6 +128,12 @@ type Options struct {
 	// with NodeID. RaftAdvertise (--raft-advertise) is the address the
 	// other nodes reach this one at, when it differs (a wildcard bind).
 	RaftAddr, RaftAdvertise string
+	// RaftTLSCertFile, RaftTLSKeyFile and RaftTLSCAFile (--raft-tls-cert,
+	// --raft-tls-key, --raft-tls-ca), all three or none, give Raft's
+	// transport mutual TLS: this node's certificate and key, and the CA
+	// that signs every node's. Without them Raft may bind to a loopback
+	// address only, unless AllowAnonymous.
+	RaftTLSCertFile, RaftTLSKeyFile, RaftTLSCAFile string
 	// Peers (--peers) is the initial cluster, ID=HOST:PORT,..., this node
 	// included, the same on every node. It bootstraps the cluster when
 	// the node has no Raft state and is ignored once it has. Empty: the

@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/evlog/evlog/segment"
+	"github.com/evlog/evlog/service"
 )
 
 // Member is a member of Raft's configuration.
@@ -73,5 +74,5 @@ func (l *Log) RetentionTarget(p segment.RetentionPolicy, now time.Time) (uint64,
 		lowest, reason, err = seg.RetentionTarget(p, now)
 		return err
 	})
-	return lowest, reason, translate(err)
+	return lowest, reason, service.SegmentError(err)
 }
