@@ -194,6 +194,26 @@ func (c *cluster) mustDo(a *service.Append) {
 	}
 }
 
+// mustRetry appends the records of an append with the id through the
+// leader as a client would: an error whose outcome is unknown (the leader
+// changed while the entry was in flight) is retried with the same id, on
+// whichever node leads then, until one attempt is answered. The id makes
+// the retries safe: the records are in the log once however often they
+// were sent.
+func (c *cluster) mustRetry(id string, values ...string) *service.Append {
+	c.t.Helper()
+	var err error
+	for range 10 {
+		a := app(id, values...)
+		if err = do(c.leader().log, a); err == nil {
+			return a
+		}
+		c.t.Logf("append %s: %v; retrying", id, err)
+	}
+	c.t.Fatalf("append %s: %v after 10 attempts", id, err)
+	return nil
+}
+
 // raw returns the stored bytes of every record l holds.
 func raw(t *testing.T, l *Log) []byte {
 	t.Helper()
