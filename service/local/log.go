@@ -41,8 +41,7 @@ type Log struct {
 	ids *dedup.Table
 
 	// fn receives the commits; nil before Attach and after Detach.
-	fn       atomic.Pointer[service.CommitFunc]
-	attached bool // under mu
+	receiver service.Receiver
 
 	// committed is the offset after the last committed record. Only
 	// commit advances it.
@@ -95,17 +94,10 @@ func New(l *segment.Log, cfg Config) (*Log, error) {
 func (l *Log) Attach(fn service.CommitFunc) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	switch {
-	case l.closed:
+	if l.closed {
 		return fmt.Errorf("%w: log is closed", service.ErrUnavailable)
-	case l.attached:
-		return errors.New("log already attached")
-	case fn == nil:
-		return errors.New("attach: nil CommitFunc")
 	}
-	l.attached = true
-	l.fn.Store(&fn)
-	return nil
+	return l.receiver.Attach(fn)
 }
 
 // Detach waits for the committer to deliver what is queued, then delivers
@@ -115,7 +107,7 @@ func (l *Log) Detach() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.c.drain()
-	l.fn.Store(nil)
+	l.receiver.Detach()
 }
 
 // Append writes a's records and queues them for the committer, or, under
@@ -255,9 +247,7 @@ func committedRange(batch []*service.Append) (service.Commit, bool) {
 }
 
 func (l *Log) deliver(c service.Commit) {
-	if fn := l.fn.Load(); fn != nil {
-		(*fn)(c)
-	}
+	l.receiver.Deliver(c)
 }
 
 // CommittedOffset returns the offset after the last committed record.

@@ -40,15 +40,14 @@ type Log struct {
 	pending     map[uint64][]*service.Append // proposed, by seq
 	seq         uint64
 	outstanding int // accepted and not yet delivered
-	attached    bool
 	closed      bool
 
 	sem   chan struct{} // an in-flight slot per proposal
 	waitq chan proposal // from the proposer to the waiter, in order
 
-	// deliverMu makes deliveries one at a time; fn receives them.
+	// deliverMu makes deliveries one at a time; receiver gets them.
 	deliverMu sync.Mutex
-	fn        atomic.Pointer[service.CommitFunc]
+	receiver  service.Receiver
 
 	leader        atomic.Bool
 	leaderMu      sync.Mutex
@@ -71,17 +70,10 @@ func (l *Log) Addr() string { return string(l.trans.LocalAddr()) }
 func (l *Log) Attach(fn service.CommitFunc) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	switch {
-	case l.closed:
+	if l.closed {
 		return fmt.Errorf("%w: log is closed", service.ErrUnavailable)
-	case l.attached:
-		return errors.New("log already attached")
-	case fn == nil:
-		return errors.New("attach: nil CommitFunc")
 	}
-	l.attached = true
-	l.fn.Store(&fn)
-	return nil
+	return l.receiver.Attach(fn)
 }
 
 // Detach waits until every accepted append has been delivered, then
@@ -93,7 +85,7 @@ func (l *Log) Detach() {
 	}
 	l.mu.Unlock()
 	l.deliverMu.Lock()
-	l.fn.Store(nil)
+	l.receiver.Detach()
 	l.deliverMu.Unlock()
 }
 

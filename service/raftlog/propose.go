@@ -192,9 +192,7 @@ func (l *Log) onApply(e *entry, r *applyResult) {
 func (l *Log) deliver(c service.Commit) {
 	l.deliverMu.Lock()
 	defer l.deliverMu.Unlock()
-	if fn := l.fn.Load(); fn != nil {
-		(*fn)(c)
-	}
+	l.receiver.Deliver(c)
 }
 
 // delivered counts n accepted appends as delivered, for Detach.
