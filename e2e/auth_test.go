@@ -245,6 +245,7 @@ func TestExternalNATSTLS(t *testing.T) {
 type testPKI struct {
 	caFile, clientCert, clientKey string
 	serverCert, serverKey         string
+	nodeCert, nodeKey             string // for both ends of a connection: a Raft peer
 	serverTLS                     *tls.Config
 }
 
@@ -276,7 +277,7 @@ func newTestPKI(t *testing.T) testPKI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	issue := func(serial int64, usage x509.ExtKeyUsage) ([]byte, *ecdsa.PrivateKey) {
+	issue := func(serial int64, usage ...x509.ExtKeyUsage) ([]byte, *ecdsa.PrivateKey) {
 		k := key()
 		tmpl := &x509.Certificate{
 			SerialNumber: big.NewInt(serial),
@@ -284,7 +285,7 @@ func newTestPKI(t *testing.T) testPKI {
 			NotBefore:    time.Now().Add(-time.Hour),
 			NotAfter:     time.Now().Add(time.Hour),
 			KeyUsage:     x509.KeyUsageDigitalSignature,
-			ExtKeyUsage:  []x509.ExtKeyUsage{usage},
+			ExtKeyUsage:  usage,
 			IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
 		}
 		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &k.PublicKey, caKey)
@@ -310,6 +311,7 @@ func newTestPKI(t *testing.T) testPKI {
 
 	srvDER, srvKey := issue(2, x509.ExtKeyUsageServerAuth)
 	cliDER, cliKey := issue(3, x509.ExtKeyUsageClientAuth)
+	nodeDER, nodeKey := issue(4, x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth)
 	pool := x509.NewCertPool()
 	pool.AddCert(ca)
 	return testPKI{
@@ -318,6 +320,8 @@ func newTestPKI(t *testing.T) testPKI {
 		clientKey:  write("client-key.pem", "EC PRIVATE KEY", keyDER(cliKey)),
 		serverCert: write("server.pem", "CERTIFICATE", srvDER),
 		serverKey:  write("server-key.pem", "EC PRIVATE KEY", keyDER(srvKey)),
+		nodeCert:   write("node.pem", "CERTIFICATE", nodeDER),
+		nodeKey:    write("node-key.pem", "EC PRIVATE KEY", keyDER(nodeKey)),
 		serverTLS: &tls.Config{
 			Certificates: []tls.Certificate{{Certificate: [][]byte{srvDER}, PrivateKey: srvKey}},
 			ClientCAs:    pool,

@@ -30,6 +30,7 @@ type binaryCluster struct {
 // clusterProc is one node of a binaryCluster, running or not.
 type clusterProc struct {
 	id, dir, raftAddr string
+	extra             []string // more flags for its `evlog serve`
 	cmd               *exec.Cmd
 	stderr            *servicetest.Buffer
 	done              chan error // nil when the node is not running
@@ -37,10 +38,17 @@ type clusterProc struct {
 
 func newBinaryCluster(tb testing.TB, bin, url string, n int) *binaryCluster {
 	tb.Helper()
+	return newBinaryClusterWith(tb, bin, url, n, nil)
+}
+
+// newBinaryClusterWith is newBinaryCluster with the extra flags that
+// extra, if not nil, gives each node's `evlog serve`.
+func newBinaryClusterWith(tb testing.TB, bin, url string, n int, extra []string) *binaryCluster {
+	tb.Helper()
 	bc := &binaryCluster{tb: tb, bin: bin, url: url}
 	var peers []string
 	for i := range n {
-		nd := &clusterProc{id: fmt.Sprintf("n%d", i), dir: tb.TempDir(), raftAddr: fmt.Sprintf("127.0.0.1:%d", freePort(tb))}
+		nd := &clusterProc{id: fmt.Sprintf("n%d", i), dir: tb.TempDir(), raftAddr: fmt.Sprintf("127.0.0.1:%d", freePort(tb)), extra: extra}
 		bc.nodes = append(bc.nodes, nd)
 		peers = append(peers, nd.id+"="+nd.raftAddr)
 	}
@@ -59,8 +67,9 @@ func newBinaryCluster(tb testing.TB, bin, url string, n int) *binaryCluster {
 // start runs nd's `evlog serve`, on its directory and Raft port.
 func (bc *binaryCluster) start(nd *clusterProc) {
 	bc.tb.Helper()
-	nd.cmd = exec.Command(bc.bin, "serve", "--dir", nd.dir, "--nats-url", bc.url,
-		"--node-id", nd.id, "--raft-addr", nd.raftAddr, "--peers", bc.peers, "--log-level", "warn")
+	args := []string{"serve", "--dir", nd.dir, "--nats-url", bc.url,
+		"--node-id", nd.id, "--raft-addr", nd.raftAddr, "--peers", bc.peers, "--log-level", "warn"}
+	nd.cmd = exec.Command(bc.bin, append(args, nd.extra...)...)
 	nd.stderr = &servicetest.Buffer{}
 	nd.cmd.Stderr = nd.stderr
 	if err := nd.cmd.Start(); err != nil {
@@ -152,6 +161,22 @@ func allUp(st messages.ClusterStatus) bool {
 		}
 	}
 	return true
+}
+
+// allApplied says every member is up and has applied n records, so
+// that a stopped node's directory holds all of them.
+func allApplied(n uint64) func(messages.ClusterStatus) bool {
+	return func(st messages.ClusterStatus) bool {
+		if !allUp(st) {
+			return false
+		}
+		for _, m := range st.Members {
+			if m.AppliedOffset != n {
+				return false
+			}
+		}
+		return true
+	}
 }
 
 // readDir reads the replicated log in a stopped node's directory,

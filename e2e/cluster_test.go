@@ -118,17 +118,7 @@ func TestClusterFailover(t *testing.T) {
 		}
 	}
 	n := uint64(w.acked())
-	st := bc.awaitStatus(c, "every node caught up", func(st messages.ClusterStatus) bool {
-		if !allUp(st) {
-			return false
-		}
-		for _, m := range st.Members {
-			if m.AppliedOffset != n {
-				return false
-			}
-		}
-		return true
-	})
+	st := bc.awaitStatus(c, "every node caught up", allApplied(n))
 	t.Logf("%d records; final status %+v", n, st)
 	waitForLong(t, "the follower to see every record", func() bool { return len(followed()) >= int(n) })
 	stopFollow()
