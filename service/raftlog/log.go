@@ -54,6 +54,9 @@ type Log struct {
 	leaderChanged chan struct{}
 
 	failure *service.Failure
+	// progress is what the leader heard of each follower's log, for the
+	// promotion of non-voters (membership.go).
+	progress *progress
 
 	stop      chan struct{}
 	wg        sync.WaitGroup
