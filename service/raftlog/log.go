@@ -64,7 +64,10 @@ type Log struct {
 	closeErr  error
 }
 
-var _ service.Log = (*Log)(nil)
+var (
+	_ service.Log        = (*Log)(nil)
+	_ service.Membership = (*Log)(nil)
+)
 
 // Addr returns the address the Raft transport listens on.
 func (l *Log) Addr() string { return string(l.trans.LocalAddr()) }

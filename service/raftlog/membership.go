@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/evlog/evlog/messages"
 	"github.com/evlog/evlog/service"
 )
 
@@ -255,4 +256,17 @@ func (t *progressTransport) AppendEntries(id raft.ServerID, target raft.ServerAd
 	}
 	t.progress.record(id, last)
 	return nil
+}
+
+// Members returns the members of Raft's latest configuration.
+func (l *Log) Members() ([]messages.ClusterMember, error) {
+	f := l.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, fmt.Errorf("raft configuration: %w", err)
+	}
+	var ms []messages.ClusterMember
+	for _, s := range f.Configuration().Servers {
+		ms = append(ms, messages.ClusterMember{ID: string(s.ID), Address: string(s.Address), Voter: s.Suffrage == raft.Voter})
+	}
+	return ms, nil
 }
