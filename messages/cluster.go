@@ -1,13 +1,24 @@
 package messages
 
-// A cluster of evlog nodes (evlog serve --node-id) answers two more
-// requests under the prefix, both on the read side, that any node
-// answers:
+// A cluster of evlog nodes (evlog serve --node-id) answers more requests
+// under the prefix. Any node answers the first two, on the read side:
 //
 //	PREFIX.cluster.status       (empty) -> ClusterStatus, gathered by the node that answers
 //	PREFIX.cluster.member.ID    (empty) -> ClusterMember, answered by node ID about itself
 //
 // Their bodies are msgpack, or JSON when the request is (RequestFormat).
+// The leader alone answers the membership changes, whose requests are
+// msgpack only (a JSON request is refused with 400) and whose replies
+// follow the request's format:
+//
+//	PREFIX.cluster.add          ClusterAddRequest      -> ClusterChangeReply
+//	PREFIX.cluster.remove       ClusterRemoveRequest   -> ClusterChangeReply
+//	PREFIX.cluster.transfer     ClusterTransferRequest -> ClusterChangeReply
+//
+// A follower that still gets one answers 503 with LeaderHeader, as for a
+// write; a single node answers 501 (CodeNotCluster); a member id that is
+// not in the cluster gets 404 ("unknown member"), an address that is not
+// host:port 400.
 
 // LeaderHeader is the header of a 503 reply from a node of a cluster that
 // is not the leader: the id of the leader as that node knows it, empty
@@ -65,6 +76,35 @@ type ClusterMember struct {
 	Lag uint64 `msgpack:"lag" json:"lag"`
 	// Error says why an unreachable member is.
 	Error string `msgpack:"error,omitempty" json:"error,omitempty"`
+}
+
+// ClusterAddRequest asks the leader to add node ID, whose Raft transport
+// listens at Address (host:port), as a non-voter. The leader promotes it
+// to a voter once it has caught up with the log.
+type ClusterAddRequest struct {
+	ID      string `msgpack:"id" json:"id"`
+	Address string `msgpack:"address" json:"address"`
+}
+
+// ClusterRemoveRequest asks the leader to remove node ID, which may be
+// the leader itself.
+type ClusterRemoveRequest struct {
+	ID string `msgpack:"id" json:"id"`
+}
+
+// ClusterTransferRequest asks the leader to hand the leadership to voter
+// To, or to the most up-to-date voter when To is empty.
+type ClusterTransferRequest struct {
+	To string `msgpack:"to,omitempty" json:"to,omitempty"`
+}
+
+// ClusterChangeReply answers a membership change once Raft has made it:
+// the members after it, as the node that made it sees them (ID, Address
+// and Voter set), and the leader it knows then, empty when a new one is
+// being elected.
+type ClusterChangeReply struct {
+	Leader  string          `msgpack:"leader" json:"leader"`
+	Members []ClusterMember `msgpack:"members" json:"members"`
 }
 
 // ClusterMemberSubject is the subject on which member id answers about

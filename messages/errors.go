@@ -8,7 +8,9 @@ const (
 	// wrong type, or breaks a rule such as an append without records.
 	CodeBadRequest = 400
 	// CodeOffsetOutOfRange: the offset is below the lowest or beyond the
-	// next offset of the log.
+	// next offset of the log. A cluster operation naming a member that is
+	// not in the cluster gets the same number, with the description
+	// "unknown member".
 	CodeOffsetOutOfRange = 404
 	// CodeConflict: an append's expected offset is not the log's next
 	// offset, which the reply gives in the Evlog-Next-Offset header
@@ -23,6 +25,9 @@ const (
 	// CodeUnavailable: the service is shutting down or cannot take more
 	// work right now; the request may be retried.
 	CodeUnavailable = 503
+	// CodeNotCluster: a cluster operation (add, remove, transfer) sent
+	// to a single node, which has no members to change.
+	CodeNotCluster = 501
 )
 
 // CodeText returns the short description of a code, or "" for an unknown
@@ -41,6 +46,8 @@ func CodeText(code int) string {
 		return "internal error"
 	case CodeUnavailable:
 		return "unavailable"
+	case CodeNotCluster:
+		return "not a cluster"
 	}
 	return ""
 }

@@ -28,6 +28,13 @@ type Subjects struct {
 	// ClusterStatus takes an empty body and answers a ClusterStatus, on
 	// a cluster of nodes only.
 	ClusterStatus string
+	// ClusterAdd, ClusterRemove and ClusterTransfer take a
+	// ClusterAddRequest, a ClusterRemoveRequest and a
+	// ClusterTransferRequest, and answer a ClusterChangeReply, from the
+	// leader of a cluster.
+	ClusterAdd      string
+	ClusterRemove   string
+	ClusterTransfer string
 }
 
 // NewSubjects returns the subjects under prefix, for example "evlog.append"
@@ -42,7 +49,10 @@ func NewSubjects(prefix string) Subjects {
 		Committed: prefix + ".committed",
 		Events:    prefix + ".events",
 
-		ClusterStatus: prefix + ".cluster.status",
+		ClusterStatus:   prefix + ".cluster.status",
+		ClusterAdd:      prefix + ".cluster.add",
+		ClusterRemove:   prefix + ".cluster.remove",
+		ClusterTransfer: prefix + ".cluster.transfer",
 	}
 }
 

@@ -99,6 +99,11 @@ type Config struct {
 	// ReadQueueGroup, so that the nodes share the reads. Default nil: a
 	// single node.
 	Leadership Leadership
+	// Membership, if set with Leadership, lets the leader change the
+	// cluster's members (membership.go). Without it a node of a cluster
+	// does not answer the membership requests; a single node answers
+	// them 501.
+	Membership Membership
 	// ProbeTimeout is how long New waits for another instance to answer
 	// Prefix.info before concluding that the prefix is free. Default 1 s.
 	ProbeTimeout time.Duration
@@ -192,6 +197,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: negative SnapshotAckTimeout %v", ErrConfig, c.SnapshotAckTimeout)
 	case c.ProbeTimeout < 0:
 		return fmt.Errorf("%w: negative ProbeTimeout %v", ErrConfig, c.ProbeTimeout)
+	case c.Membership != nil && c.Leadership == nil:
+		return fmt.Errorf("%w: Membership is for a cluster node and needs Leadership", ErrConfig)
 	case c.Leadership != nil && c.ReadQueueGroup == "":
 		return fmt.Errorf("%w: a cluster node (Leadership set) needs a ReadQueueGroup: every node would answer every read", ErrConfig)
 	case c.ReadQueueGroup != "" && !validQueueGroup(c.ReadQueueGroup):

@@ -48,6 +48,12 @@ var (
 	// failed to sync: the kernel may have dropped the pages it could not
 	// write.
 	ErrSyncFailed = errors.New("log sync failed")
+	// ErrUnknownMember is the error of a cluster operation that names a
+	// node that is not a member of the cluster; it is answered with 404.
+	ErrUnknownMember = errors.New("unknown member")
+	// ErrNotCluster is the error of a cluster operation on a single
+	// node; it is answered with 501.
+	ErrNotCluster = errors.New(messages.CodeText(messages.CodeNotCluster))
 )
 
 // ConflictError refuses an append whose ExpectedOffset is not the log's
@@ -74,7 +80,7 @@ func codeOf(err error) int {
 		return messages.CodeInternal
 	case errors.Is(err, ErrBadRequest):
 		return messages.CodeBadRequest
-	case errors.Is(err, ErrOffsetOutOfRange):
+	case errors.Is(err, ErrOffsetOutOfRange), errors.Is(err, ErrUnknownMember):
 		return messages.CodeOffsetOutOfRange
 	case errors.Is(err, ErrConflict):
 		return messages.CodeConflict
@@ -82,6 +88,18 @@ func codeOf(err error) int {
 		return messages.CodeTooLarge
 	case errors.Is(err, ErrUnavailable):
 		return messages.CodeUnavailable
+	case errors.Is(err, ErrNotCluster):
+		return messages.CodeNotCluster
 	}
 	return messages.CodeInternal
+}
+
+// codeText is the text that the description of err, answered with code,
+// starts with: the code's own, but for an unknown member, whose 404 is
+// not about an offset.
+func codeText(code int, err error) string {
+	if errors.Is(err, ErrUnknownMember) {
+		return ErrUnknownMember.Error()
+	}
+	return messages.CodeText(code)
 }

@@ -195,8 +195,8 @@ func (w *leaderWrites) close() error {
 	return nil
 }
 
-// addWriteService adds a micro service with the write endpoints alone,
-// for the leader of a cluster.
+// addWriteService adds a micro service with the write endpoints and the
+// membership changes, for the leader of a cluster.
 func (s *Service) addWriteService() (micro.Service, error) {
 	ms, err := micro.AddService(s.nc, s.microConfig("write endpoints of the cluster's leader"))
 	if err != nil {
@@ -204,6 +204,11 @@ func (s *Service) addWriteService() (micro.Service, error) {
 	}
 	if err := s.addWrites(ms); err != nil {
 		return nil, errors.Join(err, ms.Stop())
+	}
+	if s.cfg.Membership != nil {
+		if err := s.addMembership(ms); err != nil {
+			return nil, errors.Join(err, ms.Stop())
+		}
 	}
 	if err := s.nc.FlushTimeout(flushTimeout); err != nil {
 		return nil, errors.Join(fmt.Errorf("flush subscriptions: %w", err), ms.Stop())

@@ -2,6 +2,7 @@ package service
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,11 +48,13 @@ func TestServicesPerPrefix(t *testing.T) {
 			t.Fatalf("%s: %d services answered", name, len(infos))
 		}
 		info := infos[0]
-		if info.Name != name || info.Metadata["prefix"] != prefix || len(info.Endpoints) != int(numEndpoints) {
+		if info.Name != name || info.Metadata["prefix"] != prefix || len(info.Endpoints) != int(numEndpoints)+3 {
 			t.Fatalf("%s: %+v", name, info)
 		}
 		for _, ep := range info.Endpoints {
-			if want := prefix + "." + ep.Name; ep.Subject != want {
+			// The membership endpoints, cluster-add and so on, are on
+			// PREFIX.cluster.add.
+			if want := prefix + "." + strings.Replace(ep.Name, "cluster-", "cluster.", 1); ep.Subject != want {
 				t.Fatalf("%s: endpoint %s on %s, want %s", name, ep.Name, ep.Subject, want)
 			}
 		}

@@ -112,7 +112,7 @@ func replyHeader(f messages.Format, damage *segment.DamageError) nats.Header {
 // anything a client sent.
 func describe(code int, err error) string {
 	d := err.Error()
-	if text := messages.CodeText(code); !strings.HasPrefix(d, text) {
+	if text := codeText(code, err); !strings.HasPrefix(d, text) {
 		d = text + ": " + d
 	}
 	return strings.Map(func(r rune) rune {

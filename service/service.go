@@ -154,6 +154,11 @@ func (s *Service) register() error {
 		if err := s.addWrites(ms); err != nil {
 			return err
 		}
+		// A single node answers them, 501, so that an operator who
+		// points the cluster commands at it is told at once.
+		if err := s.addMembership(ms); err != nil {
+			return err
+		}
 	}
 	readQueue := micro.WithEndpointQueueGroupDisabled()
 	if s.cfg.ReadQueueGroup != "" {

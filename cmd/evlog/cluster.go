@@ -24,9 +24,10 @@ member about itself. With --json it prints
 {"leader": "ID", "members": [{"id": ..., "address": ..., "state": ...,
 "voter": ..., "last_index": ..., "applied_offset": ..., "lag": ...}]}.`
 
-// clusterCommand is `evlog cluster`, whose one subcommand is status. The
-// client flags are shared by both, so that they may come before or after
-// "status".
+// clusterCommand is `evlog cluster`: status, the membership changes
+// (clusterchange.go) and the offline recovery (clusterrecover.go). The
+// client flags of status are shared with the parent, so that they may
+// come before or after "status".
 func clusterCommand(stdout io.Writer) *ffcli.Command {
 	sfs := flag.NewFlagSet("evlog cluster status", flag.ContinueOnError)
 	cf := addClientFlags(sfs)
@@ -53,15 +54,17 @@ func clusterCommand(stdout io.Writer) *ffcli.Command {
 			return printClusterStatus(stdout, st)
 		}),
 	}
+	subs := append([]*ffcli.Command{status}, clusterChangeCommands(stdout)...)
+	subs = append(subs, clusterRecoverCommand(stdout))
 	return &ffcli.Command{
 		Name:        "cluster",
-		ShortUsage:  "evlog cluster status [flags]",
-		ShortHelp:   "show the state of a cluster of nodes",
-		LongHelp:    clusterHelp,
+		ShortUsage:  "evlog cluster status|add|remove|transfer-leader|recover [flags]",
+		ShortHelp:   "show and change a cluster of nodes",
+		LongHelp:    clusterHelp + "\n\nThe flags of add, remove, transfer-leader and recover come after their name.",
 		FlagSet:     fs,
-		Subcommands: []*ffcli.Command{status},
+		Subcommands: subs,
 		Exec: func(context.Context, []string) error {
-			return usageError{fmt.Errorf("cluster: give a subcommand: status")}
+			return usageError{fmt.Errorf("cluster: give a subcommand: %s", clusterSubcommands(subs))}
 		},
 	}
 }

@@ -55,4 +55,11 @@ var (
 	// ErrUnavailable: the service is shutting down, overloaded, or not
 	// there at all; the request may be retried.
 	ErrUnavailable = &Error{Code: messages.CodeUnavailable}
+	// ErrNotCluster: a cluster operation reached a single node, which has
+	// no members to change.
+	ErrNotCluster = &Error{Code: messages.CodeNotCluster}
+	// ErrUnknownMember: a cluster operation named a node that is not a
+	// member. It has the code of ErrOffsetOutOfRange, 404, and matches
+	// it: which one it is follows from the call.
+	ErrUnknownMember = &Error{Code: messages.CodeOffsetOutOfRange}
 )

@@ -60,7 +60,7 @@ func readQueueGroup(prefix string) string { return service.ServiceName(prefix) +
 // cluster status responders beside it.
 func (n *node) startClusterService() error {
 	cfg := serviceConfig(n.o, n.reg)
-	cfg.Leadership = n.rlog
+	cfg.Leadership, cfg.Membership = n.rlog, n.rlog
 	cfg.ReadQueueGroup = readQueueGroup(n.o.Prefix)
 	svc, err := service.New(n.nc, n.rlog, cfg)
 	if err != nil {

@@ -49,8 +49,13 @@
 // Open bootstraps a new cluster from Config.Peers, the same list on every
 // node, when the node has no Raft state, and ignores the list otherwise.
 // A node whose directory was wiped comes back empty and is brought up to
-// date by the leader, from Raft's log or by a snapshot install. Changing
-// the membership is not supported yet.
+// date by the leader, from Raft's log or by a snapshot install. A node
+// with no peer list never bootstraps: it waits to be added. On the
+// leader, AddMember adds a node as a non-voter, which the leader promotes
+// to a voter once it has caught up (membership.go); RemoveMember and
+// TransferLeadership change the members and the leader. Recover rewrites
+// a stopped node's membership, offline, after the quorum is lost for
+// good (recover.go).
 //
 // # Transport
 //
@@ -73,6 +78,8 @@
 //	log.go         the Log type and the service.Log methods
 //	propose.go     the group commit: queue, proposer, waiter, delivery of commits
 //	leader.go      leadership: barrier after winning, Leader, LeaderChanged
+//	membership.go  add as non-voter, promotion once caught up, remove, transfer
+//	recover.go     Recover: the offline rewrite of the membership after a lost quorum
 //	entry.go       the entry format and the IndexHeader stamp
 //	fsm.go         the state machine's Apply and Snapshot
 //	open.go        opening the state machine: how far it got, from the log's tail

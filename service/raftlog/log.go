@@ -54,6 +54,9 @@ type Log struct {
 	leaderChanged chan struct{}
 
 	failure *service.Failure
+	// progress is what the leader heard of each follower's log, for the
+	// promotion of non-voters (membership.go).
+	progress *progress
 
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -61,7 +64,10 @@ type Log struct {
 	closeErr  error
 }
 
-var _ service.Log = (*Log)(nil)
+var (
+	_ service.Log        = (*Log)(nil)
+	_ service.Membership = (*Log)(nil)
+)
 
 // Addr returns the address the Raft transport listens on.
 func (l *Log) Addr() string { return string(l.trans.LocalAddr()) }

@@ -35,55 +35,43 @@ func Open(cfg Config) (*Log, error) {
 	if err := os.MkdirAll(raftDir, 0o755); err != nil {
 		return nil, fmt.Errorf("open: %w", err)
 	}
+	l := newLog(cfg)
+	if err := l.open(raftDir); err != nil {
+		return nil, errors.Join(err, l.release())
+	}
+	l.wg.Add(4)
+	go func() { defer l.wg.Done(); l.runProposer() }()
+	go func() { defer l.wg.Done(); l.runWaiter() }()
+	go func() { defer l.wg.Done(); l.runLeadership() }()
+	go func() { defer l.wg.Done(); l.runPromoter() }()
+	return l, nil
+}
+
+// newLog returns a Log of cfg that has opened nothing yet.
+func newLog(cfg Config) *Log {
 	logger := cfg.Logger.With("node", cfg.NodeID)
 	l := &Log{
 		cfg: cfg, logger: logger,
 		pending: make(map[uint64][]*service.Append), sem: make(chan struct{}, cfg.MaxInFlight),
 		waitq: make(chan proposal, cfg.MaxInFlight), leaderChanged: make(chan struct{}),
 		failure: service.NewFailure(logger, "replicated log refuses appends from now on"), stop: make(chan struct{}),
+		progress: newProgress(),
 	}
 	l.cond = sync.NewCond(&l.mu)
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // never fails
 	l.origin = binary.BigEndian.Uint64(b[:])
-	if err := l.open(raftDir); err != nil {
-		return nil, errors.Join(err, l.release())
-	}
-	l.wg.Add(3)
-	go func() { defer l.wg.Done(); l.runProposer() }()
-	go func() { defer l.wg.Done(); l.runWaiter() }()
-	go func() { defer l.wg.Done(); l.runLeadership() }()
-	return l, nil
+	return l
 }
 
-// open opens the state machine, the snapshot store, raft-wal and the
-// transport, bootstraps if it must, and starts Raft.
+// open opens the node's state (openState) and the transport, bootstraps
+// if it must, and starts Raft.
 func (l *Log) open(raftDir string) error {
 	cfg := l.cfg
-	f, err := openFSM(cfg.Dir, cfg.Segment, cfg.Dedup, l.logger)
-	if err != nil {
-		return err
-	}
-	l.fsm = f
-	f.onApply, f.onFail = l.onApply, l.failure.Fail
-	snaps, err := newSnapStore(filepath.Join(raftDir, "snap"), retainSnapshots, f.openLive)
-	if err != nil {
-		return err
-	}
-	f.restored = snaps.keepStateOnly
-	if err := reconcile(f, snaps); err != nil {
-		return err
-	}
 	hl := newHCLog(l.logger, "raft")
-	l.walM = walmetrics.NewAtomicCollector(wal.MetricDefinitions)
-	l.walMeta = &metadb.BoltMetaDB{}
-	if err := os.MkdirAll(filepath.Join(raftDir, "wal"), 0o755); err != nil {
-		return fmt.Errorf("open raft-wal: %w", err)
-	}
-	segBytes := cmp.Or(cfg.WALSegmentBytes, wal.DefaultSegmentSize)
-	if l.wal, err = wal.Open(filepath.Join(raftDir, "wal"), wal.WithLogger(hl.Named("wal")),
-		wal.WithMetricsCollector(l.walM), wal.WithMetaStore(l.walMeta), wal.WithSegmentSize(segBytes)); err != nil {
-		return fmt.Errorf("open raft-wal: %w", err)
+	snaps, err := l.openState(raftDir, hl)
+	if err != nil {
+		return err
 	}
 	if l.trans, err = newTransport(cfg, hl.Named("transport")); err != nil {
 		return err
@@ -94,10 +82,41 @@ func (l *Log) open(raftDir string) error {
 			return err
 		}
 	}
-	if l.raft, err = raft.NewRaft(rc, f, l.wal, l.wal, snaps, l.trans); err != nil {
+	if l.raft, err = raft.NewRaft(rc, l.fsm, l.wal, l.wal, snaps, &progressTransport{NetworkTransport: l.trans, progress: l.progress}); err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
 	return nil
+}
+
+// openState opens the state machine, the snapshot store and raft-wal,
+// and reconciles the state machine with the newest snapshot.
+func (l *Log) openState(raftDir string, hl *hclogAdapter) (*snapStore, error) {
+	cfg := l.cfg
+	f, err := openFSM(cfg.Dir, cfg.Segment, cfg.Dedup, l.logger)
+	if err != nil {
+		return nil, err
+	}
+	l.fsm = f
+	f.onApply, f.onFail = l.onApply, l.failure.Fail
+	snaps, err := newSnapStore(filepath.Join(raftDir, "snap"), retainSnapshots, f.openLive)
+	if err != nil {
+		return nil, err
+	}
+	f.restored = snaps.keepStateOnly
+	if err := reconcile(f, snaps); err != nil {
+		return nil, err
+	}
+	l.walM = walmetrics.NewAtomicCollector(wal.MetricDefinitions)
+	l.walMeta = &metadb.BoltMetaDB{}
+	if err := os.MkdirAll(filepath.Join(raftDir, "wal"), 0o755); err != nil {
+		return nil, fmt.Errorf("open raft-wal: %w", err)
+	}
+	segBytes := cmp.Or(cfg.WALSegmentBytes, wal.DefaultSegmentSize)
+	if l.wal, err = wal.Open(filepath.Join(raftDir, "wal"), wal.WithLogger(hl.Named("wal")),
+		wal.WithMetricsCollector(l.walM), wal.WithMetaStore(l.walMeta), wal.WithSegmentSize(segBytes)); err != nil {
+		return nil, fmt.Errorf("open raft-wal: %w", err)
+	}
+	return snaps, nil
 }
 
 func (l *Log) raftConfig(hl *hclogAdapter) *raft.Config {
