@@ -60,7 +60,7 @@ func Open(cfg Config) (*Log, error) {
 // transport, bootstraps if it must, and starts Raft.
 func (l *Log) open(raftDir string) error {
 	cfg := l.cfg
-	f, err := openFSM(cfg.Dir, cfg.Segment, cfg.Dedup, l.logger)
+	f, err := openFSM(cfg.Dir, failOnDamage(cfg.Segment, l.failure.Fail), cfg.Dedup, l.logger)
 	if err != nil {
 		return err
 	}
