@@ -49,7 +49,10 @@
 // Open bootstraps a new cluster from Config.Peers, the same list on every
 // node, when the node has no Raft state, and ignores the list otherwise.
 // A node whose directory was wiped comes back empty and is brought up to
-// date by the leader, from Raft's log or by a snapshot install. Changing
+// date by the leader, from Raft's log or by a snapshot install. A node
+// whose segment log holds damage other than a torn tail is refused by
+// Open with ErrDamaged, before Raft starts, so that it neither votes nor
+// leads until repaired; damage a read finds later fails the Log. Changing
 // the membership is not supported yet.
 //
 // # Transport
@@ -82,5 +85,6 @@
 //	snapstore.go   the raft.SnapshotStore: metadata only, or a received stream
 //	livestream.go  streaming a snapshot from the live log, and its length
 //	restore.go     restoring from a stream into a staged log, swapped in whole
+//	damage.go      refusing a damaged segment log at open, failing on damage found later
 //	hclog.go       hclog.Logger on slog, for Raft and raft-wal
 package raftlog
