@@ -16,7 +16,7 @@ import (
 func TestCrashMidInstall(t *testing.T) {
 	c := newCluster(t, 3, nil)
 	for i := range 30 {
-		c.mustDo(app(fmt.Sprintf("id-%d", i), fmt.Sprintf("v%d", i)))
+		c.mustRetry(fmt.Sprintf("id-%d", i), fmt.Sprintf("v%d", i))
 	}
 	ld := c.leader()
 	f := c.followerOf(ld)
@@ -90,7 +90,7 @@ func TestCrashMidInstall(t *testing.T) {
 	if _, err := os.Stat(stage); !os.IsNotExist(err) {
 		t.Fatalf("the staged restore is still there: %v", err)
 	}
-	c.mustDo(app("id-7", "again")) // a duplicate, decided alike on the restored node
-	c.mustDo(app("", "after"))
+	c.mustRetry("id-7", "again") // a duplicate, decided alike on the restored node
+	c.mustRetry("after", "after")
 	c.converged(31)
 }

@@ -44,7 +44,7 @@ func flipSealed(t *testing.T, dir string) string {
 func TestDamagedFollowerRefusesToStart(t *testing.T) {
 	c := newCluster(t, 3, smallSegments)
 	for i := range 40 {
-		c.mustDo(app(fmt.Sprintf("id-%d", i), fmt.Sprintf("value-%03d-%s", i, strings.Repeat("x", 60))))
+		c.mustRetry(fmt.Sprintf("id-%d", i), fmt.Sprintf("value-%03d-%s", i, strings.Repeat("x", 60)))
 	}
 	c.converged(40)
 	ld := c.leader()
@@ -80,7 +80,7 @@ func TestDamagedFollowerRefusesToStart(t *testing.T) {
 func TestDamageFoundWhileLeading(t *testing.T) {
 	c := newCluster(t, 3, smallSegments)
 	for i := range 40 {
-		c.mustDo(app("", fmt.Sprintf("value-%03d-%s", i, strings.Repeat("x", 60))))
+		c.mustRetry(fmt.Sprintf("id-%d", i), fmt.Sprintf("value-%03d-%s", i, strings.Repeat("x", 60)))
 	}
 	c.converged(40)
 	ld := c.leader()

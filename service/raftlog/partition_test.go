@@ -25,7 +25,7 @@ func (c *cluster) followerOf(ld *node) *node {
 func TestCutFollowerCatchesUpByLog(t *testing.T) {
 	net := newNetCut()
 	c := newCluster(t, 3, net.tweak)
-	c.mustDo(app("", "before"))
+	c.mustRetry("before", "before")
 	f := c.followerOf(c.leader())
 	c.converged(1)
 	net.isolate(f.log.Addr())
@@ -54,7 +54,7 @@ func TestCutFollowerCatchesUpByInstall(t *testing.T) {
 		cfg.WALSegmentBytes = 4 << 10   // so that compaction deletes files
 	})
 	for i := range 10 {
-		c.mustDo(app(fmt.Sprintf("id-%d", i), "a"))
+		c.mustRetry(fmt.Sprintf("id-%d", i), "a")
 	}
 	ld := c.leader()
 	f := c.followerOf(ld)
