@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -199,6 +200,109 @@ func TestClusterDamagedFollower(t *testing.T) {
 	checkDirs(t, bc, w.acks)
 }
 
+// TestClusterLeaderDamagedAtRuntime flips a byte in a sealed segment of
+// the running leader while a client appends, and reads the log until a
+// read reaches the leader and finds the damage: the leader hands its
+// leadership away and exits non-zero, the other two go on taking the
+// appends, and the damaged node, its directory wiped, comes back and
+// matches them. Every acknowledged record is in every log once.
+func TestClusterLeaderDamagedAtRuntime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs a three-node cluster")
+	}
+	bin := buildBinary(t)
+	url := servicetest.NATS(t, nil).ClientURL()
+	bc := newBinaryClusterArgs(t, bin, url, 3, "--max-record-bytes", "1024", "--max-store-bytes", "4096")
+	c := client.New(connect(t, url), client.WithTimeout(2*time.Second))
+	st := bc.awaitStatus(c, "all three nodes and a leader", allUp)
+	ld := bc.node(st.Leader)
+	w := &clusterWriter{c: c, acks: map[string]uint64{}, retry: clusterRetry}
+	for range 200 {
+		if err := w.append(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop := startWriter(w)
+	flipSealedStoreLive(t, ld.dir)
+	// Reads are shared among the nodes: read until one reaches the
+	// leader, which then stops.
+	deadline := time.Now().Add(time.Minute)
+	for ld.done != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, _ = c.Read(ctx, 0, client.ReadOptions{MaxRecords: 1000})
+		cancel()
+		select {
+		case err := <-ld.done:
+			ld.done = nil
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() == 0 {
+				t.Fatalf("damaged leader exited with %v, want a non-zero exit\n%s", err, ld.stderr)
+			}
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the damaged leader is still running\n%s", ld.stderr)
+		}
+	}
+	if msg := ld.stderr.String(); !strings.Contains(msg, "damaged") {
+		t.Fatalf("the damaged leader's log does not say why it stopped:\n%s", msg)
+	}
+	bc.awaitStatus(c, "a new leader", func(st messages.ClusterStatus) bool { return st.Leader != "" && st.Leader != ld.id })
+	after := w.acked()
+	waitForLong(t, "appends through the new leader", func() bool { return w.acked() >= after+20 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(ld.dir); err != nil {
+		t.Fatal(err)
+	}
+	bc.start(ld)
+	bc.awaitCaughtUp(c, uint64(w.acked()))
+	for _, nd := range bc.nodes {
+		bc.stop(nd)
+	}
+	checkDirs(t, bc, w.acks)
+}
+
+// flipSealedStoreLive flips a byte in the middle of the first sealed
+// segment's store of a running node's directory dir, in place: the node
+// maps the store, so it must not be truncated under it.
+func flipSealedStoreLive(t *testing.T, dir string) {
+	t.Helper()
+	store := firstSealedStore(t, dir)
+	f, err := os.OpenFile(store, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 1)
+	pos := fi.Size() / 2
+	if _, err := f.ReadAt(b, pos); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0x10
+	if _, err := f.WriteAt(b, pos); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("flipped byte %d of %s", pos, store)
+}
+
+// firstSealedStore returns the store of the first segment of the node
+// directory dir, which must not be the only one.
+func firstSealedStore(t *testing.T, dir string) string {
+	t.Helper()
+	stores, err := filepath.Glob(filepath.Join(dir, "log", "*.store"))
+	if err != nil || len(stores) < 2 {
+		t.Fatalf("want a sealed segment in %s, have %v (%v)", dir, stores, err)
+	}
+	sort.Strings(stores)
+	return stores[0]
+}
+
 // clusterSeedEnv replays the random choices of TestClusterPowerLoss.
 const clusterSeedEnv = "EVLOG_CLUSTER_SEED"
 
@@ -225,21 +329,8 @@ func loseUnsyncedTail(t *testing.T, rng *rand.Rand, dir string) {
 }
 
 // flipSealedStore flips a byte in the middle of the first sealed
-// segment's store of the node directory dir.
+// segment's store of the stopped node directory dir.
 func flipSealedStore(t *testing.T, dir string) {
 	t.Helper()
-	stores, err := filepath.Glob(filepath.Join(dir, "log", "*.store"))
-	if err != nil || len(stores) < 2 {
-		t.Fatalf("want a sealed segment in %s, have %v (%v)", dir, stores, err)
-	}
-	sort.Strings(stores)
-	b, err := os.ReadFile(stores[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)/2] ^= 0x10
-	if err := os.WriteFile(stores[0], b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("flipped byte %d of %s", len(b)/2, stores[0])
+	flipSealedStoreLive(t, dir)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/evlog/evlog/segment"
 )
@@ -79,18 +80,31 @@ func damaged(dir string, why error) error {
 	return fmt.Errorf("%w: %w; "+damageAdvice, ErrDamaged, why, filepath.Join(dir, "log"), dir)
 }
 
-// failOnDamage returns cfg with an OnDamage that also fails the Log: a
-// damaged record found while the node runs (a read, a snapshot stream
-// for an install) makes it stop taking writes and hand its leadership
-// away (runLeadership), and a node watching Failed stops serving. The
-// caller's OnDamage, if any, is told first.
-func failOnDamage(cfg segment.Config, fail func(error)) segment.Config {
+// damageGate fails the Log on a damaged record found once the state
+// machine is open. During the open, verifyLog reports what it finds as
+// ErrDamaged itself, and the Log it would fail is never handed out.
+type damageGate struct {
+	armed atomic.Bool
+	fail  func(error)
+}
+
+// wrap returns cfg with an OnDamage that also fails the Log once the
+// gate is armed: a damaged record found while the node runs (a read, a
+// snapshot stream for an install) makes it stop taking writes and hand
+// its leadership away (runLeadership), and a node watching Failed stops
+// serving. The caller's OnDamage, if any, is told first.
+func (g *damageGate) wrap(cfg segment.Config) segment.Config {
 	report := cfg.OnDamage
 	cfg.OnDamage = func(e *segment.DamageError) {
 		if report != nil {
 			report(e)
 		}
-		fail(fmt.Errorf("%w: %w", ErrDamaged, e))
+		if g.armed.Load() {
+			g.fail(fmt.Errorf("%w: %w", ErrDamaged, e))
+		}
 	}
 	return cfg
 }
+
+// arm makes damage found from now on fail the Log.
+func (g *damageGate) arm() { g.armed.Store(true) }

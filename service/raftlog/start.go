@@ -60,10 +60,12 @@ func Open(cfg Config) (*Log, error) {
 // transport, bootstraps if it must, and starts Raft.
 func (l *Log) open(raftDir string) error {
 	cfg := l.cfg
-	f, err := openFSM(cfg.Dir, failOnDamage(cfg.Segment, l.failure.Fail), cfg.Dedup, l.logger)
+	gate := &damageGate{fail: l.failure.Fail}
+	f, err := openFSM(cfg.Dir, gate.wrap(cfg.Segment), cfg.Dedup, l.logger)
 	if err != nil {
 		return err
 	}
+	gate.arm()
 	l.fsm = f
 	f.onApply, f.onFail = l.onApply, l.failure.Fail
 	snaps, err := newSnapStore(filepath.Join(raftDir, "snap"), retainSnapshots, f.openLive)
