@@ -113,3 +113,33 @@ func TestDamageFoundWhileLeading(t *testing.T) {
 	}
 	c.mustRetry("after", "a")
 }
+
+// TestTornTailIsNotDamage: a torn tail of the active segment, which a
+// crash leaves, is cut at open as always, not refused: the node starts,
+// and Raft's log brings back what the cut took.
+func TestTornTailIsNotDamage(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	for i := range 20 {
+		c.mustRetry(fmt.Sprintf("id-%d", i), fmt.Sprintf("value-%d", i))
+	}
+	c.converged(20)
+	f := c.followerOf(c.leader())
+	c.stop(f)
+	stores, err := filepath.Glob(filepath.Join(f.cfg.Dir, "log", "*.store"))
+	if err != nil || len(stores) == 0 {
+		t.Fatalf("no store (%v)", err)
+	}
+	sort.Strings(stores)
+	active := stores[len(stores)-1]
+	fi, err := os.Stat(active)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Mid-frame: the last record loses its last bytes.
+	if err := os.Truncate(active, fi.Size()-3); err != nil {
+		t.Fatal(err)
+	}
+	c.restart(f)
+	c.mustRetry("after", "after")
+	c.converged(21)
+}
