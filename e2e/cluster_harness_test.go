@@ -38,17 +38,17 @@ type clusterProc struct {
 
 func newBinaryCluster(tb testing.TB, bin, url string, n int) *binaryCluster {
 	tb.Helper()
-	return newBinaryClusterWith(tb, bin, url, n, nil)
+	return newBinaryClusterArgs(tb, bin, url, n)
 }
 
-// newBinaryClusterWith is newBinaryCluster with the extra flags that
-// extra, if not nil, gives each node's `evlog serve`.
-func newBinaryClusterWith(tb testing.TB, bin, url string, n int, extra []string) *binaryCluster {
+// newBinaryClusterArgs is newBinaryCluster with more flags for every
+// node's evlog serve.
+func newBinaryClusterArgs(tb testing.TB, bin, url string, n int, args ...string) *binaryCluster {
 	tb.Helper()
 	bc := &binaryCluster{tb: tb, bin: bin, url: url}
 	var peers []string
 	for i := range n {
-		nd := &clusterProc{id: fmt.Sprintf("n%d", i), dir: tb.TempDir(), raftAddr: fmt.Sprintf("127.0.0.1:%d", freePort(tb)), extra: extra}
+		nd := &clusterProc{id: fmt.Sprintf("n%d", i), dir: tb.TempDir(), raftAddr: fmt.Sprintf("127.0.0.1:%d", freePort(tb)), extra: args}
 		bc.nodes = append(bc.nodes, nd)
 		peers = append(peers, nd.id+"="+nd.raftAddr)
 	}
@@ -78,6 +78,31 @@ func (bc *binaryCluster) start(nd *clusterProc) {
 	done := make(chan error, 1)
 	go func(cmd *exec.Cmd) { done <- cmd.Wait() }(nd.cmd)
 	nd.done = done
+}
+
+// signal sends sig to nd, which must be running.
+func (bc *binaryCluster) signal(nd *clusterProc, sig syscall.Signal) {
+	bc.tb.Helper()
+	if nd.done == nil {
+		bc.tb.Fatalf("%s is not running", nd.id)
+	}
+	if err := nd.cmd.Process.Signal(sig); err != nil {
+		bc.tb.Fatalf("signal %s: %v", nd.id, err)
+	}
+}
+
+// exited waits for nd, just started, to exit on its own, and returns
+// how it exited.
+func (bc *binaryCluster) exited(nd *clusterProc) error {
+	bc.tb.Helper()
+	select {
+	case err := <-nd.done:
+		nd.done = nil
+		return err
+	case <-time.After(30 * time.Second):
+		bc.tb.Fatalf("%s did not exit\n%s", nd.id, nd.stderr)
+		return nil
+	}
 }
 
 // kill ends nd with SIGKILL, if it runs, and waits for it.

@@ -33,7 +33,7 @@ func TestBinaryClusterRaftTLS(t *testing.T) {
 	bin := buildBinary(t)
 	pki, foreign := newTestPKI(t), newTestPKI(t)
 	url := servicetest.NATS(t, nil).ClientURL()
-	bc := newBinaryClusterWith(t, bin, url, 3, raftTLSArgs(pki))
+	bc := newBinaryClusterArgs(t, bin, url, 3, raftTLSArgs(pki)...)
 	c := client.New(connect(t, url), client.WithTimeout(2*time.Second))
 	bc.awaitStatus(c, "all three nodes and a leader", allUp)
 

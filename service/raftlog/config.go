@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/evlog/evlog/segment"
 	"github.com/evlog/evlog/service/dedup"
 )
@@ -121,6 +123,10 @@ type Config struct {
 	MaxEntryBytes int
 	// Logger receives the Log's and Raft's logs. Nil is silent.
 	Logger *slog.Logger
+
+	// streamLayer, set by tests only, listens on the bind address in
+	// place of plain TCP, so that a test can cut the node off its peers.
+	streamLayer func(bind string) (raft.StreamLayer, error)
 }
 
 func (c Config) withDefaults() Config {

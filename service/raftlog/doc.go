@@ -55,7 +55,10 @@
 // to a voter once it has caught up (membership.go); RemoveMember and
 // TransferLeadership change the members and the leader. Recover rewrites
 // a stopped node's membership, offline, after the quorum is lost for
-// good (recover.go).
+// good (recover.go). A node whose segment log holds damage other than a
+// torn tail is refused by Open with ErrDamaged, before Raft starts, so
+// that it neither votes nor leads until repaired; damage a read finds
+// later fails the Log.
 //
 // # Transport
 //
@@ -89,5 +92,6 @@
 //	snapstore.go   the raft.SnapshotStore: metadata only, or a received stream
 //	livestream.go  streaming a snapshot from the live log, and its length
 //	restore.go     restoring from a stream into a staged log, swapped in whole
+//	damage.go      refusing a damaged segment log at open, failing on damage found later
 //	hclog.go       hclog.Logger on slog, for Raft and raft-wal
 package raftlog

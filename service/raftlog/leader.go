@@ -23,17 +23,28 @@ func (l *Log) runLeadership() {
 		case <-failed:
 			failed = nil // once
 			l.setLeader(false)
-			if l.raft.State() == raft.Leader {
-				if err := l.raft.LeadershipTransfer().Error(); err != nil {
-					l.logger.Warn("handing the leadership away from a failed log", "error", err)
-				}
-			}
+			l.handOff()
 		case won := <-ch:
 			if !won || l.Err() != nil {
 				l.setLeader(false)
+				if won {
+					// Elected again after failing: hand it away
+					// again, or the cluster has a leader that
+					// refuses every write.
+					l.handOff()
+				}
 				continue
 			}
 			l.awaitBarrier()
+		}
+	}
+}
+
+// handOff transfers the leadership to another node if this one leads.
+func (l *Log) handOff() {
+	if l.raft.State() == raft.Leader {
+		if err := l.raft.LeadershipTransfer().Error(); err != nil {
+			l.logger.Warn("handing the leadership away from a failed log", "error", err)
 		}
 	}
 }

@@ -24,6 +24,9 @@ func openFSM(dir string, segCfg segment.Config, dedupCfg dedup.Config, logger *s
 	if err != nil {
 		return nil, err
 	}
+	if err := verifyLog(seg, dir); err != nil {
+		return nil, errors.Join(err, seg.Close())
+	}
 	f := &fsm{dir: dir, segCfg: segCfg, dedupCfg: dedupCfg, logger: logger, seg: seg, recovered: seg.Recovered(), changed: make(chan struct{})}
 	if err := f.load(dedupCfg); err != nil {
 		return nil, errors.Join(err, seg.Close())

@@ -104,10 +104,12 @@ func (l *Log) open(raftDir string) error {
 // and reconciles the state machine with the newest snapshot.
 func (l *Log) openState(raftDir string, hl *hclogAdapter) (*snapStore, error) {
 	cfg := l.cfg
-	f, err := openFSM(cfg.Dir, cfg.Segment, cfg.Dedup, l.logger)
+	gate := &damageGate{fail: l.failure.Fail}
+	f, err := openFSM(cfg.Dir, gate.wrap(cfg.Segment), cfg.Dedup, l.logger)
 	if err != nil {
 		return nil, err
 	}
+	gate.arm()
 	l.fsm = f
 	f.onApply, f.onFail = l.onApply, l.failure.Fail
 	snaps, err := newSnapStore(filepath.Join(raftDir, "snap"), retainSnapshots, f.openLive)

@@ -37,6 +37,13 @@ func newTransport(cfg Config, hl hclog.Logger) (*raft.NetworkTransport, error) {
 		}
 		adv = a
 	}
+	if cfg.streamLayer != nil {
+		s, err := cfg.streamLayer(cfg.BindAddr)
+		if err != nil {
+			return nil, fmt.Errorf("raft transport: %w", err)
+		}
+		return raft.NewNetworkTransportWithLogger(s, transportMaxPool, transportTimeout, hl), nil
+	}
 	if cfg.TLSCertFile == "" {
 		t, err := raft.NewTCPTransportWithLogger(cfg.BindAddr, adv, transportMaxPool, transportTimeout, hl)
 		if err != nil {
