@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -182,7 +183,13 @@ func recordProfile(b *testing.B, pid int, out string) func() {
 	}
 	return func() {
 		_ = cmd.Process.Signal(syscall.SIGINT)
-		if err := cmd.Wait(); err != nil {
+		// perf writes its file on SIGINT and then ends by that signal.
+		err := cmd.Wait()
+		var exit *exec.ExitError
+		if errors.As(err, &exit) && exit.Sys().(syscall.WaitStatus).Signal() == syscall.SIGINT {
+			err = nil
+		}
+		if err != nil {
 			b.Logf("perf record: %v\n%s", err, stderr)
 		}
 	}
