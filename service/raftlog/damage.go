@@ -5,87 +5,137 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync/atomic"
+	"time"
 
 	"github.com/evlog/evlog/segment"
 )
 
-// ErrDamaged is returned by Open when the node's segment log holds damage
-// that is not a torn tail: a record in a sealed segment, or in the middle
-// of a store, that fails its checksum, or a damaged tail that recovery
-// left in a sealed segment. A Log that finds a damaged record while it
-// runs fails with it (Failed, Err). Such a node must neither vote nor
-// lead: a replica that serves, streams in an install or re-applies from
-// a log it cannot read back is how acknowledged records are lost when a
-// minority's disks flip bits. It is repaired offline with evlog check,
-// or by moving its directory aside so that the leader installs the log
-// again.
+// ErrDamaged is the error of a node whose segment log holds damage that
+// is not a torn tail. Open returns it when recovery left a damaged tail in
+// a sealed segment; a Log fails with it (Failed, Err) when its scrub
+// (runScrub), a read or an install stream finds a record that fails its
+// checksum. Such a node must neither vote nor lead for long: a replica
+// that serves, streams an install or re-applies from a log it cannot read
+// back is how acknowledged records are lost when a minority's disks flip
+// bits. It is repaired offline with evlog check, or by moving its
+// directory aside so that the leader installs the log again.
 var ErrDamaged = errors.New("the node's segment log is damaged")
 
 // damageAdvice is what ErrDamaged tells an operator to do.
-const damageAdvice = "this node does not start Raft, so it neither votes nor leads until repaired: " +
+const damageAdvice = "this node stops and must not rejoin the cluster until repaired: " +
 	"run evlog check --dir %s (--repair rebuilds indexes and cuts a torn tail; it never deletes records " +
 	"that may be intact), or move %s aside so that the node starts empty and the leader installs the log again"
 
-// Batch limits of the scan at open: memory stays at about
-// verifyBytes, or one record when a record is larger.
+// Batch limits of the scrub: memory stays at about scrubBytes, or one
+// record when a record is larger.
 const (
-	verifyRecords = 4096
-	verifyBytes   = 1 << 20
+	scrubRecords = 4096
+	scrubBytes   = 1 << 20
 )
 
-// verifyLog refuses a segment log that holds damage other than a torn
-// tail, which recovery has already cut. Recovery trusts a sealed
-// segment's index without reading its store, so a bit flip inside one
-// would otherwise surface only when a read or an install reaches it,
-// possibly while the node leads: every record is read back and its
-// checksum verified, one sequential pass over the log, before Raft
-// starts. dir is the node's directory, named in the advice.
-func verifyLog(seg *segment.Log, dir string) error {
+// checkRecovered refuses, at open, a segment log in which recovery found
+// damage it did not cut: a damaged tail left in a sealed segment. A torn
+// tail of the active segment, which a crash leaves, recovery has cut
+// already, and Raft's log brings back what the cut took.
+func checkRecovered(seg *segment.Log, dir string) error {
 	for _, r := range seg.Recovered() {
 		if r.DamagedBytes > 0 {
 			return damaged(dir, fmt.Errorf("%s has a damaged tail of %d bytes after offset %d",
 				r.Store, r.DamagedBytes, r.BaseOffset+r.Records))
 		}
 	}
-	low, err := seg.LowestOffset()
-	if err != nil {
-		return err
-	}
-	buf := make([]byte, 0, verifyBytes)
-	for off := low; off < seg.NextOffset(); {
-		b, err := seg.ReadRawBatch(off, verifyRecords, verifyBytes, buf[:0])
-		if errors.Is(err, segment.ErrRecordTooLarge) {
-			// One record larger than the batch: Read verifies it too.
-			if _, err = seg.Read(off); err == nil {
-				off++
-				continue
-			}
-		}
-		if err != nil {
-			return damaged(dir, err)
-		}
-		if b.Damage != nil {
-			return damaged(dir, b.Damage)
-		}
-		if b.N == 0 {
-			return fmt.Errorf("verify the log: no record read at offset %d below %d", off, seg.NextOffset())
-		}
-		off += uint64(b.N)
-	}
 	return nil
 }
 
-// damaged wraps what verifyLog found with ErrDamaged and the advice.
+// runScrub reads back every record the state machine held when the Log
+// opened and verifies its checksum, one sequential pass, and fails the
+// Log with ErrDamaged on the first damaged record; Close stops it.
+//
+// Recovery trusts a sealed segment's index without reading its store,
+// so a bit flip inside one would otherwise surface only when a read or
+// an install reaches it. The pass runs beside Raft rather than before
+// it so that a node's start does not grow with the size of its log. What
+// the node does meanwhile cannot spread the damage: its votes and its
+// log matching are decided by Raft's own log (raft-wal, which checks its
+// own frames), every read and every install stream verifies each record
+// it sends and fails the Log on damage, and a failed Log hands its
+// leadership away and the node stops (runLeadership, service/node).
+func (l *Log) runScrub() {
+	defer close(l.scrubbed)
+	var end uint64
+	_ = l.fsm.read(func(seg *segment.Log) error { end = seg.NextOffset(); return nil })
+	buf := make([]byte, 0, scrubBytes)
+	started := time.Now()
+	for off := uint64(0); off < end; {
+		select {
+		case <-l.stop:
+			return
+		default:
+		}
+		next, err := l.scrubBatch(off, buf[:0])
+		if err != nil {
+			if !errors.Is(err, ErrDamaged) {
+				err = damaged(l.cfg.Dir, err)
+			}
+			l.failure.Fail(err)
+			return
+		}
+		off = next
+	}
+	l.logger.Debug("scrub of the segment log done: every record's checksum holds", "records", end, "took", time.Since(started))
+}
+
+// scrubBatch verifies the records from off on, a batch of them, and
+// returns the offset to go on from. Records a truncation or an install
+// removed meanwhile are skipped.
+func (l *Log) scrubBatch(off uint64, buf []byte) (uint64, error) {
+	next := off
+	err := l.fsm.read(func(seg *segment.Log) error {
+		low, err := seg.LowestOffset()
+		if errors.Is(err, segment.ErrEmpty) || off >= seg.NextOffset() {
+			next = max(off, seg.NextOffset())
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if off < low {
+			next = low
+			return nil
+		}
+		b, err := seg.ReadRawBatch(off, scrubRecords, scrubBytes, buf)
+		if errors.Is(err, segment.ErrRecordTooLarge) {
+			// One record larger than the batch: Read verifies it too.
+			_, err = seg.Read(off)
+			next = off + 1
+			return err
+		}
+		switch {
+		case err != nil:
+			return err
+		case b.Damage != nil:
+			return b.Damage
+		case b.N == 0:
+			return fmt.Errorf("scrub: no record read at offset %d below %d", off, seg.NextOffset())
+		}
+		next = off + uint64(b.N)
+		return nil
+	})
+	return next, err
+}
+
+// damaged wraps the damage found with ErrDamaged and the advice.
 func damaged(dir string, why error) error {
 	return fmt.Errorf("%w: %w; "+damageAdvice, ErrDamaged, why, filepath.Join(dir, "log"), dir)
 }
 
 // damageGate fails the Log on a damaged record found once the state
-// machine is open. During the open, verifyLog reports what it finds as
-// ErrDamaged itself, and the Log it would fail is never handed out.
+// machine is open. During the open, checkRecovered reports what it finds
+// as ErrDamaged itself, and the Log it would fail is never handed out.
 type damageGate struct {
 	armed atomic.Bool
 	fail  func(error)
+	dir   string // the node's directory, for the advice
 }
 
 // wrap returns cfg with an OnDamage that also fails the Log once the
@@ -100,7 +150,7 @@ func (g *damageGate) wrap(cfg segment.Config) segment.Config {
 			report(e)
 		}
 		if g.armed.Load() {
-			g.fail(fmt.Errorf("%w: %w", ErrDamaged, e))
+			g.fail(damaged(g.dir, e))
 		}
 	}
 	return cfg

@@ -37,11 +37,12 @@ func flipSealed(t *testing.T, dir string) string {
 	return stores[0]
 }
 
-// TestDamagedFollowerRefusesToStart: a follower whose sealed segment was
-// damaged while it was down does not start Raft (so it cannot vote or
-// lead); the other two go on taking appends; once its directory is wiped
-// it comes back and is brought up to date, byte for byte.
-func TestDamagedFollowerRefusesToStart(t *testing.T) {
+// TestDamagedFollowerFailsItsScrub: a follower whose sealed segment was
+// damaged while it was down opens, and its scrub fails it with
+// ErrDamaged, naming evlog check, before it has served the damage; the
+// other two go on taking appends; once its directory is wiped it comes
+// back and is brought up to date, byte for byte.
+func TestDamagedFollowerFailsItsScrub(t *testing.T) {
 	c := newCluster(t, 3, smallSegments)
 	for i := range 40 {
 		c.mustRetry(fmt.Sprintf("id-%d", i), fmt.Sprintf("value-%03d-%s", i, strings.Repeat("x", 60)))
@@ -57,14 +58,23 @@ func TestDamagedFollowerRefusesToStart(t *testing.T) {
 	c.stop(f)
 	flipSealed(t, f.cfg.Dir)
 
+	f.cfg.Dedup.Window = time.Nanosecond // so that the open reads back nothing but the last record
 	l, err := Open(f.cfg)
-	if err == nil {
-		_ = l.Close()
-		t.Fatal("a node with a damaged sealed segment opened")
+	if err != nil {
+		t.Fatalf("open of a node with a damaged sealed segment: %v", err)
 	}
-	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "evlog check") {
-		t.Fatalf("open of a damaged node: %v, want ErrDamaged naming evlog check", err)
+	select {
+	case <-l.Failed():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the scrub did not find the damaged sealed segment")
 	}
+	if err := l.Err(); !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "evlog check") {
+		t.Fatalf("damaged node failed with %v, want ErrDamaged naming evlog check", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Logf("close of the failed node: %v", err)
+	}
+	f.cfg.Dedup.Window = 0
 	for i := range 5 {
 		c.mustRetry(fmt.Sprintf("meanwhile-%d", i), "m")
 	}
@@ -72,6 +82,51 @@ func TestDamagedFollowerRefusesToStart(t *testing.T) {
 	wipe(t, f.cfg.Dir)
 	c.restart(f)
 	c.converged(45)
+}
+
+// TestDamageInTheDedupWindowRefusedAtOpen: damage in the records that
+// the open reads back to rebuild the dedup table is ErrDamaged at once.
+func TestDamageInTheDedupWindowRefusedAtOpen(t *testing.T) {
+	c := newCluster(t, 3, smallSegments)
+	for i := range 40 {
+		c.mustRetry(fmt.Sprintf("id-%d", i), fmt.Sprintf("value-%03d-%s", i, strings.Repeat("x", 60)))
+	}
+	c.converged(40)
+	f := c.running()[0]
+	c.stop(f)
+	flipSealed(t, f.cfg.Dir)
+	l, err := Open(f.cfg)
+	if err == nil {
+		_ = l.Close()
+		t.Fatal("a node with damage in its dedup window opened")
+	}
+	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "evlog check") {
+		t.Fatalf("open: %v, want ErrDamaged naming evlog check", err)
+	}
+}
+
+// TestScrubPassesAnIntactLog: the scrub of an intact log, on a node
+// restarted with sealed segments, reads to the end and fails nothing.
+func TestScrubPassesAnIntactLog(t *testing.T) {
+	c := newCluster(t, 3, smallSegments)
+	for i := range 40 {
+		c.mustRetry(fmt.Sprintf("id-%d", i), fmt.Sprintf("value-%03d-%s", i, strings.Repeat("x", 60)))
+	}
+	c.converged(40)
+	nd := c.running()[0]
+	c.stop(nd)
+	c.restart(nd)
+	select {
+	case <-nd.log.scrubbed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the scrub did not end")
+	}
+	select {
+	case <-nd.log.Failed():
+		t.Fatalf("the scrub of an intact log failed it: %v", nd.log.Err())
+	default:
+	}
+	c.converged(40)
 }
 
 // TestDamageFoundWhileLeading: a leader whose read hits a damaged record

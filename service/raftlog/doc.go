@@ -56,9 +56,10 @@
 // TransferLeadership change the members and the leader. Recover rewrites
 // a stopped node's membership, offline, after the quorum is lost for
 // good (recover.go). A node whose segment log holds damage other than a
-// torn tail is refused by Open with ErrDamaged, before Raft starts, so
-// that it neither votes nor leads until repaired; damage a read finds
-// later fails the Log.
+// torn tail fails with ErrDamaged: Open refuses a damaged tail that
+// recovery left in a sealed segment, and a scrub that reads every record
+// back once per start, beside Raft, fails the Log on the first bad
+// checksum, as a read or an install stream that meets one does.
 //
 // # Transport
 //

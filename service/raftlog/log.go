@@ -59,6 +59,7 @@ type Log struct {
 	progress *progress
 
 	stop      chan struct{}
+	scrubbed  chan struct{} // closed when runScrub has returned
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error

@@ -24,11 +24,16 @@ func openFSM(dir string, segCfg segment.Config, dedupCfg dedup.Config, logger *s
 	if err != nil {
 		return nil, err
 	}
-	if err := verifyLog(seg, dir); err != nil {
+	if err := checkRecovered(seg, dir); err != nil {
 		return nil, errors.Join(err, seg.Close())
 	}
 	f := &fsm{dir: dir, segCfg: segCfg, dedupCfg: dedupCfg, logger: logger, seg: seg, recovered: seg.Recovered(), changed: make(chan struct{})}
 	if err := f.load(dedupCfg); err != nil {
+		if errors.Is(err, segment.ErrCorrupt) {
+			// The tail that load reads back (the applied index, the ids of
+			// the dedup window) is damaged: refuse it as the scrub would.
+			err = damaged(dir, err)
+		}
 		return nil, errors.Join(err, seg.Close())
 	}
 	return f, nil

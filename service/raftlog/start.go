@@ -39,7 +39,8 @@ func Open(cfg Config) (*Log, error) {
 	if err := l.open(raftDir); err != nil {
 		return nil, errors.Join(err, l.release())
 	}
-	l.wg.Add(4)
+	l.wg.Add(5)
+	go func() { defer l.wg.Done(); l.runScrub() }()
 	go func() { defer l.wg.Done(); l.runProposer() }()
 	go func() { defer l.wg.Done(); l.runWaiter() }()
 	go func() { defer l.wg.Done(); l.runLeadership() }()
@@ -55,6 +56,7 @@ func newLog(cfg Config) *Log {
 		pending: make(map[uint64][]*service.Append), sem: make(chan struct{}, cfg.MaxInFlight),
 		waitq: make(chan proposal, cfg.MaxInFlight), leaderChanged: make(chan struct{}),
 		failure: service.NewFailure(logger, "replicated log refuses appends from now on"), stop: make(chan struct{}),
+		scrubbed: make(chan struct{}),
 		progress: newProgress(),
 	}
 	l.cond = sync.NewCond(&l.mu)
@@ -104,7 +106,7 @@ func (l *Log) open(raftDir string) error {
 // and reconciles the state machine with the newest snapshot.
 func (l *Log) openState(raftDir string, hl *hclogAdapter) (*snapStore, error) {
 	cfg := l.cfg
-	gate := &damageGate{fail: l.failure.Fail}
+	gate := &damageGate{fail: l.failure.Fail, dir: cfg.Dir}
 	f, err := openFSM(cfg.Dir, gate.wrap(cfg.Segment), cfg.Dedup, l.logger)
 	if err != nil {
 		return nil, err
