@@ -94,9 +94,18 @@ func (n *node) retainReplicated(p segment.RetentionPolicy) error {
 	return nil
 }
 
+// readyCatchUp is how long a readiness check waits for a node to apply
+// the entries it knows committed. A healthy node applies an entry in well
+// under a millisecond, but under a steady stream of appends it is always
+// that moment behind the commit index it has just learned; a check that
+// failed then would take healthy nodes out of service at random. A node
+// still behind after readyCatchUp is catching up for real.
+const readyCatchUp = 250 * time.Millisecond
+
 // clusterReady says whether a node of a cluster can serve: it knows a
-// leader, and it has applied every entry it knows to be committed, so
-// that its reads are not behind what the leader acknowledged.
+// leader, and it has applied every entry it knew to be committed when
+// asked, within readyCatchUp, so that its reads are not behind what the
+// leader acknowledged.
 func clusterReady(l *raftlog.Log) (bool, string) {
 	st, err := l.Status()
 	switch {
@@ -104,8 +113,22 @@ func clusterReady(l *raftlog.Log) (bool, string) {
 		return false, "raft: " + err.Error()
 	case st.LeaderID == "":
 		return false, "no raft leader known (election under way)"
-	case st.AppliedIndex < st.CommitIndex:
-		return false, fmt.Sprintf("catching up: applied raft index %d of %d committed", st.AppliedIndex, st.CommitIndex)
+	}
+	if applied := awaitApplied(l, st.CommitIndex, readyCatchUp); applied < st.CommitIndex {
+		return false, fmt.Sprintf("catching up: applied raft index %d of %d committed", applied, st.CommitIndex)
 	}
 	return true, ""
+}
+
+// awaitApplied waits up to d for l to apply index, and returns the index
+// it has applied.
+func awaitApplied(l *raftlog.Log, index uint64, d time.Duration) uint64 {
+	deadline := time.Now().Add(d)
+	for {
+		applied := l.AppliedIndex()
+		if applied >= index || !time.Now().Before(deadline) {
+			return applied
+		}
+		time.Sleep(time.Millisecond)
+	}
 }

@@ -76,3 +76,7 @@ func (l *Log) RetentionTarget(p segment.RetentionPolicy, now time.Time) (uint64,
 	})
 	return lowest, reason, service.SegmentError(err)
 }
+
+// AppliedIndex returns the index of the last Raft entry this node has
+// applied.
+func (l *Log) AppliedIndex() uint64 { return l.raft.AppliedIndex() }
