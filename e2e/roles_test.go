@@ -138,6 +138,28 @@ func TestBinaryRoles(t *testing.T) {
 		refusedAtOnce(t, "consumer truncate", func(ctx context.Context) error { _, err := consumer.c.Truncate(ctx, 1); return err })
 	})
 
+	// Membership changes and the cluster's status are admin's alone. On a
+	// single node admin's requests reach the service, which answers that
+	// it is not a cluster; the others never get that far.
+	t.Run("cluster", func(t *testing.T) {
+		for _, rc := range []struct {
+			name string
+			rc   roleConn
+		}{{"producer", producer}, {"consumer", consumer}} {
+			c := rc.rc.c
+			refusedAtOnce(t, rc.name+" cluster add", func(ctx context.Context) error { _, err := c.ClusterAdd(ctx, "n9", "127.0.0.1:7009"); return err })
+			refusedAtOnce(t, rc.name+" cluster remove", func(ctx context.Context) error { _, err := c.ClusterRemove(ctx, "n9"); return err })
+			refusedAtOnce(t, rc.name+" cluster transfer", func(ctx context.Context) error { _, err := c.ClusterTransfer(ctx, ""); return err })
+			refusedAtOnce(t, rc.name+" cluster status", func(ctx context.Context) error { _, err := c.ClusterStatus(ctx); return err })
+		}
+		if _, err := admin.c.ClusterAdd(ctx, "n9", "127.0.0.1:7009"); !errors.Is(err, client.ErrNotCluster) {
+			t.Fatalf("admin cluster add on a single node: %v, want ErrNotCluster", err)
+		}
+		if _, err := admin.c.ClusterRemove(ctx, "n9"); !errors.Is(err, client.ErrNotCluster) {
+			t.Fatalf("admin cluster remove on a single node: %v, want ErrNotCluster", err)
+		}
+	})
+
 	t.Run("forged committed", func(t *testing.T) {
 		sub, err := consumer.nc.SubscribeSync(messages.NewSubjects(messages.DefaultPrefix).Committed)
 		if err != nil {
