@@ -480,18 +480,20 @@ func TestSystemdUnit(t *testing.T) {
 
 	// The config file it points at must be one evlog accepts; the
 	// command line tests resolve it fully, here its names are checked.
-	conf, err := os.ReadFile("systemd/evlog.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
 	flags := serveFlags(t)
-	for _, line := range strings.Split(string(conf), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || line[0] == '#' {
-			continue
+	for _, file := range []string{"evlog.conf", "evlog-cluster.conf"} {
+		conf, err := os.ReadFile("systemd/" + file)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if name, _, _ := strings.Cut(line, " "); !flags[name] {
-			t.Errorf("evlog.conf: %q is no option of evlog serve", name)
+		for _, line := range strings.Split(string(conf), "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" || line[0] == '#' {
+				continue
+			}
+			if name, _, _ := strings.Cut(line, " "); !flags[name] {
+				t.Errorf("%s: %q is no option of evlog serve", file, name)
+			}
 		}
 	}
 

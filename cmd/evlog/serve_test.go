@@ -245,6 +245,40 @@ func TestShippedConfigFile(t *testing.T) {
 	}
 }
 
+// TestShippedClusterConfigFile resolves the systemd example config of a
+// cluster node as evlog serve would: a node that lists itself in the
+// peers at the address it advertises, with Raft's mutual TLS, whose
+// certificates' names raft-certs.sh makes, and the roles on its NATS.
+func TestShippedClusterConfigFile(t *testing.T) {
+	b, err := os.ReadFile("../../deployments/systemd/evlog-cluster.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles, err := filepath.Abs("../../deployments/nats/roles.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.ReplaceAll(string(b), "/etc/evlog/roles.conf", roles)
+	conf := writeFile(t, "evlog.conf", text)
+	for _, v := range []string{"EVLOG_NATS_PASSWORD", "PRODUCER_NATS_PASSWORD", "CONSUMER_NATS_PASSWORD", "ADMIN_NATS_PASSWORD"} {
+		t.Setenv(v, "pw")
+	}
+	o, out, err := resolve(t, "--config", conf)
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	want := "evlog-1=" + o.RaftAdvertise
+	if o.NodeID != "evlog-1" || !strings.Contains(o.Peers, want) || o.NATSConfigFile != roles || o.NATSClusterListen == "" {
+		t.Fatalf("resolved %+v: want node evlog-1 in the peers as %s", o, want)
+	}
+	// The TLS files are where raft-certs.sh DIR evlog-1=... puts them.
+	for _, f := range []string{o.RaftTLSCertFile, o.RaftTLSKeyFile, o.RaftTLSCAFile} {
+		if dir, name := filepath.Split(f); dir != "/etc/evlog/raft/" || (name != "ca.crt" && !strings.HasPrefix(name, o.NodeID+".")) {
+			t.Errorf("Raft TLS file %s is not one raft-certs.sh makes for %s", f, o.NodeID)
+		}
+	}
+}
+
 // TestServeHelpSaysWhatEachSyncModeSurvives keeps --sync's help exact
 // about which failure each mode survives and when offsets may be reused.
 func TestServeHelpSaysWhatEachSyncModeSurvives(t *testing.T) {
