@@ -15,12 +15,7 @@ import (
 
 	"github.com/evlog/evlog/messages"
 	"github.com/evlog/evlog/service/client"
-	"github.com/evlog/evlog/service/servicetest"
 )
-
-// clusterRetry retries an append through leader changes and restarts
-// for about a minute, with its id, so that a retry never appends twice.
-var clusterRetry = client.WithRetry(client.RetryPolicy{Attempts: 1000, Backoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond})
 
 // startWriter runs w on a goroutine until the returned stop is called,
 // which returns the writer's error.
@@ -34,23 +29,6 @@ func startWriter(w *clusterWriter) (stop func() error) {
 	}
 }
 
-// awaitCaughtUp waits until every node answers and has applied n
-// records.
-func (bc *binaryCluster) awaitCaughtUp(c *client.Client, n uint64) messages.ClusterStatus {
-	bc.tb.Helper()
-	return bc.awaitStatus(c, "every node caught up", func(st messages.ClusterStatus) bool {
-		if !allUp(st) {
-			return false
-		}
-		for _, m := range st.Members {
-			if m.AppliedOffset != n {
-				return false
-			}
-		}
-		return true
-	})
-}
-
 // TestClusterPowerLoss kills every node of a three-node cluster at once
 // with SIGKILL while a client appends with ids, cuts the unsynced tail of
 // each node's records as a power loss may, then restarts them all:
@@ -58,16 +36,8 @@ func (bc *binaryCluster) awaitCaughtUp(c *client.Client, n uint64) messages.Clus
 // and every node's directory holds every acknowledged record once, at
 // its offset, byte for byte alike.
 func TestClusterPowerLoss(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs a three-node cluster")
-	}
-	bin := buildBinary(t)
-	url := servicetest.NATS(t, nil).ClientURL()
-	bc := newBinaryCluster(t, bin, url, 3)
-	c := client.New(connect(t, url), client.WithTimeout(2*time.Second))
-	bc.awaitStatus(c, "all three nodes and a leader", allUp)
+	bc, c, w, _ := startClusterTest(t)
 
-	w := &clusterWriter{c: c, acks: map[string]uint64{}, retry: clusterRetry}
 	stop := startWriter(w)
 	waitForLong(t, "appends before the power loss", func() bool { return w.acked() >= 50 })
 	for _, nd := range bc.nodes {
@@ -94,11 +64,7 @@ func TestClusterPowerLoss(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	bc.awaitCaughtUp(c, uint64(w.acked()))
-	for _, nd := range bc.nodes {
-		bc.stop(nd)
-	}
-	checkDirs(t, bc, w.acks)
+	bc.finish(t, c, w)
 }
 
 // TestClusterLeaderPaused stops the leader with SIGSTOP for longer than
@@ -108,17 +74,9 @@ func TestClusterPowerLoss(t *testing.T) {
 // in every node's log once, at its offset: nothing the old leader took
 // after it was deposed was acknowledged apart from the majority's log.
 func TestClusterLeaderPaused(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs a three-node cluster")
-	}
-	bin := buildBinary(t)
-	url := servicetest.NATS(t, nil).ClientURL()
-	bc := newBinaryCluster(t, bin, url, 3)
-	c := client.New(connect(t, url), client.WithTimeout(2*time.Second))
-	st := bc.awaitStatus(c, "all three nodes and a leader", allUp)
+	bc, c, w, st := startClusterTest(t)
 	old := bc.node(st.Leader)
 
-	w := &clusterWriter{c: c, acks: map[string]uint64{}, retry: clusterRetry}
 	stop := startWriter(w)
 	waitForLong(t, "appends before the pause", func() bool { return w.acked() >= 30 })
 	bc.signal(old, syscall.SIGSTOP)
@@ -136,10 +94,7 @@ func TestClusterLeaderPaused(t *testing.T) {
 	if st.Leader == old.id {
 		t.Logf("%s leads again: it won a later election after catching up", old.id)
 	}
-	for _, nd := range bc.nodes {
-		bc.stop(nd)
-	}
-	checkDirs(t, bc, w.acks)
+	bc.finish(t, c, w)
 }
 
 // TestClusterDamagedFollower flips a byte in a sealed segment of a
@@ -148,15 +103,7 @@ func TestClusterLeaderPaused(t *testing.T) {
 // appends; with its directory wiped it starts empty, is brought up to
 // date by the leader, and matches the others byte for byte.
 func TestClusterDamagedFollower(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs a three-node cluster")
-	}
-	bin := buildBinary(t)
-	url := servicetest.NATS(t, nil).ClientURL()
-	bc := newBinaryClusterArgs(t, bin, url, 3, "--max-record-bytes", "1024", "--max-store-bytes", "4096")
-	c := client.New(connect(t, url), client.WithTimeout(2*time.Second))
-	st := bc.awaitStatus(c, "all three nodes and a leader", allUp)
-	w := &clusterWriter{c: c, acks: map[string]uint64{}, retry: clusterRetry}
+	bc, c, w, st := startClusterTest(t, "--max-record-bytes", "1024", "--max-store-bytes", "4096")
 	for range 200 {
 		if err := w.append(); err != nil {
 			t.Fatal(err)
@@ -193,11 +140,7 @@ func TestClusterDamagedFollower(t *testing.T) {
 		t.Fatal(err)
 	}
 	bc.start(f)
-	bc.awaitCaughtUp(c, uint64(w.acked()))
-	for _, nd := range bc.nodes {
-		bc.stop(nd)
-	}
-	checkDirs(t, bc, w.acks)
+	bc.finish(t, c, w)
 }
 
 // TestClusterLeaderDamagedAtRuntime flips a byte in a sealed segment of
@@ -207,16 +150,8 @@ func TestClusterDamagedFollower(t *testing.T) {
 // appends, and the damaged node, its directory wiped, comes back and
 // matches them. Every acknowledged record is in every log once.
 func TestClusterLeaderDamagedAtRuntime(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs a three-node cluster")
-	}
-	bin := buildBinary(t)
-	url := servicetest.NATS(t, nil).ClientURL()
-	bc := newBinaryClusterArgs(t, bin, url, 3, "--max-record-bytes", "1024", "--max-store-bytes", "4096")
-	c := client.New(connect(t, url), client.WithTimeout(2*time.Second))
-	st := bc.awaitStatus(c, "all three nodes and a leader", allUp)
+	bc, c, w, st := startClusterTest(t, "--max-record-bytes", "1024", "--max-store-bytes", "4096")
 	ld := bc.node(st.Leader)
-	w := &clusterWriter{c: c, acks: map[string]uint64{}, retry: clusterRetry}
 	for range 200 {
 		if err := w.append(); err != nil {
 			t.Fatal(err)
@@ -257,11 +192,7 @@ func TestClusterLeaderDamagedAtRuntime(t *testing.T) {
 		t.Fatal(err)
 	}
 	bc.start(ld)
-	bc.awaitCaughtUp(c, uint64(w.acked()))
-	for _, nd := range bc.nodes {
-		bc.stop(nd)
-	}
-	checkDirs(t, bc, w.acks)
+	bc.finish(t, c, w)
 }
 
 // flipSealedStoreLive flips a byte in the middle of the first sealed

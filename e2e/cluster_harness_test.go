@@ -188,10 +188,33 @@ func allUp(st messages.ClusterStatus) bool {
 	return true
 }
 
-// allApplied says every member is up and has applied n records, so
-// that a stopped node's directory holds all of them.
-func allApplied(n uint64) func(messages.ClusterStatus) bool {
-	return func(st messages.ClusterStatus) bool {
+// clusterRetry retries an append through leader changes and restarts
+// for about a minute, with its id, so that a retry never appends twice.
+var clusterRetry = client.WithRetry(client.RetryPolicy{Attempts: 1000, Backoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond})
+
+// startClusterTest is how a cluster test begins: it skips in -short
+// mode, and otherwise runs a three-node cluster of the real binary (with
+// args for every node) on a nats-server of its own, waits for a leader,
+// and returns the cluster, a client, a writer that retries with ids, and
+// the first status with every node up.
+func startClusterTest(t *testing.T, args ...string) (*binaryCluster, *client.Client, *clusterWriter, messages.ClusterStatus) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs a three-node cluster")
+	}
+	bin := buildBinary(t)
+	url := servicetest.NATS(t, nil).ClientURL()
+	bc := newBinaryClusterArgs(t, bin, url, 3, args...)
+	c := client.New(connect(t, url), client.WithTimeout(2*time.Second))
+	st := bc.awaitStatus(c, "all three nodes and a leader", allUp)
+	return bc, c, &clusterWriter{c: c, acks: map[string]uint64{}, retry: clusterRetry}, st
+}
+
+// awaitCaughtUp waits until every node answers and has applied n
+// records, so that a stopped node's directory holds all of them.
+func (bc *binaryCluster) awaitCaughtUp(c *client.Client, n uint64) messages.ClusterStatus {
+	bc.tb.Helper()
+	return bc.awaitStatus(c, "every node caught up", func(st messages.ClusterStatus) bool {
 		if !allUp(st) {
 			return false
 		}
@@ -201,7 +224,19 @@ func allApplied(n uint64) func(messages.ClusterStatus) bool {
 			}
 		}
 		return true
+	})
+}
+
+// finish is how a cluster test ends: once every node has applied every
+// record w got acknowledged, it stops the nodes and checks that each
+// directory holds each of them once, at its offset, byte for byte alike.
+func (bc *binaryCluster) finish(t *testing.T, c *client.Client, w *clusterWriter) {
+	t.Helper()
+	bc.awaitCaughtUp(c, uint64(w.acked()))
+	for _, nd := range bc.nodes {
+		bc.stop(nd)
 	}
+	checkDirs(t, bc, w.acks)
 }
 
 // readDir reads the replicated log in a stopped node's directory,

@@ -13,7 +13,6 @@ import (
 
 	"github.com/evlog/evlog/messages"
 	"github.com/evlog/evlog/service/client"
-	"github.com/evlog/evlog/service/servicetest"
 )
 
 // clusterCyclesEnv sets how many leaders TestClusterFailover kills, for
@@ -78,21 +77,10 @@ func (w *clusterWriter) run(stop <-chan struct{}) error {
 // gap, and once the nodes are stopped every node's directory holds every
 // acknowledged record exactly once, at its offset, byte for byte alike.
 func TestClusterFailover(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs a three-node cluster")
-	}
+	bc, c, w, _ := startClusterTest(t)
 	cycles := campaignSetting(t, clusterCyclesEnv, 2)
-	bin := buildBinary(t)
-	url := servicetest.NATS(t, nil).ClientURL()
-	bc := newBinaryCluster(t, bin, url, 3)
-	nc := connect(t, url)
-	c := client.New(nc, client.WithTimeout(2*time.Second))
-	bc.awaitStatus(c, "all three nodes and a leader", allUp)
-
-	announced := followCommitted(t, nc)
+	announced := followCommitted(t, connect(t, bc.url))
 	followed, stopFollow := followAll(t, c)
-	w := &clusterWriter{c: c, acks: map[string]uint64{},
-		retry: client.WithRetry(client.RetryPolicy{Attempts: 1000, Backoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond})}
 	for range 20 {
 		if err := w.append(); err != nil {
 			t.Fatal(err)
@@ -118,16 +106,13 @@ func TestClusterFailover(t *testing.T) {
 		}
 	}
 	n := uint64(w.acked())
-	st := bc.awaitStatus(c, "every node caught up", allApplied(n))
+	st := bc.awaitCaughtUp(c, n)
 	t.Logf("%d records; final status %+v", n, st)
 	waitForLong(t, "the follower to see every record", func() bool { return len(followed()) >= int(n) })
 	stopFollow()
 	checkFollowed(t, followed(), w.acks)
 	checkAnnounced(t, announced(), n)
-	for _, nd := range bc.nodes {
-		bc.stop(nd)
-	}
-	checkDirs(t, bc, w.acks)
+	bc.finish(t, c, w)
 }
 
 // waitForLong is waitFor with room for elections and retries.

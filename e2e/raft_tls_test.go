@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/evlog/evlog/messages"
-	"github.com/evlog/evlog/service/client"
 	"github.com/evlog/evlog/service/servicetest"
 )
 
@@ -27,18 +26,8 @@ func raftTLSArgs(pki testPKI) []string {
 // acknowledging appends. Restarted with the cluster's certificate, the
 // node catches up and every directory ends byte for byte alike.
 func TestBinaryClusterRaftTLS(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs a three-node cluster")
-	}
-	bin := buildBinary(t)
 	pki, foreign := newTestPKI(t), newTestPKI(t)
-	url := servicetest.NATS(t, nil).ClientURL()
-	bc := newBinaryClusterArgs(t, bin, url, 3, raftTLSArgs(pki)...)
-	c := client.New(connect(t, url), client.WithTimeout(2*time.Second))
-	bc.awaitStatus(c, "all three nodes and a leader", allUp)
-
-	w := &clusterWriter{c: c, acks: map[string]uint64{},
-		retry: client.WithRetry(client.RetryPolicy{Attempts: 100, Backoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond})}
+	bc, c, w, _ := startClusterTest(t, raftTLSArgs(pki)...)
 	appendN := func(n int) {
 		t.Helper()
 		for range n {
@@ -84,11 +73,7 @@ func TestBinaryClusterRaftTLS(t *testing.T) {
 	bc.kill(outsider)
 	outsider.extra = raftTLSArgs(pki)
 	bc.start(outsider)
-	bc.awaitStatus(c, "the node back with the cluster's certificate to catch up", allApplied(50))
-	for _, nd := range bc.nodes {
-		bc.stop(nd)
-	}
-	checkDirs(t, bc, w.acks)
+	bc.finish(t, c, w)
 }
 
 // memberOf is id's entry in st.
