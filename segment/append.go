@@ -227,6 +227,11 @@ func (l *Log) roll() error {
 // failed Sync does: a later fdatasync may succeed although the pages this
 // one could not write are gone.
 func (l *Log) seal(s *segment) error {
+	// Cut before the sync, so that one fdatasync makes both the records
+	// and the store's final size durable.
+	if err := s.store.cutSpare(); err != nil {
+		return err
+	}
 	if err := s.store.sync(); err != nil {
 		return l.fail(err)
 	}
