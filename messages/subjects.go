@@ -25,6 +25,9 @@ type Subjects struct {
 	Committed string
 	// Events carries an Event for each removal, recovery and snapshot.
 	Events string
+	// ClusterStatus takes an empty body and answers a ClusterStatus, on
+	// a cluster of nodes only.
+	ClusterStatus string
 }
 
 // NewSubjects returns the subjects under prefix, for example "evlog.append"
@@ -38,6 +41,8 @@ func NewSubjects(prefix string) Subjects {
 		Snapshot:  prefix + ".snapshot",
 		Committed: prefix + ".committed",
 		Events:    prefix + ".events",
+
+		ClusterStatus: prefix + ".cluster.status",
 	}
 }
 

@@ -105,14 +105,7 @@ func (l *Log) applyRetention(p RetentionPolicy, now time.Time) (Removal, error) 
 	if l.closed {
 		return Removal{}, ErrClosed
 	}
-	infos := make([]segmentInfo, len(l.segments))
-	for i, s := range l.segments {
-		infos[i].bytes = s.store.size
-		if p.MaxAge > 0 && i < len(l.segments)-1 {
-			infos[i].newest = l.newestOf(s)
-		}
-	}
-	n, reason := retentionCut(infos, p, now)
+	n, reason := retentionCut(l.retentionInfos(p), p, now)
 	if n == 0 {
 		return Removal{}, nil
 	}
@@ -120,6 +113,40 @@ func (l *Log) applyRetention(p RetentionPolicy, now time.Time) (Removal, error) 
 	r.Reason = reason
 	l.forgetNewest()
 	return r, err
+}
+
+// RetentionTarget returns the low-water mark that ApplyRetention would
+// move the log to under p at now, the base of the first segment p keeps,
+// and the limits that decided it, without removing anything. The reason
+// is empty, and the offset 0, when p lets nothing go. A replicated log
+// proposes the truncation to that offset, so that every replica removes
+// the same records.
+func (l *Log) RetentionTarget(p RetentionPolicy, now time.Time) (uint64, string, error) {
+	if p.Off() {
+		return 0, "", nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return 0, "", ErrClosed
+	}
+	n, reason := retentionCut(l.retentionInfos(p), p, now)
+	if n == 0 {
+		return 0, "", nil
+	}
+	return l.segments[n].base, reason, nil
+}
+
+// retentionInfos is what p judges the segments by. The caller holds mu.
+func (l *Log) retentionInfos(p RetentionPolicy) []segmentInfo {
+	infos := make([]segmentInfo, len(l.segments))
+	for i, s := range l.segments {
+		infos[i].bytes = s.store.size
+		if p.MaxAge > 0 && i < len(l.segments)-1 {
+			infos[i].newest = l.newestOf(s)
+		}
+	}
+	return infos
 }
 
 // newestOf returns the time of sealed segment s's last record, which

@@ -98,7 +98,7 @@ func (s *Service) checkRecord(i int, r *messages.Record, id string) error {
 	if len(r.Value) == 0 && len(r.Key) == 0 {
 		return fmt.Errorf("%w: record %d has neither value nor key", ErrBadRequest, i)
 	}
-	for _, h := range [...]string{messages.IDHeader, messages.BatchRecordsHeader} {
+	for _, h := range messages.ReservedHeaders {
 		if _, ok := r.Headers[h]; ok {
 			return fmt.Errorf("%w: record %d sets header %s, which is reserved; give the append's id as its \"id\" field", ErrBadRequest, i, h)
 		}
@@ -145,10 +145,7 @@ func (s *Service) onCommit(c Commit) {
 		// Commits come one at a time, so one buffer serves them all.
 		body := s.commitBody[:0]
 		if !c.Empty {
-			body = appendOffsets(body, "first_offset", c.First, "last_offset", c.Last)
-			if err := s.nc.Publish(s.subjects.Committed, body); err != nil {
-				s.logger.Warn("publish commit notification", "first_offset", c.First, "last_offset", c.Last, "error", err)
-			}
+			s.announcer.commit(c.First, c.Last)
 		}
 		for _, a := range c.Appends {
 			body = appendAppendReply(body[:0], a)

@@ -92,6 +92,13 @@ type Config struct {
 	// log can share the reads. Default "": no queue group, like the
 	// write endpoints, which never have one.
 	ReadQueueGroup string
+	// Leadership, if set, makes the service a node of a cluster whose
+	// log only takes writes on the leader (see Leadership): no probe of
+	// the prefix, the write endpoints only while Leader is true, and
+	// Committed notifications from the leader only. It needs
+	// ReadQueueGroup, so that the nodes share the reads. Default nil: a
+	// single node.
+	Leadership Leadership
 	// ProbeTimeout is how long New waits for another instance to answer
 	// Prefix.info before concluding that the prefix is free. Default 1 s.
 	ProbeTimeout time.Duration
@@ -185,6 +192,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: negative SnapshotAckTimeout %v", ErrConfig, c.SnapshotAckTimeout)
 	case c.ProbeTimeout < 0:
 		return fmt.Errorf("%w: negative ProbeTimeout %v", ErrConfig, c.ProbeTimeout)
+	case c.Leadership != nil && c.ReadQueueGroup == "":
+		return fmt.Errorf("%w: a cluster node (Leadership set) needs a ReadQueueGroup: every node would answer every read", ErrConfig)
 	case c.ReadQueueGroup != "" && !validQueueGroup(c.ReadQueueGroup):
 		return fmt.Errorf("%w: ReadQueueGroup %q is not a valid queue group name", ErrConfig, c.ReadQueueGroup)
 	}

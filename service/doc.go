@@ -70,6 +70,20 @@
 // can both pass it, and then both answer every request. Give each log its own
 // prefix.
 //
+// The nodes of a cluster (Config.Leadership, leadership.go) share one
+// prefix on purpose: they skip the probe, serve the reads in
+// Config.ReadQueueGroup, and only the leader registers the write
+// endpoints, on a micro service of its own that it removes the moment it
+// loses the leadership. A write that still reaches a node that is not the
+// leader gets 503 with the leader's id in the description and in the
+// header Evlog-Leader (messages.LeaderHeader), and a client retries.
+// Only the leader publishes Committed notifications (announce.go), and a
+// new leader continues from the last offset any node announced: around
+// a leader change a range may be announced twice, but none is left out.
+// Each node serves what it has applied; a read beyond that gets 503, not
+// 404, since the node may only be behind the leader: the retry may reach
+// another node, or this one once it has caught up.
+//
 // # Appends and group commit
 //
 // NATS hands a subscription's messages to its handler one at a time, so the

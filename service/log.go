@@ -152,7 +152,9 @@ type Commit struct {
 	// slice only until it returns.
 	Appends []*Append
 	// Err, when set, says why Appends will never commit; it wraps
-	// ErrLogFailed or ErrUnavailable.
+	// ErrLogFailed or ErrUnavailable, or, from a log that decides an
+	// append only as it commits (a replicated one), is that append's
+	// *ConflictError or wraps ErrTooLarge.
 	Err error
 	// Synced says the log synced its storage for this commit, and
 	// SyncDuration how long that took; a failed sync is reported too.

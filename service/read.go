@@ -180,6 +180,9 @@ func (s *Service) readBatch(rr messages.ReadRequest, f messages.Format, next uin
 // outOfRange is the error of a read at off, outside the readable range
 // that ends at next.
 func (s *Service) outOfRange(off, next uint64) error {
+	if off > next && s.cfg.Leadership != nil {
+		return behind(off, next)
+	}
 	lowest := min(s.log.Stats().LowestOffset, next)
 	return fmt.Errorf("%w: offset %d is outside the readable range %d to %d", ErrOffsetOutOfRange, off, lowest, next)
 }

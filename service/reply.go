@@ -18,11 +18,8 @@ import (
 func (s *Service) reject(req micro.Request, err error) {
 	code := codeOf(err)
 	var opts []micro.RespondOpt
-	var conflict *ConflictError
-	if errors.As(err, &conflict) {
-		opts = append(opts, micro.WithHeaders(micro.Headers{
-			messages.NextOffsetHeader: []string{strconv.FormatUint(conflict.NextOffset, 10)},
-		}))
+	if h := errorHeaders(err); h != nil {
+		opts = append(opts, micro.WithHeaders(micro.Headers(h)))
 	}
 	if rerr := req.Error(strconv.Itoa(code), describe(code, err), nil, opts...); rerr != nil {
 		s.logger.Debug("reply failed", "subject", req.Subject(), "error", rerr)
@@ -37,13 +34,33 @@ func (s *Service) replyError(reply string, err error) {
 		return
 	}
 	code := codeOf(err)
-	msg := &nats.Msg{Subject: reply, Header: nats.Header{
-		micro.ErrorHeader:     []string{describe(code, err)},
-		micro.ErrorCodeHeader: []string{strconv.Itoa(code)},
-	}}
+	h := errorHeaders(err)
+	if h == nil {
+		h = nats.Header{}
+	}
+	h[micro.ErrorHeader] = []string{describe(code, err)}
+	h[micro.ErrorCodeHeader] = []string{strconv.Itoa(code)}
+	msg := &nats.Msg{Subject: reply, Header: h}
 	if perr := s.nc.PublishMsg(msg); perr != nil {
 		s.logger.Debug("reply failed", "subject", reply, "error", perr)
 	}
+}
+
+// errorHeaders returns the headers that an error reply carries beside
+// the code and the description, nil when there are none: the log's next
+// offset for a conflict, whether the handler or the commit found it (a
+// replicated log decides conditions as the entry applies), and the
+// leader's id for a write that reached a node that is not the leader.
+func errorHeaders(err error) nats.Header {
+	var conflict *ConflictError
+	var notLeader *NotLeaderError
+	switch {
+	case errors.As(err, &conflict):
+		return nats.Header{messages.NextOffsetHeader: []string{strconv.FormatUint(conflict.NextOffset, 10)}}
+	case errors.As(err, &notLeader):
+		return nats.Header{messages.LeaderHeader: []string{notLeader.LeaderID}}
+	}
+	return nil
 }
 
 // replyData answers a reply subject with data and, unless nil, the

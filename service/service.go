@@ -31,6 +31,10 @@ type Service struct {
 	events         *eventMetrics
 	poller         *poller
 	snapshots      *snapshotRunner
+	announcer      *announcer
+	// leaderWrites serves the write endpoints while this node leads;
+	// nil on a single node (Config.Leadership nil).
+	leaderWrites *leaderWrites
 
 	// mu guards stopping. Handlers join inflight under mu while stopping
 	// is false, so that Stop, once it has set stopping, can wait for the
@@ -53,7 +57,7 @@ var errStopping = fmt.Errorf("%w: service is shutting down", ErrUnavailable)
 
 // New starts serving log on nc under cfg.Prefix. It refuses to start, with
 // ErrPrefixInUse, when something already answers the prefix's info
-// subject. The caller keeps ownership of nc and log and must call Stop
+// subject, unless cfg.Leadership makes it a node of a cluster. The caller keeps ownership of nc and log and must call Stop
 // before closing either.
 func New(nc *nats.Conn, log Log, cfg Config) (*Service, error) {
 	if nc == nil || log == nil {
@@ -75,26 +79,40 @@ func New(nc *nats.Conn, log Log, cfg Config) (*Service, error) {
 		maxRecordBytes: cfg.MaxRecordBytes,
 		snapshots:      newSnapshotRunner(cfg.MaxSnapshots),
 	}
+	if cfg.Leadership != nil {
+		s.log = leaderLog{Log: log, ld: cfg.Leadership}
+	}
 	if limit := int(nc.MaxPayload()) - replyOverhead; s.maxRecordBytes > limit {
 		s.logger.Info("record size limited by the NATS max payload", "max_record_bytes", limit, "max_payload", nc.MaxPayload())
 		s.maxRecordBytes = limit
 	}
 	s.metrics = newMetrics(s, log.Recovered())
 	s.events = newEventMetrics()
-	if err := s.probe(); err != nil {
+	// The nodes of a cluster share the prefix on purpose.
+	if cfg.Leadership == nil {
+		if err := s.probe(); err != nil {
+			return nil, err
+		}
+	}
+	ann, err := newAnnouncer(nc, s.subjects.Committed, cfg.Leadership, log.CommittedOffset(), s.logger)
+	if err != nil {
 		return nil, err
 	}
+	s.announcer = ann
 	if err := s.registerMetrics(); err != nil {
-		return nil, err
+		return nil, errors.Join(err, ann.close())
 	}
 	if err := log.Attach(s.onCommit); err != nil {
 		s.unregisterMetrics()
-		return nil, fmt.Errorf("attach to the log: %w", err)
+		return nil, errors.Join(fmt.Errorf("attach to the log: %w", err), ann.close())
 	}
 	s.poller = newPoller(log, cfg.MaxParkedReads, s.answerParked)
 
 	if err := s.register(); err != nil {
 		return nil, errors.Join(err, s.Stop())
+	}
+	if cfg.Leadership != nil {
+		s.leaderWrites = startLeaderWrites(s, cfg.Leadership)
 	}
 	s.logger.Info("serving evlog",
 		"append", s.subjects.Append, "read", s.subjects.Read,
@@ -122,47 +140,32 @@ func (s *Service) probe() error {
 }
 
 // register adds the micro service and its endpoints in two groups. The
-// writes (append, truncate) have no queue group, so that a second instance
-// on the same prefix would receive every request too, rather than silently
-// taking half of the appends into another log. The reads (read, info,
-// snapshot) join Config.ReadQueueGroup if one is set, and otherwise have
-// none either.
+// writes (append, truncate, see addWrites) have no queue group; on a node
+// of a cluster they are not here but on the leader's own micro service
+// (leadership.go). The reads (read, info, snapshot) join
+// Config.ReadQueueGroup if one is set, and otherwise have none either.
 func (s *Service) register() error {
-	ms, err := micro.AddService(s.nc, micro.Config{
-		Name:               s.cfg.Name,
-		Version:            s.cfg.Version,
-		Description:        "durable segmented event log",
-		Metadata:           map[string]string{"prefix": s.cfg.Prefix},
-		QueueGroupDisabled: true,
-		StatsHandler:       s.metrics.endpointStats,
-		ErrorHandler: func(_ micro.Service, e *micro.NATSError) {
-			s.logger.Warn("nats subscription error", "subject", e.Subject, "error", e.Description)
-		},
-	})
+	ms, err := micro.AddService(s.nc, s.microConfig("durable segmented event log"))
 	if err != nil {
 		return fmt.Errorf("add micro service: %w", err)
 	}
 	s.micro = ms
-	writes := ms.AddGroup(s.cfg.Prefix, micro.WithGroupQueueGroupDisabled())
+	if s.cfg.Leadership == nil {
+		if err := s.addWrites(ms); err != nil {
+			return err
+		}
+	}
 	readQueue := micro.WithEndpointQueueGroupDisabled()
 	if s.cfg.ReadQueueGroup != "" {
 		readQueue = micro.WithEndpointQueueGroup(s.cfg.ReadQueueGroup)
 	}
 	reads := ms.AddGroup(s.cfg.Prefix, micro.WithGroupQueueGroupDisabled())
 	for _, e := range []struct {
-		g   micro.Group
-		ep  endpoint
-		h   micro.HandlerFunc
-		opt micro.EndpointOpt
-	}{
-		{writes, epAppend, s.handleAppend, micro.WithEndpointQueueGroupDisabled()},
-		{writes, epTruncate, s.handleTruncate, micro.WithEndpointQueueGroupDisabled()},
-		{reads, epRead, s.handleRead, readQueue},
-		{reads, epInfo, s.handleInfo, readQueue},
-		{reads, epSnapshot, s.handleSnapshot, readQueue},
-	} {
+		ep endpoint
+		h  micro.HandlerFunc
+	}{{epRead, s.handleRead}, {epInfo, s.handleInfo}, {epSnapshot, s.handleSnapshot}} {
 		name := endpointNames[e.ep]
-		if err := e.g.AddEndpoint(name, s.observe(e.ep, e.h), e.opt); err != nil {
+		if err := reads.AddEndpoint(name, s.observe(e.ep, e.h), readQueue); err != nil {
 			return fmt.Errorf("add endpoint %s: %w", name, err)
 		}
 	}
@@ -172,6 +175,21 @@ func (s *Service) register() error {
 		return fmt.Errorf("flush subscriptions: %w", err)
 	}
 	return nil
+}
+
+// microConfig is the configuration of the service's micro services.
+func (s *Service) microConfig(description string) micro.Config {
+	return micro.Config{
+		Name:               s.cfg.Name,
+		Version:            s.cfg.Version,
+		Description:        description,
+		Metadata:           map[string]string{"prefix": s.cfg.Prefix},
+		QueueGroupDisabled: true,
+		StatsHandler:       s.metrics.endpointStats,
+		ErrorHandler: func(_ micro.Service, e *micro.NATSError) {
+			s.logger.Warn("nats subscription error", "subject", e.Subject, "error", e.Description)
+		},
+	}
 }
 
 // flushTimeout bounds the round trip that confirms the subscriptions.
@@ -248,6 +266,9 @@ func (s *Service) stop() error {
 	s.stopping = true
 	s.mu.Unlock()
 	var errs []error
+	if s.leaderWrites != nil {
+		errs = append(errs, s.leaderWrites.close())
+	}
 	if s.micro != nil {
 		// Drains the endpoint subscriptions: the server stops routing
 		// requests to them, and what the connection has already
@@ -278,6 +299,7 @@ func (s *Service) stop() error {
 	} else if err := s.nc.FlushTimeout(flushTimeout); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 		errs = append(errs, fmt.Errorf("flush replies: %w", err))
 	}
+	errs = append(errs, s.announcer.close())
 	s.unregisterMetrics()
 	s.logger.Info("service stopped", "next_offset", s.log.CommittedOffset(), "took", time.Since(start))
 	return errors.Join(errs...)

@@ -77,6 +77,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			tailCommand(stdout, stderr),
 			truncateCommand(stdout),
 			infoCommand(stdout),
+			clusterCommand(stdout),
 			decodeCommand(stdin, stdout),
 			checkCommand(stdout, stderr),
 			dumpCommand(stdout, stderr),

@@ -52,7 +52,15 @@ address it refuses to start unless clients must authenticate (users in
 --nats-config, or client certificates with --nats-server-tls-ca) or
 --allow-anonymous lets anyone connect. --nats-server-tls-cert and
 --nats-server-tls-key put TLS on its client port; the --nats-tls-* options
-are the service's side of a connection to --nats-url.`
+are the service's side of a connection to --nats-url.
+
+With --node-id, --raft-addr and --peers the node is one member of a
+cluster of 3 or 5 that replicate one log with Raft: each node has its own
+--dir, the leader takes appends and acknowledges them once a majority has
+them, and every node serves reads. The nodes share one NATS: --nats-url,
+or their embedded servers routed together with --nats-cluster-listen and
+--nats-routes. --sync does not apply: Raft's log is synced for every
+batch. See "evlog cluster status".`
 
 // serveFlags are the options of `evlog serve`.
 type serveFlags struct {
@@ -74,6 +82,10 @@ type serveFlags struct {
 	serverTLSCert, serverTLSKey          *string
 	serverTLSCA                          *string
 	allowAnonymous                       *bool
+	nodeID, raftAddr, raftAdvertise      *string
+	raftTLSCert, raftTLSKey, raftTLSCA   *string
+	peers                                *string
+	natsClusterListen, natsRoutes        *string
 	metricsAddr                          *string
 	logLevel                             *string
 	logJSON                              *bool
@@ -116,6 +128,16 @@ func addServeFlags(fs *flag.FlagSet) *serveFlags {
 		serverTLSKey:   fs.String("nats-server-tls-key", "", "key `file` of --nats-server-tls-cert"),
 		serverTLSCA:    fs.String("nats-server-tls-ca", "", "CA certificate `file`: the embedded server then requires client certificates it signed"),
 		allowAnonymous: fs.Bool("allow-anonymous", false, "let the embedded server listen beyond loopback without authenticating clients (logged as a warning)"),
+
+		nodeID:            fs.String("node-id", "", "id of this node in a cluster (letters, digits, - and _); empty runs a single node"),
+		raftAddr:          fs.String("raft-addr", "", "host:port Raft listens on, for a node of a cluster"),
+		raftAdvertise:     fs.String("raft-advertise", "", "host:port the other nodes reach Raft at, when it differs from --raft-addr"),
+		raftTLSCert:       fs.String("raft-tls-cert", "", "PEM certificate `file` of this node for Raft's mutual TLS; it must name the address the other nodes dial and allow server and client use"),
+		raftTLSKey:        fs.String("raft-tls-key", "", "PEM key `file` of --raft-tls-cert"),
+		raftTLSCA:         fs.String("raft-tls-ca", "", "PEM CA `file` that signs every node's Raft certificate; peers without one are refused"),
+		peers:             fs.String("peers", "", "the initial cluster, ID=HOST:PORT,... (Raft addresses, this node included, the same on every node); ignored once Raft state exists"),
+		natsClusterListen: fs.String("nats-cluster-listen", "", "host:port on which the embedded NATS server routes to the other nodes' servers"),
+		natsRoutes:        fs.String("nats-routes", "", "the other nodes' embedded NATS servers, nats-route://HOST:PORT,..."),
 
 		metricsAddr: fs.String("metrics-addr", "", "host:port serving /metrics, /healthz and /readyz over HTTP, e.g. 127.0.0.1:9090 (default off)"),
 		logLevel:    fs.String("log-level", "info", "debug, info, warn or error"),
@@ -176,6 +198,15 @@ func (f *serveFlags) options(stderr io.Writer) (node.Options, error) {
 		SnapshotAckTimeout: *f.snapshotAckTimeout,
 		DedupWindow:        *f.dedupWindow,
 		DedupMaxIDs:        *f.dedupMaxIDs,
+		NodeID:             *f.nodeID,
+		RaftAddr:           *f.raftAddr,
+		RaftAdvertise:      *f.raftAdvertise,
+		RaftTLSCertFile:    *f.raftTLSCert,
+		RaftTLSKeyFile:     *f.raftTLSKey,
+		RaftTLSCAFile:      *f.raftTLSCA,
+		Peers:              *f.peers,
+		NATSClusterListen:  *f.natsClusterListen,
+		NATSRoutes:         *f.natsRoutes,
 		MetricsAddr:        *f.metricsAddr,
 		Logger:             logger,
 	}

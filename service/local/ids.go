@@ -17,10 +17,9 @@ import (
 // of the log that are young enough to be within the window, so that a
 // retry after a restart or a crash is still recognised: the ids are in the
 // records' headers (dedup.Stamp). The scan starts at the first record whose
-// timestamp is within the window, found by a binary search over the
-// offsets, which assumes timestamps that grow with the offsets, as they do
-// unless the clock steps back; and it decodes only the batches that hold
-// the id header at all.
+// timestamp is within the window, found through the segment log's time
+// index (timestamps never decrease, even when the clock steps back); and
+// it decodes only the batches that hold the id header at all.
 
 // rebuildBatch is how many records the rebuild reads at a time.
 const rebuildBatch = 1024
@@ -36,7 +35,12 @@ func rebuildIDs(l *segment.Log, t *dedup.Table, logger *slog.Logger, now int64) 
 	if low >= next {
 		return nil
 	}
-	from := firstWithin(l, low, next, now-int64(t.Window()))
+	// The time index finds where the window starts without reading the
+	// records before it.
+	from, err := l.OffsetAtTime(now - int64(t.Window()))
+	if err != nil {
+		return err
+	}
 	marker := []byte(messages.IDHeader)
 	var buf []byte
 	for off := from; off < next; {
@@ -86,21 +90,4 @@ func observeAll(t *dedup.Table, raw []byte, n int, logger *slog.Logger) error {
 		}
 	}
 	return nil
-}
-
-// firstWithin returns the lowest offset in [low, next) whose record's
-// timestamp is at least oldest, by binary search, or next when none is.
-// A record it cannot read counts as old, so that the search moves on.
-func firstWithin(l *segment.Log, low, next uint64, oldest int64) uint64 {
-	lo, hi := low, next
-	for lo < hi {
-		mid := lo + (hi-lo)/2
-		r, err := l.Read(mid)
-		if err == nil && r.Timestamp >= oldest {
-			hi = mid
-		} else {
-			lo = mid + 1
-		}
-	}
-	return lo
 }

@@ -41,8 +41,7 @@ type Log struct {
 	ids *dedup.Table
 
 	// fn receives the commits; nil before Attach and after Detach.
-	fn       atomic.Pointer[service.CommitFunc]
-	attached bool // under mu
+	receiver service.Receiver
 
 	// committed is the offset after the last committed record. Only
 	// commit advances it.
@@ -51,9 +50,7 @@ type Log struct {
 	changedMu sync.Mutex
 	changed   chan struct{}
 
-	failOnce sync.Once
-	failed   chan struct{}
-	failErr  error // set before failed is closed
+	failure *service.Failure
 
 	closeOnce sync.Once
 }
@@ -78,7 +75,7 @@ func New(l *segment.Log, cfg Config) (*Log, error) {
 		mode:    l.SyncMode(),
 		logger:  cfg.Logger,
 		changed: make(chan struct{}),
-		failed:  make(chan struct{}),
+		failure: service.NewFailure(cfg.Logger, "log refuses appends from now on"),
 	}
 	if lg.mode == segment.SyncAlways {
 		if err := l.Sync(); err != nil {
@@ -97,17 +94,10 @@ func New(l *segment.Log, cfg Config) (*Log, error) {
 func (l *Log) Attach(fn service.CommitFunc) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	switch {
-	case l.closed:
+	if l.closed {
 		return fmt.Errorf("%w: log is closed", service.ErrUnavailable)
-	case l.attached:
-		return errors.New("log already attached")
-	case fn == nil:
-		return errors.New("attach: nil CommitFunc")
 	}
-	l.attached = true
-	l.fn.Store(&fn)
-	return nil
+	return l.receiver.Attach(fn)
 }
 
 // Detach waits for the committer to deliver what is queued, then delivers
@@ -117,7 +107,7 @@ func (l *Log) Detach() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.c.drain()
-	l.fn.Store(nil)
+	l.receiver.Detach()
 }
 
 // Append writes a's records and queues them for the committer, or, under
@@ -171,14 +161,14 @@ func (l *Log) write(a *service.Append, before uint64, now int64) error {
 		if after := l.seg.NextOffset(); after != before {
 			// Records of a failed append are in the log; committing
 			// later appends would expose them.
-			l.fail(fmt.Errorf("append failed after writing offsets %d to %d: %w", before, after-1, err))
+			l.failure.Fail(fmt.Errorf("append failed after writing offsets %d to %d: %w", before, after-1, err))
 		} else if errors.Is(err, segment.ErrFailed) {
 			// A sync the segment log ran on its own (sealing a
 			// segment, or the interval syncer) failed: it refuses
 			// appends for good, so say so rather than fail each one.
-			l.fail(err)
+			l.failure.Fail(err)
 		}
-		return translate(err)
+		return service.SegmentError(err)
 	}
 	a.First, a.Last = first, first+uint64(len(a.Records))-1
 	if a.ID != "" {
@@ -220,7 +210,7 @@ func (l *Log) commit(batch []*service.Append) {
 		err := l.seg.Sync()
 		c.Synced, c.SyncDuration = true, time.Since(start)
 		if err != nil {
-			l.fail(fmt.Errorf("%w: %w: %w", service.ErrLogFailed, service.ErrSyncFailed, err))
+			l.failure.Fail(fmt.Errorf("%w: %w: %w", service.ErrLogFailed, service.ErrSyncFailed, err))
 			c.First, c.Last, c.Err = 0, 0, l.Err()
 			l.deliver(c)
 			return
@@ -257,9 +247,7 @@ func committedRange(batch []*service.Append) (service.Commit, bool) {
 }
 
 func (l *Log) deliver(c service.Commit) {
-	if fn := l.fn.Load(); fn != nil {
-		(*fn)(c)
-	}
+	l.receiver.Deliver(c)
 }
 
 // CommittedOffset returns the offset after the last committed record.
@@ -278,7 +266,7 @@ func (l *Log) CommitChanged() <-chan struct{} {
 func (l *Log) ReadRawBatch(offset uint64, maxRecords, maxBytes int, dst []byte) (segment.RawBatch, error) {
 	b, err := l.seg.ReadRawBatch(offset, maxRecords, maxBytes, dst)
 	if err != nil {
-		return b, translate(err)
+		return b, service.SegmentError(err)
 	}
 	return b, nil
 }
@@ -288,11 +276,11 @@ func (l *Log) ReadRawBatch(offset uint64, maxRecords, maxBytes int, dst []byte) 
 // offset, which Stats reports too.
 func (l *Log) TruncateFront(lowest uint64) (uint64, error) {
 	if err := l.seg.TruncateFront(lowest); err != nil {
-		return 0, translate(err)
+		return 0, service.SegmentError(err)
 	}
 	low, err := l.seg.LowestOffset()
 	if err != nil {
-		return 0, fmt.Errorf("lowest offset: %w", translate(err))
+		return 0, fmt.Errorf("lowest offset: %w", service.SegmentError(err))
 	}
 	return low, nil
 }
@@ -313,30 +301,10 @@ func (l *Log) Recovered() []segment.Recovery { return l.seg.Recovered() }
 func (l *Log) ID() [16]byte { return l.seg.ID() }
 
 // Failed is closed once the Log has failed; Err then says why.
-func (l *Log) Failed() <-chan struct{} { return l.failed }
+func (l *Log) Failed() <-chan struct{} { return l.failure.Failed() }
 
 // Err returns the failure that closed Failed, or nil.
-func (l *Log) Err() error {
-	select {
-	case <-l.failed:
-		return l.failErr
-	default:
-		return nil
-	}
-}
-
-// fail makes err, wrapped in ErrLogFailed, the Log's sticky failure unless
-// it has one.
-func (l *Log) fail(err error) {
-	l.failOnce.Do(func() {
-		if !errors.Is(err, service.ErrLogFailed) {
-			err = fmt.Errorf("%w: %w", service.ErrLogFailed, err)
-		}
-		l.failErr = err
-		close(l.failed)
-		l.logger.Error("log refuses appends from now on", "error", err)
-	})
-}
+func (l *Log) Err() error { return l.failure.Err() }
 
 // Close commits what is queued and stops the committer. Appends then get
 // ErrUnavailable. It does not close the segment log. Close is idempotent.
@@ -348,20 +316,4 @@ func (l *Log) Close() error {
 		l.c.close()
 	})
 	return nil
-}
-
-// translate wraps an error of the segment log in the sentinel that gives
-// its wire code.
-func translate(err error) error {
-	switch {
-	case errors.Is(err, segment.ErrFailed):
-		return fmt.Errorf("%w: %w", service.ErrLogFailed, err)
-	case errors.Is(err, segment.ErrRecordTooLarge):
-		return fmt.Errorf("%w: %w", service.ErrTooLarge, err)
-	case errors.Is(err, segment.ErrOffsetOutOfRange):
-		return fmt.Errorf("%w: %w", service.ErrOffsetOutOfRange, err)
-	case errors.Is(err, segment.ErrClosed):
-		return fmt.Errorf("%w: %w", service.ErrUnavailable, err)
-	}
-	return err
 }

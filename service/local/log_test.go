@@ -166,7 +166,7 @@ func TestTruncateFrontLowWater(t *testing.T) {
 // the Log, so that it says so once instead of failing each append.
 func TestFollowsSegmentFailure(t *testing.T) {
 	l, _ := open(t, segment.SyncNever, segment.Config{})
-	l.fail(errors.New("fdatasync: input/output error"))
+	l.failure.Fail(errors.New("fdatasync: input/output error"))
 	if err := l.Append(app("a")); !errors.Is(err, service.ErrLogFailed) {
 		t.Fatalf("append after failure: %v", err)
 	}

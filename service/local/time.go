@@ -1,5 +1,7 @@
 package local
 
+import "github.com/evlog/evlog/service"
+
 // OffsetAtTime finds the first committed record at or after ts, in unix
 // nanoseconds, through the segment log's time index. Records appended but
 // not yet committed do not count: when the first record at or after ts is
@@ -9,7 +11,7 @@ package local
 func (l *Log) OffsetAtTime(ts int64) (uint64, error) {
 	off, err := l.seg.OffsetAtTime(ts)
 	if err != nil {
-		return 0, translate(err)
+		return 0, service.SegmentError(err)
 	}
 	return min(off, l.committed.Load()), nil
 }

@@ -50,8 +50,19 @@
 // ServerTLSKeyFile put TLS on the client port; the node's own connection
 // is in-process and needs none.
 //
-// # Later
+// # Cluster
 //
-// A replicated node will assemble its Raft log here, behind the same
-// service, in place of the local segment log.
+// With Options.NodeID the node is one member of a cluster (cluster.go):
+// its log is a raftlog.Log in Options.Dir (Raft's state in raft/, the
+// records in log/), bootstrapped from Options.Peers when it has no Raft
+// state, behind the same service, which takes writes on the leader only
+// (service.Config.Leadership) and shares reads with the other nodes in a
+// queue group. The nodes share one NATS: Options.NATSURL, or their
+// embedded servers routed together (Options.NATSClusterListen,
+// Options.NATSRoutes). Retention is proposed by the leader as a
+// replicated truncation. PREFIX.cluster.status is answered by any node
+// (clusterstatus.go); /readyz waits for a known leader and for the node
+// to have applied what it knows committed; /metrics adds Raft's role,
+// term and indexes (raftmetrics.go). Membership changes are not
+// supported yet.
 package node

@@ -149,6 +149,7 @@ func serverOptions(o Options) (*server.Options, error) {
 	if opts.ServerName == "" {
 		opts.ServerName = "evlog"
 	}
+	clusterServerOptions(o, opts)
 	opts.NoSigs = true
 	return opts, nil
 }

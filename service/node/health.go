@@ -11,14 +11,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/evlog/evlog/service"
+	"github.com/evlog/evlog/service/raftlog"
 )
 
 // health is what /readyz reports: Run sets each part as it comes up and
 // goes down.
 type health struct {
-	logOpen  atomic.Bool
-	nc       atomic.Pointer[nats.Conn]
-	svc      atomic.Pointer[service.Service]
+	logOpen atomic.Bool
+	nc      atomic.Pointer[nats.Conn]
+	svc     atomic.Pointer[service.Service]
+	// raft is a cluster node's log, whose Raft state readiness needs.
+	raft     atomic.Pointer[raftlog.Log]
 	stopping atomic.Bool
 	// anonymous is set when the embedded server lets anyone from the
 	// network in (Options.AllowAnonymous): /readyz says so.
@@ -51,6 +54,11 @@ func (h *health) ready() (bool, string) {
 	if err := svc.Err(); err != nil {
 		return false, "service failed: " + err.Error()
 	}
+	if l := h.raft.Load(); l != nil {
+		if ok, why := clusterReady(l); !ok {
+			return false, why
+		}
+	}
 	if h.anonymous.Load() {
 		return true, readyAnonymous
 	}
@@ -61,7 +69,9 @@ func (h *health) ready() (bool, string) {
 //
 //	/healthz  200 while the process runs: a liveness probe
 //	/readyz   200 when the log is open, NATS is connected and the service
-//	          serves and is not shutting down; 503 with the reason otherwise
+//	          serves and is not shutting down, and on a node of a cluster
+//	          when it knows a leader and has applied what it knows to be
+//	          committed; 503 with the reason otherwise
 //	/metrics  the Prometheus metrics of reg
 func httpHandler(h *health, reg *prometheus.Registry, logger *slog.Logger) http.Handler {
 	mux := http.NewServeMux()

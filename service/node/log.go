@@ -8,10 +8,14 @@ import (
 	"github.com/evlog/evlog/segment"
 )
 
-// openLog opens (and, after a crash, recovers) the log in Options.Dir.
+// openLog opens (and, after a crash, recovers) the log in Options.Dir:
+// the segment log, or on a node of a cluster the replicated log.
 func (n *node) openLog() error {
 	_, err := os.Stat(n.o.Dir)
 	n.newDir = errors.Is(err, os.ErrNotExist)
+	if n.o.clustered() {
+		return n.openRaftLog()
+	}
 	cfg := n.o.segmentConfig()
 	cfg.OnDamage = n.damage.report
 	cfg.OnRoll = n.onRoll
@@ -33,7 +37,13 @@ func (n *node) openLog() error {
 func (n *node) closeLog(errp *error) {
 	n.h.stopping.Store(true)
 	n.h.logOpen.Store(false)
-	if err := n.log.Close(); err != nil {
+	var err error
+	if n.rlog != nil {
+		err = n.rlog.Close()
+	} else {
+		err = n.log.Close()
+	}
+	if err != nil {
 		*errp = errors.Join(*errp, fmt.Errorf("close log: %w", err))
 		return
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/evlog/evlog/segment"
 	"github.com/evlog/evlog/service"
 	"github.com/evlog/evlog/service/local"
+	"github.com/evlog/evlog/service/raftlog"
 )
 
 // node is one Run: the resources it has opened so far. Each step below
@@ -31,9 +32,11 @@ type node struct {
 	nc        *nats.Conn
 	ncClosed  chan struct{} // closed when nc is
 	log       *segment.Log
-	rolled    chan struct{} // the log rolled: wakes the retention actor
-	newDir    bool          // Options.Dir did not exist before this run
-	local     *local.Log    // the service's view of log
+	rolled    chan struct{}  // the log rolled: wakes the retention actor
+	newDir    bool           // Options.Dir did not exist before this run
+	local     *local.Log     // the service's view of log
+	rlog      *raftlog.Log   // a cluster node's log, in place of log and local
+	status    *clusterStatus // a cluster node's status responders
 	svc       *service.Service
 	served    bool // the run got as far as serving
 }

@@ -118,6 +118,34 @@ type Options struct {
 	DedupWindow time.Duration
 	DedupMaxIDs int
 
+	// NodeID (--node-id), when set, makes the node a member of a cluster
+	// (cluster.go): its log is replicated with Raft (service/raftlog)
+	// across the nodes of Peers, and Dir holds Raft's state under raft/
+	// and the log under log/. Empty: a single node. It must be a single
+	// NATS subject token of letters, digits, '-' and '_'.
+	NodeID string
+	// RaftAddr (--raft-addr) is the host:port Raft listens on; required
+	// with NodeID. RaftAdvertise (--raft-advertise) is the address the
+	// other nodes reach this one at, when it differs (a wildcard bind).
+	RaftAddr, RaftAdvertise string
+	// RaftTLSCertFile, RaftTLSKeyFile and RaftTLSCAFile (--raft-tls-cert,
+	// --raft-tls-key, --raft-tls-ca), all three or none, give Raft's
+	// transport mutual TLS: this node's certificate and key, and the CA
+	// that signs every node's. Without them Raft may bind to a loopback
+	// address only, unless AllowAnonymous.
+	RaftTLSCertFile, RaftTLSKeyFile, RaftTLSCAFile string
+	// Peers (--peers) is the initial cluster, ID=HOST:PORT,..., this node
+	// included, the same on every node. It bootstraps the cluster when
+	// the node has no Raft state and is ignored once it has. Empty: the
+	// node waits to be contacted by a cluster.
+	Peers string
+	// NATSClusterListen (--nats-cluster-listen) is the host:port on which
+	// the embedded server routes to the other nodes' embedded servers,
+	// NATSRoutes (--nats-routes) their nats-route:// URLs, comma
+	// separated, so that the nodes share one NATS without an external
+	// one. They conflict with NATSURL.
+	NATSClusterListen, NATSRoutes string
+
 	// MetricsAddr (--metrics-addr) is the host:port of the HTTP listener
 	// that serves /metrics, /healthz and /readyz; port 0 picks a free
 	// port. Empty serves no HTTP.
@@ -154,7 +182,7 @@ func (o Options) withDefaults() Options {
 // Every error wraps ErrConfig and names the option at fault by its flag.
 func (o Options) Validate() error {
 	o = o.withDefaults()
-	for _, check := range []func() error{o.checkAddrs, o.checkNATS, o.checkAuth, o.checkServerTLS, o.checkEmbedded, o.checkSizes, o.checkRetention, o.checkDedup} {
+	for _, check := range []func() error{o.checkAddrs, o.checkNATS, o.checkAuth, o.checkServerTLS, o.checkEmbedded, o.checkSizes, o.checkRetention, o.checkDedup, o.checkCluster} {
 		if err := check(); err != nil {
 			return fmt.Errorf("%w: %w", ErrConfig, err)
 		}

@@ -44,11 +44,27 @@ func (n *node) onRoll() {
 // request or the retention policy, becomes an event once the service
 // publishes them.
 func (n *node) onRemove(r segment.Removal) {
+	// Every node of a cluster removes the same records: the leader
+	// publishes the event for all of them.
+	if n.rlog != nil && !n.rlog.Leader() {
+		n.logger.Debug("records removed", "from", r.From, "to", r.To, "bytes", r.Bytes)
+		return
+	}
 	if svc := n.h.svc.Load(); svc != nil {
 		svc.Removed(r)
 		return
 	}
 	n.logger.Info("records removed before the service started", "from", r.From, "to", r.To, "bytes", r.Bytes, "reason", r.Reason)
+}
+
+// applyRetention applies p once, to the local log or, on a node of a
+// cluster, through the replicated log.
+func (n *node) applyRetention(p segment.RetentionPolicy) error {
+	if n.rlog != nil {
+		return n.retainReplicated(p)
+	}
+	_, err := n.log.ApplyRetention(p, time.Now())
+	return err
 }
 
 // retain is the run group's retention actor. It applies the policy at
@@ -63,7 +79,7 @@ func (n *node) retain() (execute func() error, interrupt func(error)) {
 		t := time.NewTicker(retentionInterval(p.MaxAge))
 		defer t.Stop()
 		for {
-			if _, err := n.log.ApplyRetention(p, time.Now()); err != nil {
+			if err := n.applyRetention(p); err != nil {
 				n.logger.Warn("retention failed", "error", err)
 			}
 			select {

@@ -14,6 +14,9 @@ import (
 // the one place that hands the log to the service: a single node serves
 // its segment log through service/local, which owns the group commit.
 func (n *node) startService() error {
+	if n.rlog != nil {
+		return n.startClusterService()
+	}
 	lg, err := local.New(n.log, local.Config{
 		Logger: n.logger.With("component", "log"),
 		Dedup:  dedup.Config{Window: n.o.DedupWindow, MaxIDs: n.o.DedupMaxIDs},
@@ -34,7 +37,13 @@ func (n *node) startService() error {
 // then the local log's committer, and joins a failure to *errp.
 func (n *node) stopService(errp *error) {
 	n.h.stopping.Store(true)
-	*errp = errors.Join(*errp, n.svc.Stop(), n.local.Close())
+	if n.status != nil {
+		*errp = errors.Join(*errp, n.status.stop())
+	}
+	*errp = errors.Join(*errp, n.svc.Stop())
+	if n.local != nil {
+		*errp = errors.Join(*errp, n.local.Close())
+	}
 }
 
 // serviceConfig is the service's configuration; reg, if not nil, gets

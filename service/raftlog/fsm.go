@@ -1,0 +1,286 @@
+package raftlog
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/evlog/evlog/messages"
+	"github.com/evlog/evlog/segment"
+	"github.com/evlog/evlog/service"
+	"github.com/evlog/evlog/service/dedup"
+)
+
+// fsm is the state machine: the segment log, the dedup table and how far
+// Raft's log has been applied. Raft calls Apply, Snapshot and Restore from
+// its FSM goroutine, one at a time; the fields marked "FSM goroutine" are
+// touched by nothing else. Readers go through read, from any goroutine.
+type fsm struct {
+	dir      string // the segment log's directory
+	segCfg   segment.Config
+	dedupCfg dedup.Config
+	logger   *slog.Logger
+
+	// mu guards seg against its replacement by Restore: readers and
+	// snapshots hold it shared, Restore exclusively while it swaps.
+	mu        sync.RWMutex
+	seg       *segment.Log
+	recovered []segment.Recovery
+
+	// FSM goroutine.
+	ids     *dedup.Table
+	applied uint64 // the last Raft index whose effects are in seg
+	lastTS  int64  // the timestamp of the last applied batch
+
+	// committed is the offset after the last applied record: applied
+	// means committed by Raft, so it is what readers may see.
+	committed atomic.Uint64
+	changedMu sync.Mutex
+	changed   chan struct{}
+
+	// onApply hears of each applied entry, with its outcome, after the
+	// committed offset has moved; onFail of a failure that makes the
+	// state machine unusable.
+	onApply func(e *entry, r *applyResult)
+	onFail  func(error)
+	// restored hears of a received snapshot the state was restored from.
+	restored func(st snapState) error
+}
+
+// outcome is what applying one append request decided.
+type outcome struct {
+	First, Last uint64
+	Duplicate   bool
+	Err         error // a *service.ConflictError, or ErrTooLarge
+}
+
+// applyResult is what applying an entry did: the records it wrote, and
+// each append's outcome or the truncate's.
+type applyResult struct {
+	wrote       bool
+	First, Last uint64
+	outcomes    []outcome
+	lowest      uint64 // of a truncate
+	err         error  // of a truncate, or of an entry that could not apply
+}
+
+// Apply applies one committed Raft entry. An entry at or below the last
+// index applied, which Raft replays after a restart, changes nothing.
+func (f *fsm) Apply(l *raft.Log) any {
+	if l.Type != raft.LogCommand || l.Index <= f.applied {
+		return nil
+	}
+	if f.seg == nil {
+		// A failed restore left no log: the node has failed.
+		return &applyResult{err: fmt.Errorf("%w: no log to apply to", service.ErrLogFailed)}
+	}
+	e, err := decodeEntry(l.Data)
+	if err != nil {
+		// Every replica meets the same entry: skipping it would be
+		// deterministic too, but it means a bug or a newer version.
+		f.onFail(fmt.Errorf("raft index %d: %w", l.Index, err))
+		return &applyResult{err: err}
+	}
+	var r *applyResult
+	switch e.Op {
+	case opAppend:
+		r = f.applyAppend(l.Index, e)
+	case opTruncate:
+		r = f.applyTruncate(l.Index, e)
+	}
+	f.applied = l.Index
+	f.onApply(e, r)
+	return r
+}
+
+// applyAppend decides each append of e from the replicated state alone
+// (the dedup table, the next offset, the entry's timestamp) and writes the
+// records of those that append as one batch, the last record stamped with
+// the entry's index and timestamp.
+func (f *fsm) applyAppend(index uint64, e *entry) *applyResult {
+	ts := max(e.TS, f.lastTS)
+	r := &applyResult{outcomes: make([]outcome, len(e.Appends))}
+	seg := f.seg
+	before := seg.NextOffset()
+	next := before
+	var batch []*messages.Record
+	inEntry := map[string]dedup.Span{}
+	for i, a := range e.Appends {
+		o := &r.outcomes[i]
+		if s, ok := f.lookup(inEntry, a.ID, ts); ok {
+			o.First, o.Last, o.Duplicate = s.First, s.Last, true
+			continue
+		}
+		if a.Expected != nil && *a.Expected != next {
+			o.Err = &service.ConflictError{Expected: *a.Expected, NextOffset: next}
+			continue
+		}
+		if len(a.Records) == 0 {
+			o.Err = fmt.Errorf("%w: an append without records", service.ErrBadRequest)
+			continue
+		}
+		for _, rec := range a.Records {
+			if rec.Timestamp == 0 {
+				rec.Timestamp = ts
+			}
+		}
+		if a.ID != "" {
+			dedup.Stamp(a.Records, a.ID)
+		}
+		o.First, o.Last = next, next+uint64(len(a.Records))-1
+		if a.ID != "" {
+			inEntry[a.ID] = dedup.Span{First: o.First, Last: o.Last}
+		}
+		next += uint64(len(a.Records))
+		batch = append(batch, a.Records...)
+	}
+	if len(batch) == 0 {
+		return r
+	}
+	stampIndex(batch[len(batch)-1], index, ts)
+	if _, err := seg.AppendUnsynced(batch); err != nil {
+		f.appendFailed(r, before, err)
+		return r
+	}
+	for i, a := range e.Appends {
+		if o := r.outcomes[i]; a.ID != "" && !o.Duplicate && o.Err == nil {
+			f.ids.Add(a.ID, dedup.Span{First: o.First, Last: o.Last}, a.Records[0].Timestamp)
+		}
+	}
+	f.lastTS = ts
+	r.wrote, r.First, r.Last = true, before, next-1
+	f.advance(next)
+	return r
+}
+
+// lookup finds id among the ids applied before (at ts) and those of the
+// entry being applied.
+func (f *fsm) lookup(inEntry map[string]dedup.Span, id string, ts int64) (dedup.Span, bool) {
+	if id == "" {
+		return dedup.Span{}, false
+	}
+	if s, ok := inEntry[id]; ok {
+		return s, true
+	}
+	return f.ids.Lookup(id, ts)
+}
+
+// appendFailed settles an entry whose batch the segment log refused. A
+// record too large for a segment is refused alike on every replica with
+// the same segment config, writing nothing: those appends fail, the log
+// goes on. Anything else is this node's disk, and fails the log.
+func (f *fsm) appendFailed(r *applyResult, before uint64, err error) {
+	if errors.Is(err, segment.ErrRecordTooLarge) && f.seg.NextOffset() == before {
+		for i := range r.outcomes {
+			if o := &r.outcomes[i]; !o.Duplicate && o.Err == nil {
+				*o = outcome{Err: fmt.Errorf("%w: %w", service.ErrTooLarge, err)}
+			}
+		}
+		return
+	}
+	r.err = fmt.Errorf("%w: apply: %w", service.ErrLogFailed, err)
+	for i := range r.outcomes {
+		if o := &r.outcomes[i]; !o.Duplicate && o.Err == nil {
+			*o = outcome{Err: r.err}
+		}
+	}
+	f.onFail(r.err)
+}
+
+// applyTruncate raises the low-water mark, and records the index in the
+// applied file, since a truncate may leave no record to carry it.
+func (f *fsm) applyTruncate(index uint64, e *entry) *applyResult {
+	r := &applyResult{}
+	if err := f.seg.TruncateFront(e.Lowest); err != nil {
+		r.err = service.SegmentError(err)
+		if !errors.Is(err, segment.ErrOffsetOutOfRange) {
+			f.onFail(fmt.Errorf("%w: truncate: %w", service.ErrLogFailed, err))
+		}
+		return r
+	}
+	low, err := f.seg.LowestOffset()
+	if err == nil {
+		err = writeApplied(f.dir, index)
+	}
+	if err != nil {
+		r.err = fmt.Errorf("%w: truncate: %w", service.ErrLogFailed, err)
+		f.onFail(r.err)
+		return r
+	}
+	r.lowest = low
+	return r
+}
+
+// advance makes next the committed offset and wakes the readers waiting
+// for it.
+func (f *fsm) advance(next uint64) {
+	f.committed.Store(next)
+	f.changedMu.Lock()
+	close(f.changed)
+	f.changed = make(chan struct{})
+	f.changedMu.Unlock()
+}
+
+// commitChanged returns a channel closed when the committed offset next
+// moves.
+func (f *fsm) commitChanged() <-chan struct{} {
+	f.changedMu.Lock()
+	defer f.changedMu.Unlock()
+	return f.changed
+}
+
+// read runs fn on the current segment log, which Restore does not swap
+// meanwhile.
+func (f *fsm) read(fn func(*segment.Log) error) error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.seg == nil {
+		return fmt.Errorf("%w: log is closed", service.ErrUnavailable)
+	}
+	return fn(f.seg)
+}
+
+// Snapshot captures the state's metadata; Persist syncs the segment log
+// before it is written (see snapshot.go).
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	low, err := f.seg.LowestOffset()
+	if err != nil {
+		return nil, service.SegmentError(err)
+	}
+	return &fsmSnapshot{f: f, st: snapState{
+		Next: f.seg.NextOffset(), Lowest: low, LastTS: f.lastTS, Live: true,
+	}}, nil
+}
+
+// Restore replaces the state with the snapshot stream rc (restore.go),
+// then has the received stream it came from cut down to its state.
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	st, err := f.restore(rc)
+	if err != nil {
+		return err
+	}
+	if f.restored != nil {
+		if err := f.restored(st); err != nil {
+			f.logger.Warn("restored snapshot kept in full", "raft_index", st.Index, "error", err)
+		}
+	}
+	return nil
+}
+
+// close closes the segment log.
+func (f *fsm) close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.seg == nil {
+		return nil
+	}
+	err := f.seg.Close()
+	f.seg = nil
+	return err
+}

@@ -1,0 +1,66 @@
+package raftlog
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/evlog/evlog/segment"
+	"github.com/evlog/evlog/service/dedup"
+)
+
+// openFSM opens the state machine in dir: the segment log in dir/log,
+// never synced per apply, how far it got (the index on its last record
+// or in the applied file, whichever is higher), and the dedup table,
+// rebuilt from its tail.
+func openFSM(dir string, segCfg segment.Config, dedupCfg dedup.Config, logger *slog.Logger) (*fsm, error) {
+	logDir := filepath.Join(dir, "log")
+	if err := finishRestore(logDir); err != nil {
+		return nil, err
+	}
+	segCfg.Sync.Mode = segment.SyncNever
+	seg, err := segment.NewLog(logDir, segCfg)
+	if err != nil {
+		return nil, err
+	}
+	f := &fsm{dir: dir, segCfg: segCfg, dedupCfg: dedupCfg, logger: logger, seg: seg, recovered: seg.Recovered(), changed: make(chan struct{})}
+	if err := f.load(dedupCfg); err != nil {
+		return nil, errors.Join(err, seg.Close())
+	}
+	return f, nil
+}
+
+// load reads the applied index, the last timestamp and the dedup table
+// from the segment log and the applied file.
+func (f *fsm) load(dedupCfg dedup.Config) error {
+	ids, err := dedup.New(dedupCfg)
+	if err != nil {
+		return err
+	}
+	f.ids = ids
+	if f.applied, err = readApplied(f.dir); err != nil {
+		return err
+	}
+	if high, err := f.seg.HighestOffset(); err == nil {
+		last, err := f.seg.Read(high)
+		if err != nil {
+			return fmt.Errorf("read the last record, which holds the applied raft index: %w", err)
+		}
+		index, ts, ok, err := stampedIndex(last)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("last record %d has no %s header: the log was not written by a replicated log", high, IndexHeader)
+		}
+		f.applied, f.lastTS = max(f.applied, index), ts
+	} else if !errors.Is(err, segment.ErrEmpty) {
+		return err
+	}
+	if err := rebuildIDs(f.seg, f.ids, f.lastTS, f.logger); err != nil {
+		return fmt.Errorf("rebuild append ids: %w", err)
+	}
+	f.committed.Store(f.seg.NextOffset())
+	return nil
+}

@@ -1,0 +1,86 @@
+package raftlog
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/evlog/evlog/service"
+)
+
+// TestTruncateReplicates: a truncate through the leader applies on every
+// node; one up to the end of the log leaves no record to carry the Raft
+// index, and a restart must still not apply anything twice.
+func TestTruncateReplicates(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	for i := range 5 {
+		c.mustDo(app(fmt.Sprintf("t%d", i), "a", "b"))
+	}
+	c.converged(10)
+	for _, nd := range c.running() {
+		if nd.log.Leader() {
+			continue
+		}
+		if _, err := nd.log.TruncateFront(4); !errors.Is(err, service.ErrUnavailable) {
+			t.Fatalf("truncate on a follower: %v, want ErrUnavailable", err)
+		}
+	}
+	low, err := c.leader().log.TruncateFront(10)
+	if err != nil || low != 10 {
+		t.Fatalf("truncate to the end: lowest %d, %v", low, err)
+	}
+	if _, err := c.leader().log.TruncateFront(99); !errors.Is(err, service.ErrOffsetOutOfRange) {
+		t.Fatalf("truncate beyond the log: %v", err)
+	}
+	waitFor(t, 10*time.Second, "the truncate on every node", func() bool {
+		for _, nd := range c.running() {
+			if nd.log.Stats().LowestOffset != 10 {
+				return false
+			}
+		}
+		return true
+	})
+	for _, nd := range c.nodes {
+		c.stop(nd)
+	}
+	for _, nd := range c.nodes {
+		c.restart(nd)
+	}
+	c.mustDo(app("", "after"))
+	c.converged(11)
+	for _, nd := range c.running() {
+		if st := nd.log.Stats(); st.LowestOffset != 10 || st.NextOffset != 11 {
+			t.Fatalf("%s after restart: %+v, want records [10, 11)", nd.cfg.NodeID, st)
+		}
+	}
+}
+
+// TestFollowerReadsWait: a follower's committed offset is what it has
+// applied, and CommitChanged wakes a read waiting there when an append
+// made on the leader reaches it.
+func TestFollowerReadsWait(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	c.mustDo(app("", "first"))
+	c.converged(1)
+	var f *node
+	for _, nd := range c.running() {
+		if !nd.log.Leader() {
+			f = nd
+		}
+	}
+	changed := f.log.CommitChanged()
+	if got := f.log.CommittedOffset(); got != 1 {
+		t.Fatalf("follower committed %d, want 1", got)
+	}
+	c.mustDo(app("", "second"))
+	select {
+	case <-changed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("follower's CommitChanged not closed by an append on the leader")
+	}
+	b, err := f.log.ReadRawBatch(1, 1, 1<<20, nil)
+	if err != nil || b.N != 1 {
+		t.Fatalf("follower read of offset 1: %d records, %v", b.N, err)
+	}
+}
