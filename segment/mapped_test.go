@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/evlog/evlog/messages"
+	"github.com/evlog/evlog/segment/internal/frame"
 )
 
 // TestKillDuringMappedAppend kills the log, as kill -9 would, at every
@@ -100,4 +101,65 @@ func TestCloseCutsPreallocation(t *testing.T) {
 		t.Fatalf("reopen recovered %+v", rec)
 	}
 	checkReadAll(t, l, recs)
+}
+
+// TestKillWithActiveSegmentFull kills the log when its active segment is
+// full to the last byte of its store and the last entry of its index, the
+// one state in which a crash leaves the files exactly as a clean close
+// does: the preallocation has no free space left and the index no spare
+// entry. Recovery must trust them, report nothing and keep every record;
+// the next append rolls to a new segment. With one byte of store to spare,
+// the zero left after the frames is free space that recovery cuts, and it
+// says so.
+func TestKillWithActiveSegmentFull(t *testing.T) {
+	recs := func() []*messages.Record {
+		var r []*messages.Record
+		for i := range 4 {
+			r = append(r, &messages.Record{Value: value(i), Timestamp: int64(1000 + i)})
+		}
+		return r
+	}
+	var exact uint64
+	for i, r := range recs() {
+		r.Offset = uint64(i)
+		b, err := messages.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exact += frame.HeaderSize + uint64(len(b))
+	}
+	for _, spare := range []uint64{0, 1} {
+		t.Run(fmt.Sprintf("%d bytes spare", spare), func(t *testing.T) {
+			dir := t.TempDir()
+			c := quietConfig(exact+spare, 4*entryWidth)
+			l := openLog(t, dir, c)
+			want := recs()
+			if _, err := l.AppendBatch(want); err != nil {
+				t.Fatal(err)
+			}
+			writable := l.active().store.writable
+			store := filepath.Base(l.active().store.name)
+			img := copyDir(t, dir)
+			closeLog(t, l)
+
+			l = openLog(t, img, c)
+			checkReadAll(t, l, want)
+			rec := l.Recovered()
+			switch {
+			case spare == 0 && len(rec) != 0:
+				t.Fatalf("a full segment recovered %+v, want it trusted as it is", rec)
+			case spare == 1 && writable && (len(rec) != 1 || !rec[0].IndexRebuilt || rec[0].TruncatedBytes != 0 || rec[0].Records != 4):
+				t.Fatalf("recovered %+v, want the index rebuilt over 4 records and nothing cut", rec)
+			}
+			more := appendValues(t, l, []byte("after the kill"))
+			if got := len(l.segments); got != 2 {
+				t.Fatalf("%d segments after appending to a full one, want 2", got)
+			}
+			// Sealed now: cut to its frames, whatever it was preallocated to.
+			if fi, err := os.Stat(filepath.Join(img, store)); err != nil || uint64(fi.Size()) != exact {
+				t.Fatalf("sealed store: %v, %v; want its %d bytes of frames", fi, err, exact)
+			}
+			checkReadAll(t, l, append(want, more...))
+		})
+	}
 }
