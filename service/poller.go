@@ -36,14 +36,15 @@ type poller struct {
 	max    int
 	answer answerFunc
 
-	// mu guards parked and ready. It is never held while answering.
+	// mu guards parked. It is never held while answering.
 	mu     sync.Mutex
 	parked []*parkedRead
 	// waiting is len(parked), so that a commit with no read parked
-	// does not take mu.
+	// does not take mu. A read that parks just as a commit looks is
+	// the goroutine's, which wakes on the same commit.
 	waiting atomic.Int64
-	// ready is answerCommitted's buffer: commits are delivered one at
-	// a time, so one serves them all.
+	// ready is answerCommitted's buffer, the commit path's own:
+	// commits are delivered one at a time, so one serves them all.
 	ready []*parkedRead
 	// wake tells the goroutine that a read parked.
 	wake chan struct{}
