@@ -27,6 +27,7 @@ var appendLoads = []struct {
 		"evlog-always", "jetstream-always-async", "jetstream-default-async",
 	}},
 	{shape{inflight: 1, batch: 100}, []string{"echo", "evlog-always", "evlog-interval", "evlog-never"}},
+	{shape{inflight: 4, batch: 100}, []string{"echo", "evlog-always", "evlog-interval", "evlog-never"}},
 	{shape{inflight: 64, batch: 100}, []string{"echo", "evlog-always", "evlog-interval", "evlog-never"}},
 }
 

@@ -178,3 +178,27 @@ func BenchmarkAppendReadReply(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkUnmarshalAppendRequest decodes the service's hottest body: an
+// append of 1 or 100 records of 100 bytes.
+func BenchmarkUnmarshalAppendRequest(b *testing.B) {
+	for _, n := range []int{1, 100} {
+		recs := make([]Record, n)
+		for i := range recs {
+			recs[i] = Record{Value: bytes.Repeat([]byte{'v'}, 100)}
+		}
+		data, err := Marshal(AppendRequest{Records: recs})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("records=%d", n), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := UnmarshalAppendRequest(data, 1000); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

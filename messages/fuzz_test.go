@@ -111,6 +111,7 @@ func FuzzUnmarshalAppendRequest(f *testing.F) {
 	}
 	f.Add([]byte{0x81, 0xa7, 'r', 'e', 'c', 'o', 'r', 'd', 's', 0xdd, 0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, data []byte) {
+		checkFastAgrees(t, data, 3)
 		ar, err := UnmarshalAppendRequest(data, 3)
 		if err != nil {
 			return

@@ -39,8 +39,20 @@ type AppendRequest struct {
 //
 // Like UnmarshalRecord it skips the Validate pass, since AppendRequest's
 // decoder bounds every declared length itself: it is the service's hottest
-// decode.
+// decode. For the same reason the records' values and keys may be
+// sub-slices of data rather than copies: data must not change while the
+// request is in use. (A NATS message's data is its own, never reused.)
 func UnmarshalAppendRequest(data []byte, maxRecords int) (AppendRequest, error) {
+	if ar, ok := decodeAppendFast(data, maxRecords); ok {
+		return ar, nil
+	}
+	return decodeAppendLibrary(data, maxRecords)
+}
+
+// decodeAppendLibrary decodes an append request through the msgpack
+// library and AppendRequest's decoder: every body the fast path gives up
+// on, and the errors.
+func decodeAppendLibrary(data []byte, maxRecords int) (AppendRequest, error) {
 	ar := AppendRequest{maxRecords: maxRecords}
 	err := decodeDirect(data, "append request", func(d *msgpack.Decoder, _ *[32]byte) error {
 		return ar.DecodeMsgpack(d)

@@ -14,19 +14,27 @@ import (
 // disk shows as an error here, or from the store's write, instead. File
 // systems that cannot allocate ahead get a sparse file, as with Truncate.
 func resize(f *os.File, size int64) error {
+	_, err := preallocate(f, size)
+	return err
+}
+
+// preallocate is resize that also says whether the file system allocated
+// the blocks, so that writing through a mapping of the file cannot fault
+// on a full disk: false for a sparse file.
+func preallocate(f *os.File, size int64) (allocated bool, err error) {
 	if err := f.Truncate(size); err != nil || size == 0 {
-		return err
+		return false, err
 	}
 	for {
 		err := unix.Fallocate(int(f.Fd()), 0, 0, size)
 		switch {
 		case err == nil:
-			return nil
+			return true, nil
 		case errors.Is(err, unix.EINTR):
 			continue
 		case errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.ENOSYS):
-			return nil
+			return false, nil
 		}
-		return &os.PathError{Op: "fallocate", Path: f.Name(), Err: err}
+		return false, &os.PathError{Op: "fallocate", Path: f.Name(), Err: err}
 	}
 }

@@ -143,17 +143,21 @@ func (l *Log) encode(records []*messages.Record, first uint64) error {
 			Value: r.Value, Key: r.Key, Headers: r.Headers,
 			Offset: first + uint64(j), Timestamp: ts,
 		}
-		payload, err := l.enc.EncodeRecord(&l.scratch)
+		// The record is encoded in place, after room for its frame's
+		// header, which is written once the payload's length is known.
+		start := len(l.frames)
+		var err error
+		l.frames, err = messages.AppendRecord(append(l.frames, make([]byte, frame.HeaderSize)...), &l.scratch)
 		if err != nil {
 			return fmt.Errorf("append: %w", err)
 		}
-		if n := uint64(frame.HeaderSize + len(payload)); n > l.config.Segment.MaxStoreBytes || len(payload) > frame.MaxPayload {
+		if n := uint64(len(l.frames) - start); n > l.config.Segment.MaxStoreBytes || n-frame.HeaderSize > frame.MaxPayload {
 			return fmt.Errorf("%w: record %d of the batch takes %d bytes, a segment holds %d",
 				ErrRecordTooLarge, j, n, l.config.Segment.MaxStoreBytes)
 		}
 		// Every frame but the batch's last says that more follow, so that
 		// recovery can tell a batch cut short by a crash.
-		l.frames = frame.Append(l.frames, payload, j < len(records)-1)
+		frame.SetMore(l.frames[start:], j < len(records)-1)
 		l.ends = append(l.ends, len(l.frames))
 	}
 	// Only now that the batch is accepted do the caller's records learn
@@ -227,6 +231,11 @@ func (l *Log) roll() error {
 // failed Sync does: a later fdatasync may succeed although the pages this
 // one could not write are gone.
 func (l *Log) seal(s *segment) error {
+	// Cut before the sync, so that one fdatasync makes both the records
+	// and the store's final size durable.
+	if err := s.store.cutSpare(); err != nil {
+		return err
+	}
 	if err := s.store.sync(); err != nil {
 		return l.fail(err)
 	}

@@ -507,6 +507,10 @@ func (c *segmentCheck) judgeIndex(s *segment, d *diagnosis, bad map[int]error, n
 	if d.damaged(s) {
 		c.judgeTail(s, d, len(bad) > 0)
 	}
+	if free := s.store.free; free > 0 {
+		c.report.Notes = append(c.report.Notes, fmt.Sprintf("%d bytes of zeros after the last record: free space "+
+			"of a store preallocated for appends (as a crash leaves it); opening the log cuts it", free))
+	}
 	switch {
 	case len(bad) > 0:
 		c.restore = true
@@ -514,8 +518,9 @@ func (c *segmentCheck) judgeIndex(s *segment, d *diagnosis, bad map[int]error, n
 		c.fix = !c.restore
 	default:
 		// The store is intact: rebuilding the index fixes the rest, and
-		// cuts an index that is merely preallocated.
-		c.fix = c.indexBad || spare+past > 0 || noIndex
+		// cuts an index that is merely preallocated, or a store's free
+		// space.
+		c.fix = c.indexBad || spare+past > 0 || noIndex || s.store.free > 0
 	}
 }
 

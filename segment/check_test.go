@@ -171,13 +171,15 @@ func TestCheckClean(t *testing.T) {
 	}
 
 	// A log as kill -9 leaves it is not damaged; repairing it cuts the
-	// index, so that the next open has nothing to recover.
+	// index and the store's free space, so that the next open has
+	// nothing to recover.
 	img := newCrashImage(t, 2)
 	dir = copyDir(t, img.open)
 	rep = check(t, dir)
 	wantClean(t, rep, 0, 5)
-	if notes := rep.Segments[1].Notes; len(notes) != 1 || !strings.Contains(notes[0], "not cut to size") {
-		t.Fatalf("notes %q, want one about the preallocated index", notes)
+	if notes := rep.Segments[1].Notes; len(notes) != 2 || !strings.Contains(notes[0], "not cut to size") ||
+		!strings.Contains(notes[1], "free space") {
+		t.Fatalf("notes %q, want one about the preallocated index and one about the store's free space", notes)
 	}
 	rep = repair(t, dir)
 	if !rep.OK() || rep.Repaired != 1 || rep.Segments[1].Status != StatusRepaired {
@@ -319,7 +321,9 @@ func TestCheckSealedIndex(t *testing.T) {
 func TestCheckTornTail(t *testing.T) {
 	img := newCrashImage(t, 2)
 	last := img.activeFrames[1]
-	for _, cut := range []int{1, frame.HeaderSize, last.size - 1} {
+	// Cut after a byte that is not zero: the frame's first bytes, the top
+	// of its length, are zeros, and zeros at the end are free space.
+	for _, cut := range []int{4, frame.HeaderSize, last.size - 1} {
 		for _, src := range []string{img.open, img.closed} {
 			t.Run(fmt.Sprintf("cut %d/open=%v", cut, src == img.open), func(t *testing.T) {
 				dir := copyDir(t, src)
@@ -365,16 +369,17 @@ func TestCheckRepairMatchesRecovery(t *testing.T) {
 				}
 				dir := copyDir(t, src)
 				store := filepath.Join(dir, img.active)
-				writeFile(t, store, sd.damage(readFile(t, store)))
+				damaged := sd.damage(readFile(t, store))
+				writeFile(t, store, damaged)
 				if id.damage != nil {
 					id.damage(t, filepath.Join(dir, indexName(img.active)), rand.New(rand.NewPCG(1, 2)), len(img.activeFrames))
 				}
 				rep := check(t, dir)
 				// A closed index that lists a record the store lacks is
 				// damage too: that record is lost.
-				damaged := sd.cut > 0 || id.damage != nil || !id.fromOpen && sd.intact < len(img.activeFrames)
-				if rep.OK() == damaged {
-					t.Fatalf("damaged=%v, report %+v", damaged, rep.Segments[1])
+				bad := sd.tornBytes(img.activeFrames, damaged) > 0 || id.damage != nil || !id.fromOpen && sd.intact < len(img.activeFrames)
+				if rep.OK() == bad {
+					t.Fatalf("damaged=%v, report %+v", bad, rep.Segments[1])
 				}
 				rep = repair(t, dir)
 				if !rep.OK() {

@@ -54,6 +54,9 @@ func diagnose(s *segment, scan bool) (*diagnosis, error) {
 	}
 	d.scanned, d.positions, d.end = true, sc.Positions, sc.End
 	d.pending, d.pendingEnd = sc.Pending, sc.PendingEnd
+	if err := s.store.findFree(max(d.end, d.pendingEnd)); err != nil {
+		return nil, fmt.Errorf("scan %s: %w", s.store.name, err)
+	}
 	if d.end < s.store.size {
 		for k := uint64(len(d.positions)); k < s.index.capacity(); k++ {
 			// Entries of the incomplete batch's records may point at

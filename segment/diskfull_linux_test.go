@@ -62,11 +62,12 @@ func fillUp(t *testing.T, dir string, free int64) string {
 }
 
 // TestIndexOnFullDisk appends to a fresh segment on a file system with one
-// free page. The store's write takes it; the index entry is a write through
-// a memory mapping, which on a hole of a full file system cannot return an
-// error: the kernel sends SIGBUS and the process dies. The index must
-// therefore own its blocks before it is mapped, and the log must report the
-// full disk as an error from the store's write instead.
+// free page. The index entry, and the record in an active store, are
+// writes through a memory mapping, which on a hole of a full file system
+// cannot return an error: the kernel sends SIGBUS and the process dies.
+// The index and the store must therefore own their blocks before they are
+// mapped, and the log must report the full disk as an error instead: here
+// when the filled segment rolls and the next one cannot be preallocated.
 func TestIndexOnFullDisk(t *testing.T) {
 	mnt := mountTmpfs(t, "1m")
 	dir := filepath.Join(mnt, "log")
@@ -76,7 +77,8 @@ func TestIndexOnFullDisk(t *testing.T) {
 
 	var acked []*messages.Record
 	var err error
-	for i := 0; i < 1000 && err == nil; i++ {
+	// The preallocated store takes about a thousand records.
+	for i := 0; i < 100_000 && err == nil; i++ {
 		r := &messages.Record{Value: value(i)}
 		if _, err = l.Append(r); err == nil {
 			acked = append(acked, r)
@@ -88,7 +90,7 @@ func TestIndexOnFullDisk(t *testing.T) {
 	if l.NextOffset() != uint64(len(acked)) {
 		t.Fatalf("next offset %d after a failed append, %d acknowledged", l.NextOffset(), len(acked))
 	}
-	t.Logf("%d records fit in the last page; then: %v", len(acked), err)
+	t.Logf("%d records acknowledged; then: %v", len(acked), err)
 
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)

@@ -84,11 +84,28 @@
 // segment is written as one batch per segment, so a sealed segment never
 // ends inside a batch.
 //
-// Stores are written with one write call per append or batch, so that an
-// acknowledged record is in the kernel even if the process dies, and read
-// through a read-only memory mapping, so that a read costs a copy rather
-// than a system call. A page that cannot be read (a failing disk, or a
-// file cut from outside) turns into an error, not a crash.
+// The active store is preallocated: its file is grown to MaxStoreBytes,
+// its blocks allocated at once (fallocate), and mapped for writing, so
+// that an append or batch is one copy into the kernel's page cache rather
+// than a write call. The bytes are in the kernel when Append returns, as
+// with a write call, so an acknowledged record survives the death of the
+// process and the sync modes promise what they did. The bytes after the
+// last frame are zeros: free space. Sealing and closing cut the file back
+// to its last frame; a store found with zeros at its end (after a crash)
+// has them taken for free space, not for a torn tail or damage: recovery
+// cuts them without reporting bytes cut, and Check notes them. The
+// frames' zero length makes the first free byte end the scan, as a torn
+// frame does. Where the blocks cannot be allocated ahead (a file system
+// without fallocate, a disk too full for a whole store, a store larger
+// than 1 GiB), the store is written with one write call per append or
+// batch instead, which reports a full disk as an error: a write through
+// a mapping to an unallocated block of a full file system would kill the
+// process with SIGBUS.
+//
+// Stores are read through a memory mapping, so that a read costs a copy
+// rather than a system call. A page that cannot be read or written (a
+// failing disk, or a file cut from outside) turns into an error, not a
+// crash.
 //
 // # Index
 //
@@ -103,7 +120,7 @@
 // closing cuts the file to the entries in use. On Linux the grown file's
 // blocks are allocated at once (fallocate): a write through the mapping to
 // an unallocated block of a full file system would kill the process with
-// SIGBUS, where the store's write reports the full disk as an error.
+// SIGBUS; the store is preallocated for the same reason.
 //
 // # Time index
 //
@@ -216,7 +233,7 @@
 // One segment and its files:
 //
 //	segment.go    a store and its index: naming, bounds of a record, close, remove
-//	store.go      the store file: writes, mapped reads, sync
+//	store.go      the store file: preallocated mapped writes, mapped reads, free space, sync
 //	index.go      the memory-mapped index file
 //	timeindex.go  the time index: its rule, file, loading and rebuilding
 //	diagnose.go   judging an index against its store, for recovery and Check alike

@@ -22,7 +22,13 @@ func failWrites(t *testing.T, err error) (restore func()) {
 		}
 		return n, err
 	}
-	restore = func() { writeAt = (*os.File).WriteAt }
+	// A write through the mapping fails halfway too, as a disk that
+	// faults on a page does.
+	writeMapped = func(dst, src []byte) error {
+		copy(dst, src[:len(src)/2])
+		return err
+	}
+	restore = func() { writeAt, writeMapped = (*os.File).WriteAt, copyToMapping }
 	t.Cleanup(restore)
 	return restore
 }

@@ -22,8 +22,7 @@ type Log struct {
 	segments []*segment
 	meta     meta // meta.low is the low-water mark, never below segments[0].base
 	closed   bool
-	enc      *messages.Encoder
-	scratch  messages.Record // what enc encodes, so that it need not escape
+	scratch  messages.Record // the record being encoded, so that it need not escape
 	frames   []byte          // scratch for a batch's frames
 	ends     []int           // scratch: end of each frame in frames
 	// newest remembers the time of each sealed segment's last record, by

@@ -152,14 +152,17 @@ func copyDir(t testing.TB, src string) string {
 type framePos struct{ pos, size int }
 
 // frames parses the frames of a store file by their length fields.
-func frames(t testing.TB, path string) []framePos {
+func frames(t fataler, path string) []framePos {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	var out []framePos
 	for pos := 0; pos < len(b); {
+		if nonZeroLen(b[pos:]) == 0 {
+			break // the free space of a preallocated store
+		}
 		if len(b)-pos < frame.HeaderSize {
 			t.Fatalf("%s: torn header at %d", path, pos)
 		}
@@ -198,6 +201,54 @@ func readFile(t testing.TB, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// nonZeroLen is the length of b without its trailing zeros.
+func nonZeroLen(b []byte) int {
+	n := len(b)
+	for n > 0 && b[n-1] == 0 {
+		n--
+	}
+	return n
+}
+
+// checkStoreFile checks that the store at path holds want and, after it,
+// only zeros: the free space that an active store is preallocated with.
+func checkStoreFile(t testing.TB, path string, want []byte) {
+	t.Helper()
+	got := readFile(t, path)
+	if len(got) < len(want) || !bytes.Equal(got[:len(want)], want) || nonZeroLen(got[len(want):]) != 0 {
+		t.Fatalf("store %s is %d bytes (%d before its zeros), want the %d of its frames and free space",
+			path, len(got), nonZeroLen(got), len(want))
+	}
+}
+
+// liveStoreBytes is every store of dir concatenated in order, each up to
+// the end of its last frame, without the free space of a preallocated
+// active store: for the files of an open log.
+func liveStoreBytes(t testing.TB, dir string) []byte {
+	t.Helper()
+	var all []byte
+	for _, p := range files(t, dir, storeSuffix) {
+		all = append(all, readFile(t, p)[:framesEnd(t, p)]...)
+	}
+	return all
+}
+
+// fataler is what frames needs of a test: testing.TB or rapid's T.
+type fataler interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
+// framesEnd is where the last frame of the store at path ends.
+func framesEnd(t fataler, path string) int {
+	t.Helper()
+	fr := frames(t, path)
+	if len(fr) == 0 {
+		return 0
+	}
+	return fr[len(fr)-1].pos + fr[len(fr)-1].size
 }
 
 // storeBytes is every store of dir concatenated in order.

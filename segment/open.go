@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-
-	"github.com/evlog/evlog/messages"
 )
 
 // NewLog opens the log in dir, creating the directory and a first segment
@@ -28,7 +26,7 @@ func NewLog(dir string, c Config) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Log{dir: dir, config: c, enc: messages.NewEncoder(), lock: lock}
+	l := &Log{dir: dir, config: c, lock: lock}
 	l.syncCond = sync.NewCond(&l.syncMu)
 	if err := l.open(); err != nil {
 		l.unlock()

@@ -36,8 +36,8 @@ func TestReader(t *testing.T) {
 			got := readerBytes(t, l)
 			// The stores end with the bytes, which start at the low-water
 			// mark's record although its segment holds records below it.
-			if !bytes.HasSuffix(storeBytes(t, dir), got) {
-				t.Fatalf("reader gave %d bytes, not the end of the %d the stores hold", len(got), len(storeBytes(t, dir)))
+			if !bytes.HasSuffix(liveStoreBytes(t, dir), got) {
+				t.Fatalf("reader gave %d bytes, not the end of the %d the stores hold", len(got), len(liveStoreBytes(t, dir)))
 			}
 			// The bytes are the frames of the records left, in order.
 			lo, _ := l.LowestOffset()
@@ -58,7 +58,7 @@ func TestReaderSnapshot(t *testing.T) {
 	dir := t.TempDir()
 	l := openLog(t, dir, quietConfig(0, 0))
 	appendN(t, l, 3)
-	before := storeBytes(t, dir)
+	before := liveStoreBytes(t, dir)
 	r := l.Reader()
 	appendN(t, l, 3)
 	var got bytes.Buffer

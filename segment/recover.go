@@ -52,6 +52,15 @@ func (s *segment) recover(active bool) (*Recovery, error) {
 	}
 	rec := &Recovery{Store: s.store.name, BaseOffset: s.base, Records: uint64(len(d.positions)), IndexRebuilt: true}
 	s.end = d.end
+	if s.store.free > 0 {
+		// Free space a crash left preallocated: cut it in every
+		// segment, so that the store ends at its last byte written and
+		// a sealed one is trusted at the next open.
+		if err := s.store.file.Truncate(int64(s.store.size)); err != nil {
+			return nil, fmt.Errorf("cut free tail of %s: %w", s.store.name, err)
+		}
+		s.store.free = 0
+	}
 	if d.end < s.store.size {
 		if active {
 			rec.TruncatedBytes = s.store.size - d.end

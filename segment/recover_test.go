@@ -110,16 +110,33 @@ func fillRandom(rnd *rand.Rand, b []byte) {
 }
 
 // storeDamage changes the active store of a copied image and says how many
-// of its frames stay intact and how many bytes recovery must cut.
+// of its frames stay intact; tornBytes says how many bytes recovery must
+// cut as torn.
 type storeDamage struct {
 	name   string
 	damage func(b []byte) []byte
 	intact int
-	cut    uint64
 	// sample marks the few damages tried with every index damage.
 	sample bool
 	// torn marks a store cut inside its last frame.
 	torn bool
+}
+
+// intactEnd is where the intact frames end in a store of frames fr.
+func (sd storeDamage) intactEnd(fr []framePos) int {
+	if sd.intact == 0 {
+		return 0
+	}
+	last := fr[sd.intact-1]
+	return last.pos + last.size
+}
+
+// tornBytes is how much of damaged, a store of frames fr damaged by sd,
+// recovery cuts as a torn tail: the bytes after the intact frames up to
+// the last one that is not zero. Zeros at the end are free space, as an
+// active store's preallocation leaves them.
+func (sd storeDamage) tornBytes(fr []framePos, damaged []byte) uint64 {
+	return uint64(nonZeroLen(damaged[sd.intactEnd(fr):]))
 }
 
 // storeDamages lists, for an active store with the given frames: the last
@@ -135,14 +152,14 @@ func storeDamages(fr []framePos) []storeDamage {
 		ds = append(ds, storeDamage{
 			name:   fmt.Sprintf("cut at byte %d of the last frame", k),
 			damage: func(b []byte) []byte { return b[:end] },
-			intact: n - 1, cut: uint64(k), torn: true,
+			intact: n - 1, torn: true,
 			sample: k == 0 || k == frame.HeaderSize-1 || k == last.size/2 || k == last.size-1,
 		})
 		if k > 0 {
 			ds = append(ds, storeDamage{
 				name:   fmt.Sprintf("zeroed from byte %d of the last frame", k),
 				damage: func(b []byte) []byte { clear(b[end:]); return b },
-				intact: n - 1, cut: uint64(last.size),
+				intact: n - 1,
 				sample: k == 1,
 			})
 		}
@@ -151,7 +168,7 @@ func storeDamages(fr []framePos) []storeDamage {
 		ds = append(ds, storeDamage{
 			name:   fmt.Sprintf("%d zero bytes appended", z),
 			damage: func(b []byte) []byte { return append(b, make([]byte, z)...) },
-			intact: n, cut: uint64(z),
+			intact: n,
 			sample: z == 4096,
 		})
 	}
@@ -163,7 +180,7 @@ func storeDamages(fr []framePos) []storeDamage {
 				fillRandom(rand.New(rand.NewPCG(uint64(z), 1)), g)
 				return append(b, g...)
 			},
-			intact: n, cut: uint64(z),
+			intact: n,
 			sample: z == 13,
 		})
 	}
@@ -172,7 +189,7 @@ func storeDamages(fr []framePos) []storeDamage {
 	ds = append(ds, storeDamage{
 		name:   "huge length appended",
 		damage: func(b []byte) []byte { return append(b, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4, 5) },
-		intact: n, cut: 9, sample: true,
+		intact: n, sample: true,
 	})
 	ds = append(ds, storeDamage{name: "untouched", damage: func(b []byte) []byte { return b }, intact: n, sample: true})
 	return ds
@@ -211,11 +228,18 @@ func testRecover(t *testing.T, img crashImage, id indexDamage, sd storeDamage) {
 	dir := copyDir(t, src)
 	storePath := filepath.Join(dir, img.active)
 	orig := readFile(t, storePath)
-	writeFile(t, storePath, sd.damage(bytes.Clone(orig)))
+	damaged := sd.damage(bytes.Clone(orig))
+	writeFile(t, storePath, damaged)
 	if id.damage != nil {
 		id.damage(t, filepath.Join(dir, indexName(img.active)), rand.New(rand.NewPCG(1, 2)), len(img.activeFrames))
 	}
-	sealed := storeBytes(t, img.closed)[:len(storeBytes(t, img.closed))-len(orig)]
+	closedActive := readFile(t, filepath.Join(img.closed, img.active))
+	sealed := storeBytes(t, img.closed)[:len(storeBytes(t, img.closed))-len(closedActive)]
+	// Zeros at the end of the store are free space, as preallocation
+	// leaves it: recovery cuts them without counting them as torn.
+	intactEnd := sd.intactEnd(img.activeFrames)
+	cut := sd.tornBytes(img.activeFrames, damaged)
+	free := uint64(len(damaged)-intactEnd) - cut
 
 	l := openLog(t, dir, img.config)
 	intact := 3 + sd.intact
@@ -232,8 +256,8 @@ func testRecover(t *testing.T, img crashImage, id indexDamage, sd storeDamage) {
 	// Files as Close leaves them need no recovery, and a tail cut at a
 	// frame boundary with an index that happens to match needs none either.
 	// A torn tail, or an index grown as kill -9 leaves it, must be reported.
-	pristine := !id.fromOpen && id.damage == nil && sd.cut == 0 && sd.intact == len(img.activeFrames)
-	mustReport := sd.cut > 0 || id.fromOpen && id.damage == nil
+	pristine := !id.fromOpen && id.damage == nil && cut == 0 && free == 0 && sd.intact == len(img.activeFrames)
+	mustReport := cut > 0 || free > 0 || id.fromOpen && id.damage == nil
 	switch {
 	case pristine && len(rec) != 0:
 		t.Fatalf("clean files recovered: %+v", rec)
@@ -241,19 +265,14 @@ func testRecover(t *testing.T, img crashImage, id indexDamage, sd storeDamage) {
 	case len(rec) != 1:
 		t.Fatalf("want one recovery, of the active segment; got %+v", rec)
 	case filepath.Base(rec[0].Store) != img.active || rec[0].BaseOffset != 3 || !rec[0].IndexRebuilt ||
-		rec[0].Records != uint64(sd.intact) || rec[0].TruncatedBytes != sd.cut || rec[0].DamagedBytes != 0:
-		t.Fatalf("recovery %+v, want %d records and %d bytes cut from %s", rec[0], sd.intact, sd.cut, img.active)
+		rec[0].Records != uint64(sd.intact) || rec[0].TruncatedBytes != cut || rec[0].DamagedBytes != 0:
+		t.Fatalf("recovery %+v, want %d records and %d bytes cut from %s", rec[0], sd.intact, cut, img.active)
 	}
 
-	// The intact frames are kept byte for byte, nothing after them.
-	var wantStore []byte
-	if sd.intact > 0 {
-		last := img.activeFrames[sd.intact-1]
-		wantStore = orig[:last.pos+last.size]
-	}
-	if got := readFile(t, storePath); !bytes.Equal(got, wantStore) {
-		t.Fatalf("active store is %d bytes, want the %d of its intact frames", len(got), len(wantStore))
-	}
+	// The intact frames are kept byte for byte, nothing but free space
+	// after them.
+	wantStore := orig[:intactEnd]
+	checkStoreFile(t, storePath, wantStore)
 	if got := readerBytes(t, l); !bytes.Equal(got, append(bytes.Clone(sealed), wantStore...)) {
 		t.Fatalf("reader gives %d bytes, want %d", len(got), len(sealed)+len(wantStore))
 	}
@@ -334,7 +353,7 @@ func TestRecoverSealedIndex(t *testing.T) {
 				t.Fatalf("recovered %+v", rec)
 			}
 			checkReadAll(t, l, img.records)
-			if got := storeBytes(t, dir); !bytes.Equal(got, stores) {
+			if got := liveStoreBytes(t, dir); !bytes.Equal(got, stores) {
 				t.Fatal("recovery changed a store")
 			}
 		})

@@ -57,7 +57,9 @@ func openSegment(dir string, base, indexBytes, storeBytes uint64, active bool) (
 	if err == nil && active {
 		err = idx.mapSize(max(indexBytes, idx.n*entryWidth))
 	}
-	if err == nil {
+	if err == nil && active && storeBytes > 0 {
+		err = st.mapForAppends(storeBytes)
+	} else if err == nil {
 		err = st.mapData(storeBytes)
 	}
 	if err == nil {
@@ -99,8 +101,13 @@ func (s *segment) bounds(k uint64) (start, end uint64, err error) {
 
 func (s *segment) close() error {
 	// The store first: an index cut to size is trusted at the next open,
-	// so it must never describe records the store has not made durable.
-	if err := s.store.sync(); err != nil {
+	// so it must never describe records the store has not made durable,
+	// nor a store still preallocated past its last frame.
+	err := s.store.cutSpare()
+	if err == nil {
+		err = s.store.sync()
+	}
+	if err != nil {
 		return errors.Join(err, s.index.close(), s.store.close())
 	}
 	return errors.Join(s.index.close(), s.store.close())

@@ -16,11 +16,13 @@ import (
 // stay far from overflow.
 const maxStoreBytes = 1 << 40
 
-// writeAt and syncFile are how a store writes and syncs its file. Tests
-// replace them to fail as a full or broken disk would.
+// writeAt, writeMapped and syncFile are how a store writes (with
+// write(2), or through its mapping) and syncs its file. Tests replace
+// them to fail as a full or broken disk would.
 var (
-	writeAt  = (*os.File).WriteAt
-	syncFile = fdatasync
+	writeAt     = (*os.File).WriteAt
+	writeMapped = copyToMapping
+	syncFile    = fdatasync
 )
 
 // store is the file of framed records of one segment. Writes happen under
@@ -32,11 +34,21 @@ type store struct {
 	// write lock, and readers hold its read lock.
 	size uint64
 
-	// data maps the file read-only, usually past its end so that it need
-	// not be remapped as the store grows: reads copy from it instead of
-	// paying a pread each. Only bytes below size are ever touched, since a
-	// page past the end of the file faults.
+	// data maps the file, usually past its end so that it need not be
+	// remapped as the store grows: reads copy from it instead of paying a
+	// pread each. Only bytes below size are ever read, since a page past
+	// the end of the file faults.
 	data gommap.MMap
+	// writable says that the file is preallocated, with its blocks
+	// allocated, up to len(data), which is mapped for writing: appends
+	// copy into the mapping instead of paying a write(2) each. The bytes
+	// past size are zeros, free space to recovery and Check. Only the
+	// active store is writable; sealing cuts the file back to size.
+	writable bool
+	// free counts the zeros that diagnose found after the last frame: a
+	// preallocated tail that a crash left. The file is size+free bytes
+	// long until recovery cuts it.
+	free uint64
 
 	// syncMu serialises sync with close, because syncs run outside the
 	// Log's lock so that appends go on during an fdatasync.
@@ -60,6 +72,50 @@ func (s *store) mapData(length uint64) error {
 		return fmt.Errorf("map store %s: %w", s.name, err)
 	}
 	s.data = m
+	return nil
+}
+
+// mapForAppends preallocates the active store to length bytes and maps
+// all of it for writing, so that appends are copies into the page cache.
+// Where the blocks cannot be allocated ahead (a file system that cannot,
+// or one too full for a whole store), or length is beyond what a store
+// maps, the store is mapped for reading only and appends use write(2),
+// which reports a full disk as an error: a write through a mapping into a
+// hole of a full file system would kill the process with SIGBUS. So a log
+// on a full disk still opens, and fails appends as it always did.
+func (s *store) mapForAppends(length uint64) error {
+	if length <= s.size || length > maxMapBytes || s.data != nil {
+		return s.mapData(length)
+	}
+	allocated, err := preallocate(s.file, int64(length))
+	if err != nil || !allocated {
+		if err := s.file.Truncate(int64(s.size)); err != nil {
+			return fmt.Errorf("cut store %s after a failed preallocation: %w", s.name, err)
+		}
+		return s.mapData(length)
+	}
+	m, err := gommap.MapRegion(s.file.Fd(), 0, int64(length), gommap.PROT_READ|gommap.PROT_WRITE, gommap.MAP_SHARED)
+	if err != nil {
+		if terr := s.file.Truncate(int64(s.size)); terr != nil {
+			err = errors.Join(err, terr)
+		}
+		return fmt.Errorf("map store %s: %w", s.name, err)
+	}
+	s.data, s.writable = m, true
+	return nil
+}
+
+// cutSpare ends writes through the mapping and cuts the file back to the
+// bytes written, so that a sealed or closed store ends at its last frame.
+// The caller syncs afterwards. The mapping stays for reads below size.
+func (s *store) cutSpare() error {
+	if !s.writable {
+		return nil
+	}
+	s.writable = false
+	if err := s.file.Truncate(int64(s.size)); err != nil {
+		return fmt.Errorf("cut preallocated tail of %s: %w", s.name, err)
+	}
 	return nil
 }
 
@@ -88,10 +144,30 @@ func openStore(name string) (*store, error) {
 	return &store{file: f, name: name, size: uint64(fi.Size())}, nil
 }
 
-// write appends already framed records with a single write, so that a batch
-// reaches the file whole or not at all as far as the log is concerned: on a
-// short or failed write the file is cut back to its previous size.
+// write appends already framed records with a single copy into the
+// mapping or a single write, so that a batch reaches the file whole or not
+// at all as far as the log is concerned: on a failed copy its bytes are
+// zeroed again, on a short or failed write the file is cut back to its
+// previous size. Either way the bytes are in the kernel's page cache when
+// write returns, so they survive a crash of the process.
 func (s *store) write(frames []byte) error {
+	if end := s.size + uint64(len(frames)); s.writable && end <= uint64(len(s.data)) {
+		dst := s.data[s.size:end]
+		if err := writeMapped(dst, frames); err != nil {
+			if zerr := zeroMapped(dst); zerr != nil {
+				err = errors.Join(err, zerr)
+			}
+			return fmt.Errorf("write %s at %d: %w", s.name, s.size, err)
+		}
+		s.size = end
+		return nil
+	}
+	if s.writable {
+		// Past the mapping (a store grown beyond its preallocation):
+		// the write(2) below may cut the file on failure, after which
+		// the mapping must not be written.
+		s.writable = false
+	}
 	n, err := writeAt(s.file, frames, int64(s.size))
 	if err == nil {
 		s.size += uint64(n)
@@ -129,6 +205,34 @@ func (s *store) copyMapped(b []byte, pos uint64) (err error) {
 	return nil
 }
 
+// copyToMapping copies src into dst, part of the store's mapping. The
+// blocks are allocated, so only a failing disk (reading back a page the
+// kernel evicted) can fault; the fault is turned into an error rather
+// than left to kill the process.
+func copyToMapping(dst, src []byte) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("memory fault, the disk may have failed: %v", r)
+		}
+	}()
+	copy(dst, src)
+	return nil
+}
+
+// zeroMapped gives b, a part of the mapping that a failed write touched,
+// its zeros back, so that the free space after the last frame stays free.
+func zeroMapped(b []byte) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("zero the failed write: memory fault: %v", r)
+		}
+	}()
+	clear(b)
+	return nil
+}
+
 func (s *store) pread(b []byte, pos uint64) error {
 	if _, err := s.file.ReadAt(b, int64(pos)); err != nil {
 		return fmt.Errorf("read %s at %d: %w", s.name, pos, err)
@@ -163,6 +267,50 @@ func scanStore(s *store) (frame.Scanned, error) {
 	return sc, nil
 }
 
+// findFree takes the zeros at the end of the store, after from (where its
+// intact frames end), for free space: what preallocation left past the
+// last write when the process or the machine stopped before the store was
+// cut back. size becomes the end of the last byte that is not zero, or
+// from, and free counts the rest. Zeros a torn write left are taken too:
+// they are no record either way, and cut with the torn tail.
+func (s *store) findFree(from uint64) error {
+	if from >= s.size {
+		return nil
+	}
+	var last [1]byte
+	if err := s.pread(last[:], s.size-1); err != nil {
+		return err
+	}
+	if last[0] != 0 {
+		return nil
+	}
+	buf := make([]byte, 64<<10)
+	end := from
+	for pos := from; pos < s.size; {
+		b := buf[:min(uint64(len(buf)), s.size-pos)]
+		if err := s.pread(b, pos); err != nil {
+			return err
+		}
+		if i := lastNonZero(b); i >= 0 {
+			end = pos + uint64(i) + 1
+		}
+		pos += uint64(len(b))
+	}
+	s.free += s.size - end
+	s.size = end
+	return nil
+}
+
+// lastNonZero returns the index of b's last byte that is not zero, or -1.
+func lastNonZero(b []byte) int {
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] != 0 {
+			return i
+		}
+	}
+	return -1
+}
+
 // sync makes the store's written bytes durable.
 func (s *store) sync() error {
 	s.syncMu.Lock()
@@ -184,7 +332,10 @@ func (s *store) close() error {
 		return nil
 	}
 	s.closed = true
-	err := fdatasync(s.file)
+	err := s.cutSpare()
+	if serr := fdatasync(s.file); err == nil {
+		err = serr
+	}
 	if uerr := s.unmap(); err == nil {
 		err = uerr
 	}

@@ -163,7 +163,7 @@ func TestTruncateInsideSegment(t *testing.T) {
 			t.Fatalf("read raw 2: %d records, %v; want the 2 left in the first segment", n, err)
 		}
 		got := readerBytes(t, l)
-		if all := storeBytes(t, dir); !bytes.HasSuffix(all, got) || uint64(len(all)-len(got)) != 2*fs {
+		if all := liveStoreBytes(t, dir); !bytes.HasSuffix(all, got) || uint64(len(all)-len(got)) != 2*fs {
 			t.Fatalf("reader gave %d bytes of %d, want all but the 2 records below the mark", len(got), len(all))
 		}
 	}

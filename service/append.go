@@ -158,6 +158,11 @@ func (s *Service) onCommit(c Commit) {
 	for _, a := range c.Appends {
 		pendingOf(a).release()
 	}
+	if c.Err == nil && !c.Empty && s.poller != nil {
+		// Followers parked at the old end hear of the records now,
+		// rather than once the poller's goroutine has been scheduled.
+		s.poller.answerCommitted()
+	}
 }
 
 // appendAppendReply appends the msgpack AppendReply of a, in the

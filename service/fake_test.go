@@ -12,6 +12,10 @@ import (
 // fakeLog is a Log in memory. By default it commits each append before
 // Append returns; with hold set it keeps appends until release.
 type fakeLog struct {
+	// deliverMu serialises delivering, which happens outside mu, as a
+	// real Log delivers, so that the CommitFunc may read the log. Lock
+	// order: deliverMu before mu.
+	deliverMu sync.Mutex
 	mu        sync.Mutex
 	fn        CommitFunc
 	encoded   [][]byte // of the records from lowest on
@@ -47,14 +51,31 @@ func (f *fakeLog) Attach(fn CommitFunc) error {
 // Detach commits what is held, as a log that finishes its work would.
 func (f *fakeLog) Detach() {
 	f.release()
+	f.deliverMu.Lock()
+	defer f.deliverMu.Unlock()
 	f.mu.Lock()
 	f.fn = func(Commit) {}
 	f.mu.Unlock()
 }
 
 func (f *fakeLog) Append(a *Append) error {
+	f.deliverMu.Lock()
+	defer f.deliverMu.Unlock()
 	f.mu.Lock()
-	defer f.mu.Unlock()
+	err := f.appendLocked(a)
+	var c Commit
+	if err == nil && !f.hold {
+		c = f.takeLocked()
+	}
+	fn := f.fn
+	f.mu.Unlock()
+	if len(c.Appends) > 0 {
+		fn(c)
+	}
+	return err
+}
+
+func (f *fakeLog) appendLocked(a *Append) error {
 	if f.failErr != nil {
 		return f.failErr
 	}
@@ -73,41 +94,47 @@ func (f *fakeLog) Append(a *Append) error {
 	}
 	a.First, a.Last = next, next+uint64(len(a.Records))-1
 	f.held = append(f.held, a)
-	if !f.hold {
-		f.commitLocked()
-	}
 	return nil
 }
 
 // release commits everything held in one group.
 func (f *fakeLog) release() {
+	f.deliverMu.Lock()
+	defer f.deliverMu.Unlock()
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.commitLocked()
+	c, fn := f.takeLocked(), f.fn
+	f.mu.Unlock()
+	if len(c.Appends) > 0 {
+		fn(c)
+	}
 }
 
-func (f *fakeLog) commitLocked() {
+// takeLocked commits what is held and returns the Commit to deliver,
+// with no appends when nothing is held.
+func (f *fakeLog) takeLocked() Commit {
 	if len(f.held) == 0 {
-		return
+		return Commit{}
 	}
 	c := Commit{First: f.held[0].First, Last: f.held[len(f.held)-1].Last, Appends: f.held}
 	f.held = nil
 	f.committed = c.Last + 1
 	close(f.changed)
 	f.changed = make(chan struct{})
-	f.fn(c)
+	return c
 }
 
 // fail fails the log and gives up what it holds.
 func (f *fakeLog) fail(err error) {
+	f.deliverMu.Lock()
+	defer f.deliverMu.Unlock()
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.failErr = fmt.Errorf("%w: %w", ErrLogFailed, err)
 	close(f.failed)
-	if len(f.held) > 0 {
-		held := f.held
-		f.held = nil
-		f.fn(Commit{Appends: held, Err: f.failErr})
+	held, fn, ferr := f.held, f.fn, f.failErr
+	f.held = nil
+	f.mu.Unlock()
+	if len(held) > 0 {
+		fn(Commit{Appends: held, Err: ferr})
 	}
 }
 

@@ -61,8 +61,9 @@ func (f *fakeLeadership) set(leader bool, leaderID string, quiet bool) {
 // with no appends of this node's, as a replica delivers it.
 func (f *fakeLog) applyRemote(t *testing.T, n int) {
 	t.Helper()
+	f.deliverMu.Lock()
+	defer f.deliverMu.Unlock()
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	first := f.lowest + uint64(len(f.encoded))
 	for i := range n {
 		b, err := messages.Marshal(&messages.Record{Offset: first + uint64(i), Value: []byte("remote")})
@@ -74,18 +75,22 @@ func (f *fakeLog) applyRemote(t *testing.T, n int) {
 	f.committed = first + uint64(n)
 	close(f.changed)
 	f.changed = make(chan struct{})
-	f.fn(Commit{First: first, Last: first + uint64(n) - 1})
+	fn := f.fn
+	f.mu.Unlock()
+	fn(Commit{First: first, Last: first + uint64(n) - 1})
 }
 
 // giveUp delivers what the log holds with err, as a replicated log does
 // with an append the apply refused.
 func (f *fakeLog) giveUp(err error) {
+	f.deliverMu.Lock()
+	defer f.deliverMu.Unlock()
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	held := f.held
+	held, fn := f.held, f.fn
 	f.held = nil
 	f.encoded = f.encoded[:f.committed-f.lowest]
-	f.fn(Commit{Appends: held, Err: err})
+	f.mu.Unlock()
+	fn(Commit{Appends: held, Err: err})
 }
 
 func clusterConfig(ld Leadership) Config {

@@ -163,6 +163,9 @@ type Commit struct {
 }
 
 // CommitFunc receives a Log's commits, one at a time, in offset order.
+// It may call the Log's CommittedOffset and ReadRawBatch: the service
+// answers reads parked at the old end from it, so a Log delivers without
+// holding a lock that those take.
 type CommitFunc func(Commit)
 
 // LogStats describes a Log's storage.

@@ -2,6 +2,7 @@ package service
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/evlog/evlog/messages"
@@ -23,10 +24,13 @@ const (
 	parkCommitted
 )
 
-// poller holds the long-poll reads that wait at the committed offset and
-// answers them, from its own goroutine, when records commit, when their
-// wait expires, and all of them when it is closed. It owns that goroutine:
-// newPoller starts it and close stops it.
+// poller holds the long-poll reads that wait at the committed offset.
+// The commit path answers them when records commit (answerCommitted), so
+// that a follower hears of a record without a hand-over to another
+// goroutine; the poller's own goroutine answers those whose wait expires,
+// any a commit left (a read parked as the commit was delivered), and all
+// of them when it is closed. It owns that goroutine: newPoller starts it
+// and close stops it.
 type poller struct {
 	log    Log
 	max    int
@@ -35,6 +39,13 @@ type poller struct {
 	// mu guards parked. It is never held while answering.
 	mu     sync.Mutex
 	parked []*parkedRead
+	// waiting is len(parked), so that a commit with no read parked
+	// does not take mu. A read that parks just as a commit looks is
+	// the goroutine's, which wakes on the same commit.
+	waiting atomic.Int64
+	// ready is answerCommitted's buffer, the commit path's own:
+	// commits are delivered one at a time, so one serves them all.
+	ready []*parkedRead
 	// wake tells the goroutine that a read parked.
 	wake chan struct{}
 
@@ -79,6 +90,7 @@ func (p *poller) park(r *parkedRead) parkResult {
 		return parkFull
 	}
 	p.parked = append(p.parked, r)
+	p.waiting.Store(int64(len(p.parked)))
 	p.mu.Unlock()
 	select {
 	case p.wake <- struct{}{}:
@@ -159,5 +171,37 @@ func (p *poller) due(ready []*parkedRead, now time.Time, stopping bool) ([]*park
 	}
 	clear(p.parked[len(keep):])
 	p.parked = keep
+	p.waiting.Store(int64(len(keep)))
 	return ready, earliest
+}
+
+// answerCommitted answers, on the caller's goroutine, the reads that
+// records committed since they parked have made due. The service calls it
+// from its CommitFunc, after CommittedOffset has moved; a read that parks
+// meanwhile saw the new offset and was answered at once, or is left to the
+// goroutine, which wakes on the same commit. Reads past their deadline are
+// the goroutine's too, so that one answer owns each read.
+func (p *poller) answerCommitted() {
+	if p.waiting.Load() == 0 {
+		return
+	}
+	p.mu.Lock()
+	next := p.log.CommittedOffset()
+	ready, keep := p.ready[:0], p.parked[:0]
+	for _, r := range p.parked {
+		if r.req.Offset != next {
+			ready = append(ready, r)
+			continue
+		}
+		keep = append(keep, r)
+	}
+	clear(p.parked[len(keep):])
+	p.parked = keep
+	p.waiting.Store(int64(len(keep)))
+	p.mu.Unlock()
+	for _, r := range ready {
+		p.answer(r, false)
+	}
+	clear(ready)
+	p.ready = ready[:0]
 }

@@ -102,11 +102,14 @@ func New(nc *nats.Conn, log Log, cfg Config) (*Service, error) {
 	if err := s.registerMetrics(); err != nil {
 		return nil, errors.Join(err, ann.close())
 	}
+	// Before Attach: the CommitFunc answers parked reads, and a
+	// replicated log may deliver a commit as soon as it is attached.
+	s.poller = newPoller(log, cfg.MaxParkedReads, s.answerParked)
 	if err := log.Attach(s.onCommit); err != nil {
+		s.poller.close()
 		s.unregisterMetrics()
 		return nil, errors.Join(fmt.Errorf("attach to the log: %w", err), ann.close())
 	}
-	s.poller = newPoller(log, cfg.MaxParkedReads, s.answerParked)
 
 	if err := s.register(); err != nil {
 		return nil, errors.Join(err, s.Stop())

@@ -83,8 +83,10 @@ func (f Frame) End() int64 { return f.Pos + f.Size }
 
 // Frames returns the intact frames of the store at path up to the first
 // one that is not, exactly those that recovery keeps of an active store,
-// and the store's size. Whatever lies between the last frame's end and the
-// size is the torn tail that recovery cuts.
+// and the store's size without the zeros at its end: those are free
+// space, which an active store is preallocated with, and not part of a
+// torn tail. Whatever lies between the last frame's end and the size is
+// the torn tail that recovery cuts.
 func Frames(tb testing.TB, path string) (frames []Frame, size int64) {
 	tb.Helper()
 	f, err := os.Open(path)
@@ -108,7 +110,26 @@ func Frames(tb testing.TB, path string) (frames []Frame, size int64) {
 		}
 		frames = append(frames, Frame{Pos: int64(p), Size: int64(next - p)})
 	}
-	return frames, fi.Size()
+	return frames, withoutFreeSpace(tb, f, int64(max(end, sc.PendingEnd)), fi.Size())
+}
+
+// withoutFreeSpace returns the end of the last byte of f at or after from
+// that is not zero, or from: the size of a store of that size without its
+// free space.
+func withoutFreeSpace(tb testing.TB, f *os.File, from, size int64) int64 {
+	tb.Helper()
+	if from >= size {
+		return size
+	}
+	b := make([]byte, size-from)
+	if _, err := f.ReadAt(b, from); err != nil {
+		tb.Fatalf("read %s: %v", f.Name(), err)
+	}
+	n := len(b)
+	for n > 0 && b[n-1] == 0 {
+		n--
+	}
+	return from + int64(n)
 }
 
 // TornTail returns how many bytes recovery cuts from the store at path

@@ -43,8 +43,9 @@ func Append(buf, payload []byte, more bool) []byte {
 	return append(buf, payload...)
 }
 
-// SetMore rewrites the header of b, one whole frame built by Append, so
-// that its batch flag is more, and recomputes its CRC.
+// SetMore writes the header of b, one whole frame (built by Append, or a
+// payload after HeaderSize bytes of room), so that its batch flag is more,
+// with the CRC of its payload.
 func SetMore(b []byte, more bool) {
 	payload := b[HeaderSize:]
 	field := lengthField(len(payload), more)

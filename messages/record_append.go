@@ -1,0 +1,138 @@
+package messages
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+)
+
+// AppendRecord appends the msgpack encoding of r to dst, byte for byte
+// what Record.EncodeMsgpack writes, without the library's encoder: the
+// storage engine encodes every appended record, and writing straight
+// into its buffer saves the library's per-field calls and a copy. A value,
+// key or header longer than msgpack can say is refused.
+func AppendRecord(dst []byte, r *Record) ([]byte, error) {
+	n := 3
+	if len(r.Key) > 0 {
+		n++
+	}
+	if len(r.Headers) > 0 {
+		n++
+	}
+	if uint64(len(r.Value)) > math.MaxUint32 || uint64(len(r.Key)) > math.MaxUint32 {
+		return dst, fmt.Errorf("encode record: a value or key of more than %d bytes", uint64(math.MaxUint32))
+	}
+	dst = append(dst, 0x80|byte(n))
+	dst = append(dst, 0xa5, 'v', 'a', 'l', 'u', 'e')
+	dst = appendBin(dst, r.Value)
+	dst = append(dst, 0xa6, 'o', 'f', 'f', 's', 'e', 't')
+	dst = appendMsgpackUint(dst, r.Offset)
+	dst = append(dst, 0xa9, 't', 'i', 'm', 'e', 's', 't', 'a', 'm', 'p')
+	dst = appendMsgpackInt(dst, r.Timestamp)
+	if len(r.Key) > 0 {
+		dst = append(dst, 0xa3, 'k', 'e', 'y')
+		dst = appendBin(dst, r.Key)
+	}
+	if len(r.Headers) > 0 {
+		return appendHeaders(dst, r.Headers)
+	}
+	return dst, nil
+}
+
+// appendHeaders appends the "headers" entry, sorted by key as
+// EncodeMsgpack writes it.
+func appendHeaders(dst []byte, h map[string]string) ([]byte, error) {
+	dst = append(dst, 0xa7, 'h', 'e', 'a', 'd', 'e', 'r', 's')
+	dst = appendMapLen(dst, len(h))
+	var buf [8]string
+	keys := buf[:0]
+	for k, v := range h {
+		if uint64(len(k)) > math.MaxUint32 || uint64(len(v)) > math.MaxUint32 {
+			return dst, fmt.Errorf("encode record: a header of more than %d bytes", uint64(math.MaxUint32))
+		}
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		dst = appendMsgpackStr(dst, k)
+		dst = appendMsgpackStr(dst, h[k])
+	}
+	return dst, nil
+}
+
+// appendBin appends b as the library's EncodeBytes does: nil as nil, any
+// other slice as bin8, bin16 or bin32.
+func appendBin(dst, b []byte) []byte {
+	switch n := len(b); {
+	case b == nil:
+		return append(dst, 0xc0)
+	case n <= math.MaxUint8:
+		dst = append(dst, 0xc4, byte(n))
+	case n <= math.MaxUint16:
+		dst = binary.BigEndian.AppendUint16(append(dst, 0xc5), uint16(n))
+	default:
+		dst = binary.BigEndian.AppendUint32(append(dst, 0xc6), uint32(n))
+	}
+	return append(dst, b...)
+}
+
+// appendMsgpackStr appends s as the library's EncodeString does.
+func appendMsgpackStr(dst []byte, s string) []byte {
+	switch n := len(s); {
+	case n < 32:
+		dst = append(dst, 0xa0|byte(n))
+	case n <= math.MaxUint8:
+		dst = append(dst, 0xd9, byte(n))
+	case n <= math.MaxUint16:
+		dst = binary.BigEndian.AppendUint16(append(dst, 0xda), uint16(n))
+	default:
+		dst = binary.BigEndian.AppendUint32(append(dst, 0xdb), uint32(n))
+	}
+	return append(dst, s...)
+}
+
+// appendMapLen appends a map header as the library's EncodeMapLen does.
+func appendMapLen(dst []byte, n int) []byte {
+	switch {
+	case n < 16:
+		return append(dst, 0x80|byte(n))
+	case n <= math.MaxUint16:
+		return binary.BigEndian.AppendUint16(append(dst, 0xde), uint16(n))
+	}
+	return binary.BigEndian.AppendUint32(append(dst, 0xdf), uint32(n))
+}
+
+// appendMsgpackUint appends n in its shortest encoding, as the library's
+// EncodeUint does.
+func appendMsgpackUint(dst []byte, n uint64) []byte {
+	switch {
+	case n <= math.MaxInt8:
+		return append(dst, byte(n))
+	case n <= math.MaxUint8:
+		return append(dst, 0xcc, byte(n))
+	case n <= math.MaxUint16:
+		return binary.BigEndian.AppendUint16(append(dst, 0xcd), uint16(n))
+	case n <= math.MaxUint32:
+		return binary.BigEndian.AppendUint32(append(dst, 0xce), uint32(n))
+	}
+	return binary.BigEndian.AppendUint64(append(dst, 0xcf), n)
+}
+
+// appendMsgpackInt appends n in its shortest encoding, unsigned when it
+// is not negative, as the library's EncodeInt does.
+func appendMsgpackInt(dst []byte, n int64) []byte {
+	switch {
+	case n >= 0:
+		return appendMsgpackUint(dst, uint64(n))
+	case n >= -32:
+		return append(dst, byte(n))
+	case n >= math.MinInt8:
+		return append(dst, 0xd0, byte(n))
+	case n >= math.MinInt16:
+		return binary.BigEndian.AppendUint16(append(dst, 0xd1), uint16(n))
+	case n >= math.MinInt32:
+		return binary.BigEndian.AppendUint32(append(dst, 0xd2), uint32(n))
+	}
+	return binary.BigEndian.AppendUint64(append(dst, 0xd3), uint64(n))
+}
