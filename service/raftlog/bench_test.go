@@ -13,11 +13,11 @@ import (
 
 // BenchmarkAppend appends records of 100 B, without ids, to a three-node
 // cluster in this process on loopback, with Raft's default timeouts, at
-// 1 and 64 in flight, and reports records/s and the latency from Append
+// 1, 64 and 256 in flight, and reports records/s and the latency from Append
 // to the commit. It shows the replicated path without NATS: with
 // -trace, the critical path of one append at 1 in flight.
 func BenchmarkAppend(b *testing.B) {
-	for _, inflight := range []int{1, 64} {
+	for _, inflight := range []int{1, 64, 256} {
 		b.Run(fmt.Sprintf("inflight=%d", inflight), func(b *testing.B) {
 			c := newCluster(b, 3, func(cfg *Config) {
 				// The production timeouts, not the tests' short ones.

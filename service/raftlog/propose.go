@@ -35,6 +35,11 @@ func (l *Log) runProposer() {
 			l.giveUpQueued()
 			return
 		}
+		if !l.awaitQueued() || !l.awaitStoreIdle() {
+			<-l.sem
+			l.giveUpQueued()
+			return
+		}
 		seq, e, ok := l.takeQueued()
 		if !ok {
 			<-l.sem
@@ -48,6 +53,30 @@ func (l *Log) runProposer() {
 			continue
 		}
 		l.waitq <- proposal{seq: seq, f: l.raft.Apply(data, l.cfg.ApplyTimeout)}
+	}
+}
+
+// awaitQueued waits for an append to be queued. It returns false once
+// the Log is closed.
+func (l *Log) awaitQueued() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for len(l.queue) == 0 && !l.closed {
+		l.cond.Wait()
+	}
+	return !l.closed
+}
+
+// awaitStoreIdle waits until this node is not writing Raft's log, so
+// that the next entry takes what queues during the write under way
+// rather than wait through it (see storeGate). It returns false once the
+// Log is stopping.
+func (l *Log) awaitStoreIdle() bool {
+	select {
+	case <-l.gate.idleCh():
+		return true
+	case <-l.stop:
+		return false
 	}
 }
 
