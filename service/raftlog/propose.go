@@ -69,15 +69,27 @@ func (l *Log) awaitQueued() bool {
 
 // awaitStoreIdle waits until this node is not writing Raft's log, so
 // that the next entry takes what queues during the write under way
-// rather than wait through it (see storeGate). It returns false once the
+// rather than wait through it (see storeGate). A write that takes longer
+// than ApplyTimeout (a hung disk) is waited for no more: the proposal
+// then goes to Raft, and fails there after ApplyTimeout as it did before
+// the gate, so that its appends are answered. It returns false once the
 // Log is stopping.
 func (l *Log) awaitStoreIdle() bool {
+	idle := l.gate.idleCh()
 	select {
-	case <-l.gate.idleCh():
+	case <-idle:
 		return true
+	default:
+	}
+	t := time.NewTimer(l.cfg.ApplyTimeout)
+	defer t.Stop()
+	select {
+	case <-idle:
+	case <-t.C:
 	case <-l.stop:
 		return false
 	}
+	return true
 }
 
 // takeQueued waits for queued appends and takes as many as fit in one
