@@ -12,8 +12,9 @@ import (
 
 // The group commit. Append queues requests; the proposer, a goroutine
 // the Log owns, takes everything queued once an in-flight slot is free
-// and proposes it as one entry, so that the number of records per entry
-// grows with the load. The waiter, another, waits for each entry's
+// and this node is done writing Raft's log (storeGate), and proposes it
+// as one entry, so that the number of records per entry grows with the
+// load. The waiter, another, waits for each entry's
 // future in order, only to give up the appends of an entry that failed:
 // the appends of an entry that commits are delivered by the FSM as it
 // applies it, in Raft's order, on every node alike.
