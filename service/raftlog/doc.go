@@ -22,8 +22,9 @@
 //
 // Append queues a request on the leader; the proposer, a goroutine of the
 // Log, hands everything queued to Raft as one entry once one of
-// Config.MaxInFlight slots is free, with the leader's clock as the
-// entry's timestamp. The state machine decides each append as it applies
+// Config.MaxInFlight slots is free and this node is not writing Raft's
+// log (so that the entry holds what queued during that write), with the
+// leader's clock as the entry's timestamp. The state machine decides each append as it applies
 // the entry, on every node alike, from the replicated state: the dedup
 // table, the next offset, the entry's timestamp (never below the last
 // one). Offsets stay dense: only append entries take them. The Commit of
@@ -81,6 +82,7 @@
 //	tls.go         the TLS configuration of the transport, from Config's PEM files
 //	log.go         the Log type and the service.Log methods
 //	propose.go     the group commit: queue, proposer, waiter, delivery of commits
+//	storegate.go   the log store Raft writes through, which tells the proposer of writes under way
 //	leader.go      leadership: barrier after winning, Leader, LeaderChanged
 //	membership.go  add as non-voter, promotion once caught up, remove, transfer
 //	recover.go     Recover: the offline rewrite of the membership after a lost quorum

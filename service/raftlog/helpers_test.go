@@ -34,7 +34,7 @@ type node struct {
 }
 
 type cluster struct {
-	t *testing.T
+	t testing.TB
 	// mu guards each node's log, which a test may stop while a writer
 	// looks for the leader.
 	mu    sync.Mutex
@@ -43,7 +43,7 @@ type cluster struct {
 
 // newCluster starts n nodes on loopback, each in its own directory, and
 // bootstraps them from the first.
-func newCluster(t *testing.T, n int, tweak func(*Config)) *cluster {
+func newCluster(t testing.TB, n int, tweak func(*Config)) *cluster {
 	t.Helper()
 	c := &cluster{t: t}
 	var conf raft.Configuration
@@ -154,7 +154,7 @@ func (c *cluster) leader() *node {
 	return found
 }
 
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -215,7 +215,7 @@ func (c *cluster) mustRetry(id string, values ...string) *service.Append {
 }
 
 // raw returns the stored bytes of every record l holds.
-func raw(t *testing.T, l *Log) []byte {
+func raw(t testing.TB, l *Log) []byte {
 	t.Helper()
 	st := l.Stats()
 	var out []byte

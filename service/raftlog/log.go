@@ -27,6 +27,9 @@ type Log struct {
 	trans  *raft.NetworkTransport
 	wal    *wal.WAL
 	walM   *walmetrics.AtomicCollector
+	// gate is the log store Raft writes through; it tells the proposer
+	// when a write is under way.
+	gate *storeGate
 	// walMeta is raft-wal's metadata db, which its Close leaves open
 	// (and locked): the Log closes it.
 	walMeta *metadb.BoltMetaDB

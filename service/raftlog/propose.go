@@ -12,8 +12,9 @@ import (
 
 // The group commit. Append queues requests; the proposer, a goroutine
 // the Log owns, takes everything queued once an in-flight slot is free
-// and proposes it as one entry, so that the number of records per entry
-// grows with the load. The waiter, another, waits for each entry's
+// and this node is done writing Raft's log (storeGate), and proposes it
+// as one entry, so that the number of records per entry grows with the
+// load. The waiter, another, waits for each entry's
 // future in order, only to give up the appends of an entry that failed:
 // the appends of an entry that commits are delivered by the FSM as it
 // applies it, in Raft's order, on every node alike.
@@ -35,6 +36,11 @@ func (l *Log) runProposer() {
 			l.giveUpQueued()
 			return
 		}
+		if !l.awaitQueued() || !l.awaitStoreIdle() {
+			<-l.sem
+			l.giveUpQueued()
+			return
+		}
 		seq, e, ok := l.takeQueued()
 		if !ok {
 			<-l.sem
@@ -49,6 +55,42 @@ func (l *Log) runProposer() {
 		}
 		l.waitq <- proposal{seq: seq, f: l.raft.Apply(data, l.cfg.ApplyTimeout)}
 	}
+}
+
+// awaitQueued waits for an append to be queued. It returns false once
+// the Log is closed.
+func (l *Log) awaitQueued() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for len(l.queue) == 0 && !l.closed {
+		l.cond.Wait()
+	}
+	return !l.closed
+}
+
+// awaitStoreIdle waits until this node is not writing Raft's log, so
+// that the next entry takes what queues during the write under way
+// rather than wait through it (see storeGate). A write that takes longer
+// than ApplyTimeout (a hung disk) is waited for no more: the proposal
+// then goes to Raft, and fails there after ApplyTimeout as it did before
+// the gate, so that its appends are answered. It returns false once the
+// Log is stopping.
+func (l *Log) awaitStoreIdle() bool {
+	idle := l.gate.idleCh()
+	select {
+	case <-idle:
+		return true
+	default:
+	}
+	t := time.NewTimer(l.cfg.ApplyTimeout)
+	defer t.Stop()
+	select {
+	case <-idle:
+	case <-t.C:
+	case <-l.stop:
+		return false
+	}
+	return true
 }
 
 // takeQueued waits for queued appends and takes as many as fit in one

@@ -92,11 +92,12 @@ func (l *Log) open(raftDir string) error {
 	// record. The entries being replicated are the newest ones, which
 	// Raft holds in memory anyway until they commit, so a cache of the
 	// last MaxInFlight entries serves them without reading the file.
-	logs, err := raft.NewLogCache(cfg.MaxInFlight, l.wal)
+	cache, err := raft.NewLogCache(cfg.MaxInFlight, l.wal)
 	if err != nil {
 		return fmt.Errorf("raft log cache: %w", err)
 	}
-	if l.raft, err = raft.NewRaft(rc, l.fsm, logs, l.wal, snaps, &progressTransport{NetworkTransport: l.trans, progress: l.progress}); err != nil {
+	l.gate = newStoreGate(cache)
+	if l.raft, err = raft.NewRaft(rc, l.fsm, l.gate, l.wal, snaps, &progressTransport{NetworkTransport: l.trans, progress: l.progress}); err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
 	return nil
