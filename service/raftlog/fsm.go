@@ -50,6 +50,9 @@ type fsm struct {
 	onFail  func(error)
 	// restored hears of a received snapshot the state was restored from.
 	restored func(st snapState) error
+	// synced, if set, hears of each sync of the segment log that an
+	// apply makes: tests simulate a power loss at that point.
+	synced func()
 }
 
 // outcome is what applying one append request decided.
@@ -193,7 +196,11 @@ func (f *fsm) appendFailed(r *applyResult, before uint64, err error) {
 }
 
 // applyTruncate raises the low-water mark, and records the index in the
-// applied file, since a truncate may leave no record to carry it.
+// applied file, since a truncate may leave no record to carry it. The
+// applied file claims every entry up to index, so the records of the
+// entries before it, which no apply syncs, are synced first: a truncate
+// at or below the low-water mark syncs nothing by itself, and a crash
+// would otherwise leave the file claiming records that are gone.
 func (f *fsm) applyTruncate(index uint64, e *entry) *applyResult {
 	r := &applyResult{}
 	if err := f.seg.TruncateFront(e.Lowest); err != nil {
@@ -205,6 +212,9 @@ func (f *fsm) applyTruncate(index uint64, e *entry) *applyResult {
 	}
 	low, err := f.seg.LowestOffset()
 	if err == nil {
+		err = f.syncLog()
+	}
+	if err == nil {
 		err = writeApplied(f.dir, index)
 	}
 	if err != nil {
@@ -214,6 +224,15 @@ func (f *fsm) applyTruncate(index uint64, e *entry) *applyResult {
 	}
 	r.lowest = low
 	return r
+}
+
+// syncLog makes every record applied so far durable.
+func (f *fsm) syncLog() error {
+	err := f.seg.Sync()
+	if f.synced != nil {
+		f.synced()
+	}
+	return err
 }
 
 // advance makes next the committed offset and wakes the readers waiting
