@@ -195,8 +195,11 @@ func (f *fsm) appendFailed(r *applyResult, before uint64, err error) {
 	f.onFail(r.err)
 }
 
-// applyTruncate raises the low-water mark, and records the index in the
-// applied file, since a truncate may leave no record to carry it. The
+// applyTruncate raises the low-water mark, forgets the append ids of the
+// records it removed (dedup.Table.ForgetBelow), as a replica that rebuilds
+// its table from the log after a restart or an install would, and records
+// the index and the last timestamp in the applied file, since a truncate
+// may leave no record to carry them. The
 // applied file claims every entry up to index, so the records of the
 // entries before it, which no apply syncs, are synced first: a truncate
 // at or below the low-water mark syncs nothing by itself, and a crash
@@ -215,13 +218,14 @@ func (f *fsm) applyTruncate(index uint64, e *entry) *applyResult {
 		err = f.syncLog()
 	}
 	if err == nil {
-		err = writeApplied(f.dir, index)
+		err = writeApplied(f.dir, appliedState{index: index, ts: f.lastTS})
 	}
 	if err != nil {
 		r.err = fmt.Errorf("%w: truncate: %w", service.ErrLogFailed, err)
 		f.onFail(r.err)
 		return r
 	}
+	f.ids.ForgetBelow(low)
 	r.lowest = low
 	return r
 }

@@ -140,3 +140,94 @@ func TestReapplyChangesNothing(t *testing.T) {
 		t.Fatalf("record 3: %+v, %v; want timestamp 2000", rec, err)
 	}
 }
+
+// applyBoth applies entries to each replica, in order.
+func applyBoth(a, b *fsm, entries ...*raft.Log) {
+	for _, e := range entries {
+		a.Apply(e)
+		b.Apply(e)
+	}
+}
+
+// restartFSM closes f and opens its directory again.
+func restartFSM(t *testing.T, f *fsm) *fsm {
+	t.Helper()
+	if err := f.close(); err != nil {
+		t.Fatal(err)
+	}
+	return openTestFSM(t, f.dir)
+}
+
+// TestTruncateForgetsIDsOnEveryReplica: a truncate removes a record whose
+// id is still within the dedup window; one replica restarts and rebuilds
+// its table from what is left, the other keeps running. A retry with
+// that id must be decided alike on both: a new append, since the
+// restarted one cannot know the id.
+func TestTruncateForgetsIDsOnEveryReplica(t *testing.T) {
+	a, b := openTestFSM(t, t.TempDir()), openTestFSM(t, t.TempDir())
+	defer a.close()
+	applyBoth(a, b,
+		appendEntry(t, 1, 1000, "x", "v0"),
+		appendEntry(t, 2, 2000, "y", "v1"),
+		truncEntry(t, 3, 1),
+	)
+	b = restartFSM(t, b)
+	defer b.close()
+	// The next leader's clock is behind: the ids are all in the window.
+	retryX, retryY := appendEntry(t, 4, 1500, "x", "v0"), appendEntry(t, 5, 1500, "y", "v1")
+	for _, f := range []*fsm{a, b} {
+		rx, ry := f.Apply(retryX).(*applyResult), f.Apply(retryY).(*applyResult)
+		if o := rx.outcomes[0]; o.Duplicate || o.First != 2 {
+			t.Errorf("retry of the truncated id x: %+v, want a new append at 2", o)
+		}
+		if o := ry.outcomes[0]; !o.Duplicate || o.First != 1 {
+			t.Errorf("retry of the kept id y: %+v, want a duplicate of 1", o)
+		}
+		if next := f.seg.NextOffset(); next != 3 {
+			t.Errorf("next offset %d, want 3", next)
+		}
+	}
+}
+
+// TestTruncateKeepsLastTimestamp: a log truncated to empty keeps no
+// record to carry the last timestamp; a replica that restarts must still
+// stamp the next entry, from a leader whose clock is behind, as the one
+// that kept running does.
+func TestTruncateKeepsLastTimestamp(t *testing.T) {
+	a, b := openTestFSM(t, t.TempDir()), openTestFSM(t, t.TempDir())
+	defer a.close()
+	applyBoth(a, b, appendEntry(t, 1, 5000, "", "v0"), truncEntry(t, 2, 1))
+	b = restartFSM(t, b)
+	defer b.close()
+	applyBoth(a, b, appendEntry(t, 3, 4000, "", "v1"))
+	for _, f := range []*fsm{a, b} {
+		if rec, err := f.seg.Read(1); err != nil || rec.Timestamp != 5000 {
+			t.Errorf("record 1: %+v, %v; want timestamp 5000", rec, err)
+		}
+	}
+}
+
+// TestAppliedFileOldForm: an applied file of the index alone, as written
+// before it held the timestamp, is still read.
+func TestAppliedFileOldForm(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, appliedFile), []byte{0, 0, 0, 0, 0, 0, 0, 7}, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := readApplied(dir); err != nil || a != (appliedState{index: 7}) {
+		t.Fatalf("old applied file: %+v, %v; want index 7", a, err)
+	}
+	want := appliedState{index: 9, ts: 1234}
+	if err := writeApplied(dir, want); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := readApplied(dir); err != nil || a != want {
+		t.Fatalf("applied file: %+v, %v; want %+v", a, err, want)
+	}
+	if err := os.WriteFile(filepath.Join(dir, appliedFile), []byte{1, 2, 3}, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readApplied(dir); err == nil {
+		t.Fatal("a 3-byte applied file was read")
+	}
+}

@@ -57,7 +57,7 @@ func (f *fsm) restoreRecords(r io.Reader, st snapState) error {
 	if err := rebuildIDs(f.seg, ids, st.LastTS, f.logger); err != nil {
 		return fmt.Errorf("restore: rebuild append ids: %w", err)
 	}
-	if err := writeApplied(f.dir, st.Index); err != nil {
+	if err := writeApplied(f.dir, appliedState{index: st.Index, ts: st.LastTS}); err != nil {
 		f.onFail(err)
 		return err
 	}

@@ -48,8 +48,8 @@ func TestWipedFollowerInstall(t *testing.T) {
 		t.Fatalf("restored follower remembers %d ids, want 30", got)
 	}
 	// Only a truncate or a restore writes the applied file.
-	if idx, err := readApplied(f.cfg.Dir); err != nil || idx == 0 || f.log.fsm.applied < idx {
-		t.Fatalf("applied file %d (%v), fsm applied %d: the follower was not restored from a snapshot", idx, err, f.log.fsm.applied)
+	if a, err := readApplied(f.cfg.Dir); err != nil || a.index == 0 || f.log.fsm.applied < a.index {
+		t.Fatalf("applied file %d (%v), fsm applied %d: the follower was not restored from a snapshot", a.index, err, f.log.fsm.applied)
 	}
 	// Once restored, the install is cut down to its state. The cut comes
 	// after the restored records are visible (a failed swap must still
