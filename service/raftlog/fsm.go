@@ -50,6 +50,9 @@ type fsm struct {
 	onFail  func(error)
 	// restored hears of a received snapshot the state was restored from.
 	restored func(st snapState) error
+	// snapshotDue asks the Log for a snapshot (runSnapshots): a truncate
+	// has made the newest one's records unstreamable (openLive).
+	snapshotDue chan struct{}
 	// synced, if set, hears of each sync of the segment log that an
 	// apply makes: tests simulate a power loss at that point.
 	synced func()
@@ -206,6 +209,7 @@ func (f *fsm) appendFailed(r *applyResult, before uint64, err error) {
 // would otherwise leave the file claiming records that are gone.
 func (f *fsm) applyTruncate(index uint64, e *entry) *applyResult {
 	r := &applyResult{}
+	before, _ := f.seg.LowestOffset() // an error, TruncateFront meets it too
 	if err := f.seg.TruncateFront(e.Lowest); err != nil {
 		r.err = service.SegmentError(err)
 		if !errors.Is(err, segment.ErrOffsetOutOfRange) {
@@ -226,8 +230,22 @@ func (f *fsm) applyTruncate(index uint64, e *entry) *applyResult {
 		return r
 	}
 	f.ids.ForgetBelow(low)
+	if low > before {
+		f.wantSnapshot()
+	}
 	r.lowest = low
 	return r
+}
+
+// wantSnapshot asks for a snapshot of the current state, unless one is
+// asked for already. A snapshot taken before a truncate that moved the
+// low-water mark can no longer be streamed to a follower (openLive): the
+// new one can, and Raft sends the newest.
+func (f *fsm) wantSnapshot() {
+	select {
+	case f.snapshotDue <- struct{}{}:
+	default:
+	}
 }
 
 // syncLog makes every record applied so far durable.

@@ -27,7 +27,7 @@ func openFSM(dir string, segCfg segment.Config, dedupCfg dedup.Config, logger *s
 	if err := checkRecovered(seg, dir); err != nil {
 		return nil, errors.Join(err, seg.Close())
 	}
-	f := &fsm{dir: dir, segCfg: segCfg, dedupCfg: dedupCfg, logger: logger, seg: seg, recovered: seg.Recovered(), changed: make(chan struct{})}
+	f := &fsm{dir: dir, segCfg: segCfg, dedupCfg: dedupCfg, logger: logger, seg: seg, recovered: seg.Recovered(), changed: make(chan struct{}), snapshotDue: make(chan struct{}, 1)}
 	if err := f.load(dedupCfg); err != nil {
 		if errors.Is(err, segment.ErrCorrupt) {
 			// The tail that load reads back (the applied index, the ids of

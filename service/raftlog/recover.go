@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/hashicorp/raft"
 )
@@ -53,7 +54,7 @@ func Recover(cfg Config, peers []Peer) error {
 	for _, p := range peers {
 		conf.Servers = append(conf.Servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Address)})
 	}
-	err = raft.RecoverCluster(l.raftConfig(hl), recoveryFSM{l.fsm}, l.wal, l.wal, snaps, nil, conf)
+	err = raft.RecoverCluster(l.raftConfig(hl), recoveryFSM{l.fsm}, l.wal, l.wal, recoverySnaps{snaps}, nil, conf)
 	if err != nil {
 		err = fmt.Errorf("recover: %w", err)
 	} else if err = l.Err(); err != nil {
@@ -74,3 +75,19 @@ type recoveryFSM struct{ *fsm }
 
 // Restore leaves the state as it is; RecoverCluster closes r.
 func (recoveryFSM) Restore(io.ReadCloser) error { return nil }
+
+// recoverySnaps is the snapshot store as raft.RecoverCluster sees it.
+// RecoverCluster opens a snapshot only to hand it to recoveryFSM.Restore,
+// which reads nothing; streaming it from the live log would fail once a
+// truncate had passed the snapshot's records, and the node could never be
+// recovered. So Open returns the metadata and an empty stream.
+type recoverySnaps struct{ *snapStore }
+
+// Open returns the metadata of snapshot id and an empty stream.
+func (s recoverySnaps) Open(id string) (*raft.SnapshotMeta, io.ReadCloser, error) {
+	meta, err := readMeta(filepath.Join(s.dir, id))
+	if err != nil {
+		return nil, nil, err
+	}
+	return meta, io.NopCloser(strings.NewReader("")), nil
+}

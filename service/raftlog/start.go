@@ -45,6 +45,10 @@ func Open(cfg Config) (*Log, error) {
 	go func() { defer l.wg.Done(); l.runWaiter() }()
 	go func() { defer l.wg.Done(); l.runLeadership() }()
 	go func() { defer l.wg.Done(); l.runPromoter() }()
+	if !cfg.noSnapshotOnTruncate {
+		l.wg.Add(1)
+		go func() { defer l.wg.Done(); l.runSnapshots() }()
+	}
 	return l, nil
 }
 
