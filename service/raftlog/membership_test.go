@@ -144,7 +144,8 @@ func TestTransferLeadership(t *testing.T) {
 
 // TestRecoverLostQuorum: a 3-node cluster loses two nodes for good; the
 // survivor, recovered as a cluster of one, leads, serves every record it
-// held, and takes appends.
+// held, and takes appends. A peer list other than the survivor alone is
+// refused.
 func TestRecoverLostQuorum(t *testing.T) {
 	c := newCluster(t, 3, func(cfg *Config) { cfg.SnapshotThreshold, cfg.TrailingLogs = 5, 2 })
 	for i := range 20 {
@@ -166,6 +167,8 @@ func TestRecoverLostQuorum(t *testing.T) {
 	}{
 		{survivor.cfg, nil},
 		{survivor.cfg, []Peer{{ID: "other", Address: "127.0.0.1:1"}}},
+		// Only one survivor is recovered; the others are wiped and re-added.
+		{survivor.cfg, append([]Peer{{ID: "other", Address: "127.0.0.1:1"}}, peers...)},
 		{testConfig(survivor.cfg.NodeID, t.TempDir(), ""), peers},
 	} {
 		if err := Recover(bad.cfg, bad.peers); !errors.Is(err, ErrConfig) && !errors.Is(err, ErrNoState) {

@@ -16,10 +16,15 @@ import (
 var ErrNoState = errors.New("no raft state to recover")
 
 // Recover rewrites, offline, the membership of the node whose state is in
-// cfg.Dir to peers: the members that survive when a cluster has lost its
-// quorum for good, this node among them. Every surviving node is stopped
-// and recovered with the same list, then started again, without a peer
-// list; they then elect a leader among themselves.
+// cfg.Dir to peers, this node alone: the survivor chosen when a cluster
+// has lost its quorum for good, the one with the longest Raft log. It is
+// then started again, without a peer list, and leads a cluster of one;
+// the other survivors are wiped, started empty and added back with
+// AddMember, so that the leader installs its log on them. Recovering
+// several survivors would apply each one's own uncommitted tail: their
+// Raft logs would then look alike, and their segment logs differ. So a
+// peer list of more than one member, or one without this node, is
+// ErrConfig.
 //
 // Recovering is a last resort, and it loses what it cannot see: every
 // entry in this node's Raft log is applied, committed or not, and an
@@ -35,7 +40,11 @@ func Recover(cfg Config, peers []Peer) error {
 	case cfg.Dir == "":
 		return fmt.Errorf("%w: no directory", ErrConfig)
 	case len(peers) == 0:
-		return fmt.Errorf("%w: recover needs the surviving members, this node among them", ErrConfig)
+		return fmt.Errorf("%w: recover needs this node as its peer list", ErrConfig)
+	case len(peers) > 1:
+		return fmt.Errorf("%w: recover makes a cluster of this node alone, not of %d: recover one survivor, then wipe the others and add them back", ErrConfig, len(peers))
+	case peers[0].ID != cfg.NodeID:
+		return fmt.Errorf("%w: recover's peer %q is not this node %q", ErrConfig, peers[0].ID, cfg.NodeID)
 	}
 	if err := cfg.validatePeers(); err != nil {
 		return err
