@@ -179,7 +179,10 @@ func (f *fsm) lookup(inEntry map[string]dedup.Span, id string, ts int64) (dedup.
 // appendFailed settles an entry whose batch the segment log refused. A
 // record too large for a segment is refused alike on every replica with
 // the same segment config, writing nothing: those appends fail, the log
-// goes on. Anything else is this node's disk, and fails the log.
+// goes on. Anything else is this node's disk, and fails the log; the
+// entry is committed all the same, on a majority that other nodes may
+// hold without this one, so its appends are answered as of unknown
+// outcome (applyError), which tells a client to retry with the id.
 func (f *fsm) appendFailed(r *applyResult, before uint64, err error) {
 	if errors.Is(err, segment.ErrRecordTooLarge) && f.seg.NextOffset() == before {
 		for i := range r.outcomes {
@@ -190,9 +193,10 @@ func (f *fsm) appendFailed(r *applyResult, before uint64, err error) {
 		return
 	}
 	r.err = fmt.Errorf("%w: apply: %w", service.ErrLogFailed, err)
+	unknown := applyError(r.err)
 	for i := range r.outcomes {
 		if o := &r.outcomes[i]; !o.Duplicate && o.Err == nil {
-			*o = outcome{Err: r.err}
+			*o = outcome{Err: unknown}
 		}
 	}
 	f.onFail(r.err)

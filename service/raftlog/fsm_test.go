@@ -1,15 +1,18 @@
 package raftlog
 
 import (
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/raft"
 
 	"github.com/evlog/evlog/messages"
 	"github.com/evlog/evlog/segment"
+	"github.com/evlog/evlog/service"
 	"github.com/evlog/evlog/service/dedup"
 )
 
@@ -229,5 +232,26 @@ func TestAppliedFileOldForm(t *testing.T) {
 	}
 	if _, err := readApplied(dir); err == nil {
 		t.Fatal("a 3-byte applied file was read")
+	}
+}
+
+// TestLocalApplyFailureIsOutcomeUnknown: an entry that this node's disk
+// fails to write is committed all the same, on a majority that may not
+// need this node. Its appends are answered as of unknown outcome, not as
+// refused, and the log fails.
+func TestLocalApplyFailureIsOutcomeUnknown(t *testing.T) {
+	f := openTestFSM(t, t.TempDir())
+	var failed error
+	f.onFail = func(err error) { failed = err }
+	if err := f.seg.Close(); err != nil { // stands for a failed disk
+		t.Fatal(err)
+	}
+	r := f.Apply(appendEntry(t, 1, 1000, "id", "a")).(*applyResult)
+	if !errors.Is(failed, service.ErrLogFailed) {
+		t.Fatalf("the log did not fail: %v", failed)
+	}
+	o := r.outcomes[0]
+	if !errors.Is(o.Err, service.ErrLogFailed) || !strings.Contains(o.Err.Error(), "may or may not commit") {
+		t.Fatalf("the append's outcome: %v; want an unknown outcome", o.Err)
 	}
 }
