@@ -293,6 +293,10 @@ func (f *fsm) read(fn func(*segment.Log) error) error {
 // Snapshot captures the state's metadata; Persist syncs the segment log
 // before it is written (see snapshot.go).
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	if f.seg == nil {
+		// A failed restore left no log: the node has failed.
+		return nil, fmt.Errorf("%w: no log to snapshot", service.ErrLogFailed)
+	}
 	low, err := f.seg.LowestOffset()
 	if err != nil {
 		return nil, service.SegmentError(err)

@@ -1,7 +1,9 @@
 package raftlog
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -253,5 +255,22 @@ func TestLocalApplyFailureIsOutcomeUnknown(t *testing.T) {
 	o := r.outcomes[0]
 	if !errors.Is(o.Err, service.ErrLogFailed) || !strings.Contains(o.Err.Error(), "may or may not commit") {
 		t.Fatalf("the append's outcome: %v; want an unknown outcome", o.Err)
+	}
+}
+
+// TestNoLogSnapshotAndRestoreFail: a state machine whose log a failed
+// restore left closed refuses a snapshot and a restore with an error, in
+// Raft's goroutines, rather than panicking there.
+func TestNoLogSnapshotAndRestoreFail(t *testing.T) {
+	f := openTestFSM(t, t.TempDir())
+	if err := f.close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Snapshot(); !errors.Is(err, service.ErrLogFailed) {
+		t.Fatalf("snapshot without a log: %v, want ErrLogFailed", err)
+	}
+	st := snapState{Index: 5, Next: 0}
+	if err := f.Restore(io.NopCloser(bytes.NewReader(st.encode()))); !errors.Is(err, service.ErrLogFailed) {
+		t.Fatalf("restore without a log: %v, want ErrLogFailed", err)
 	}
 }

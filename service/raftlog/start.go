@@ -83,6 +83,9 @@ func (l *Log) open(raftDir string) error {
 		return err
 	}
 	rc := l.raftConfig(hl)
+	if err := l.checkRaftState(snaps); err != nil {
+		return err
+	}
 	if len(cfg.Peers) > 0 {
 		if err := l.bootstrap(rc, snaps, cfg.Peers); err != nil {
 			return err
@@ -170,6 +173,23 @@ func (l *Log) bootstrap(rc *raft.Config, snaps raft.SnapshotStore, peers []Peer)
 	}
 	l.logger.Info("bootstrapped a new cluster", "peers", len(peers))
 	return nil
+}
+
+// checkRaftState refuses a segment log that has applied Raft entries
+// when there is no Raft state: raft/ was removed alone. Raft would start
+// from index 1 again, and the state machine, ahead of it, would skip the
+// new entries as applied already.
+func (l *Log) checkRaftState(snaps raft.SnapshotStore) error {
+	if l.fsm.applied == 0 {
+		return nil
+	}
+	has, err := raft.HasExistingState(l.wal, l.wal, snaps)
+	if err != nil || has {
+		return err
+	}
+	return fmt.Errorf("%w: %s holds a segment log applied up to raft index %d but no raft state (was %s removed alone?): "+
+		"move the whole directory aside so that the node starts empty and the leader installs the log",
+		ErrNoState, l.cfg.Dir, l.fsm.applied, filepath.Join(l.cfg.Dir, "raft"))
 }
 
 // reconcile checks the state machine against the newest snapshot, which
