@@ -62,7 +62,7 @@ type fsm struct {
 type outcome struct {
 	First, Last uint64
 	Duplicate   bool
-	Err         error // a *service.ConflictError, or ErrTooLarge
+	Err         error // a *service.ConflictError, or this node's failure
 }
 
 // applyResult is what applying an entry did: the records it wrote, and
@@ -150,7 +150,7 @@ func (f *fsm) applyAppend(index uint64, e *entry) *applyResult {
 	}
 	stampIndex(batch[len(batch)-1], index, ts)
 	if _, err := seg.AppendUnsynced(batch); err != nil {
-		f.appendFailed(r, before, err)
+		f.appendFailed(r, err)
 		return r
 	}
 	for i, a := range e.Appends {
@@ -176,22 +176,16 @@ func (f *fsm) lookup(inEntry map[string]dedup.Span, id string, ts int64) (dedup.
 	return f.ids.Lookup(id, ts)
 }
 
-// appendFailed settles an entry whose batch the segment log refused. A
-// record too large for a segment is refused alike on every replica with
-// the same segment config, writing nothing: those appends fail, the log
-// goes on. Anything else is this node's disk, and fails the log; the
-// entry is committed all the same, on a majority that other nodes may
-// hold without this one, so its appends are answered as of unknown
-// outcome (applyError), which tells a client to retry with the id.
-func (f *fsm) appendFailed(r *applyResult, before uint64, err error) {
-	if errors.Is(err, segment.ErrRecordTooLarge) && f.seg.NextOffset() == before {
-		for i := range r.outcomes {
-			if o := &r.outcomes[i]; !o.Duplicate && o.Err == nil {
-				*o = outcome{Err: fmt.Errorf("%w: %w", service.ErrTooLarge, err)}
-			}
-		}
-		return
-	}
+// appendFailed settles an entry whose batch the segment log refused: it
+// is this node's failure, and fails the log. A record too large for a
+// segment included: the leader refused those before proposing
+// (checkFits), so one here means this node's segments are smaller than
+// the leader's, and refusing it would make this replica decide otherwise
+// than the others. The entry is committed all the same, on a majority
+// that other nodes may hold without this one, so its appends are answered
+// as of unknown outcome (applyError), which tells a client to retry with
+// the id.
+func (f *fsm) appendFailed(r *applyResult, err error) {
 	r.err = fmt.Errorf("%w: apply: %w", service.ErrLogFailed, err)
 	unknown := applyError(r.err)
 	for i := range r.outcomes {

@@ -274,3 +274,26 @@ func TestNoLogSnapshotAndRestoreFail(t *testing.T) {
 		t.Fatalf("restore without a log: %v, want ErrLogFailed", err)
 	}
 }
+
+// TestTooLargeAtApplyFailsTheNode: a record the leader accepted that
+// this node's segments cannot hold means the nodes' segment sizes differ;
+// refusing it here would make this replica decide otherwise than the
+// others, so it fails the node instead.
+func TestTooLargeAtApplyFailsTheNode(t *testing.T) {
+	var cfg segment.Config
+	cfg.Segment.MaxStoreBytes = 1 << 10
+	f, err := openFSM(t.TempDir(), cfg, dedup.Config{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.close()
+	var failed error
+	f.onApply, f.onFail = func(*entry, *applyResult) {}, func(err error) { failed = err }
+	r := f.Apply(appendEntry(t, 1, 1000, "", strings.Repeat("x", 2<<10))).(*applyResult)
+	if !errors.Is(failed, service.ErrLogFailed) {
+		t.Fatalf("a record too large for this node's segments did not fail it: %v", failed)
+	}
+	if o := r.outcomes[0]; errors.Is(o.Err, service.ErrTooLarge) {
+		t.Fatalf("the append was refused as too large: %v", o.Err)
+	}
+}

@@ -132,3 +132,19 @@ func TestAppendBelowAppliedIsSettled(t *testing.T) {
 		t.Fatal("stop (Detach) hangs")
 	}
 }
+
+// TestTooLargeRefusedBeforeProposing: the leader refuses a record its
+// segments cannot hold, stamps included, before it enters Raft's log.
+func TestTooLargeRefusedBeforeProposing(t *testing.T) {
+	c := newCluster(t, 1, smallSegments)
+	l := c.leader().log
+	big := app("id", string(make([]byte, 1<<10)))
+	if err := l.Append(big); !errors.Is(err, service.ErrTooLarge) {
+		t.Fatalf("append of a record larger than a segment: %v, want ErrTooLarge", err)
+	}
+	// What is left of a segment once the stamps are counted still fits.
+	c.mustDo(app("id", string(make([]byte, 1<<9))))
+	if got := l.CommittedOffset(); got != 1 {
+		t.Fatalf("committed offset %d, want 1", got)
+	}
+}
