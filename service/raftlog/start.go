@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/raft"
 	wal "github.com/hashicorp/raft-wal"
@@ -225,6 +226,11 @@ func reconcile(f *fsm, snaps *snapStore) error {
 // Close gives up what is queued, shuts Raft down (appends in flight are
 // given up), and closes the transport, raft-wal and the segment log.
 // Call Detach first to have queued appends committed. It is idempotent.
+//
+// Raft's shutdown waits for its goroutines, the FSM's among them, and a
+// hung disk can hold those for ever. So Close waits at most closeTimeout
+// for it; past that it returns ErrCloseTimeout and leaves Raft, the files
+// and the goroutines as they are, for the process to exit.
 func (l *Log) Close() error {
 	l.closeOnce.Do(func() {
 		l.mu.Lock()
@@ -234,7 +240,12 @@ func (l *Log) Close() error {
 		close(l.stop)
 		var errs []error
 		if l.raft != nil {
-			errs = append(errs, l.raft.Shutdown().Error())
+			err := l.shutdownRaft()
+			if errors.Is(err, ErrCloseTimeout) {
+				l.closeErr = err
+				return
+			}
+			errs = append(errs, err)
 		}
 		l.wg.Wait()
 		l.setLeader(false)
@@ -242,6 +253,32 @@ func (l *Log) Close() error {
 		l.closeErr = errors.Join(errs...)
 	})
 	return l.closeErr
+}
+
+// ErrCloseTimeout is returned by Close when Raft did not shut down within
+// the deadline, a hung disk holding its goroutines: the Log is left open.
+var ErrCloseTimeout = errors.New("raft did not shut down in time")
+
+// shutdownRaft shuts Raft down, waiting for it at most closeTimeout, and
+// returns ErrCloseTimeout if Raft did not finish by then.
+func (l *Log) shutdownRaft() error {
+	done := make(chan error, 1)
+	// The goroutine ends when Raft's shutdown does; after a timeout, that
+	// may be never, which is what the error reports.
+	go func() { done <- l.raft.Shutdown().Error() }()
+	d := l.closeTimeout()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		return fmt.Errorf("close: %w within %v (a hung disk?); its goroutines and files are left", ErrCloseTimeout, d)
+	}
+}
+
+// closeTimeout is how long Close waits for Raft: a few apply timeouts,
+// at least a minute, so that a slow but working disk is waited for.
+func (l *Log) closeTimeout() time.Duration {
+	return max(4*l.cfg.ApplyTimeout, time.Minute)
 }
 
 // release closes what open opened.
