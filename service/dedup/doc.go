@@ -19,7 +19,9 @@
 // An id is forgotten once it is older than the window (its record's
 // timestamp more than Window before the timestamp of the append being
 // decided), or when the table holds MaxIDs newer ones: the oldest id is
-// evicted first. An append with a forgotten id is a new append, as in
-// JetStream's duplicate window. The table is not safe for concurrent use:
+// evicted first, or once the log is truncated past its batch's first
+// record (ForgetBelow), since a table rebuilt from the log could not know
+// it. An append with a forgotten id is a new append, as in JetStream's
+// duplicate window. The table is not safe for concurrent use:
 // its owner, the log, serialises it with the appends.
 package dedup

@@ -100,6 +100,22 @@ func (t *Table) Add(id string, s Span, ts int64) {
 	t.size.Store(int64(len(t.spans)))
 }
 
+// ForgetBelow forgets the ids of the appends whose first record is below
+// offset, as a log truncated to offset must: the record stamped with such
+// an id is gone, so a table rebuilt from the log (Observe) would not know
+// it, and a log that kept it would decide a retry otherwise than one that
+// restarted. A retry of a forgotten id is a new append. It relies on the
+// ids having been added in offset order, as a log adds and observes them.
+func (t *Table) ForgetBelow(offset uint64) {
+	n := len(t.spans)
+	for t.head < len(t.fifo) && t.spans[t.fifo[t.head].id].First < offset {
+		t.drop()
+	}
+	if len(t.spans) != n {
+		t.size.Store(int64(len(t.spans)))
+	}
+}
+
 // Len returns how many ids are remembered. It may be called from any
 // goroutine.
 func (t *Table) Len() int { return int(t.size.Load()) }

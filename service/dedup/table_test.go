@@ -72,6 +72,34 @@ func TestTableEvictsOldestAtBound(t *testing.T) {
 	}
 }
 
+// TestTableForgetBelow: a truncate to an offset forgets the ids whose
+// first record it removed, a batch it cut through included, and keeps the
+// others.
+func TestTableForgetBelow(t *testing.T) {
+	tb := newTable(t, Config{Window: time.Hour})
+	tb.Add("a", Span{First: 0, Last: 1}, 100*sec)
+	tb.Add("b", Span{First: 2, Last: 4}, 101*sec)
+	tb.Add("c", Span{First: 5, Last: 5}, 102*sec)
+	tb.ForgetBelow(3)
+	for id, want := range map[string]bool{"a": false, "b": false, "c": true} {
+		if _, ok := tb.Lookup(id, 103*sec); ok != want {
+			t.Errorf("id %s remembered %v after ForgetBelow(3), want %v", id, ok, want)
+		}
+	}
+	if tb.Len() != 1 {
+		t.Fatalf("Len %d, want 1", tb.Len())
+	}
+	tb.ForgetBelow(99)
+	if tb.Len() != 0 {
+		t.Fatalf("Len %d after forgetting everything, want 0", tb.Len())
+	}
+	// The table goes on: a forgotten id is new again.
+	tb.Add("a", Span{First: 6, Last: 6}, 104*sec)
+	if s, ok := tb.Lookup("a", 104*sec); !ok || s.First != 6 {
+		t.Fatalf("re-added forgotten id: %+v %v", s, ok)
+	}
+}
+
 func TestNewRefusesNegative(t *testing.T) {
 	for _, cfg := range []Config{{Window: -1}, {MaxIDs: -1}} {
 		if _, err := New(cfg); err == nil {

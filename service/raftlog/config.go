@@ -127,6 +127,9 @@ type Config struct {
 	// streamLayer, set by tests only, listens on the bind address in
 	// place of plain TCP, so that a test can cut the node off its peers.
 	streamLayer func(bind string) (raft.StreamLayer, error)
+	// noSnapshotOnTruncate, set by tests only, takes no snapshot after a
+	// truncate (runSnapshots), as when a node stops before it could.
+	noSnapshotOnTruncate bool
 }
 
 func (c Config) withDefaults() Config {

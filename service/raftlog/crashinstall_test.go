@@ -84,8 +84,8 @@ func TestCrashMidInstall(t *testing.T) {
 	if got := f.log.CommittedOffset(); got < 30 {
 		t.Fatalf("after open the restored follower holds %d records, want 30", got)
 	}
-	if idx, err := readApplied(f.cfg.Dir); err != nil || idx != meta.Index {
-		t.Fatalf("applied file %d (%v), want the install's index %d", idx, err, meta.Index)
+	if a, err := readApplied(f.cfg.Dir); err != nil || a.index != meta.Index {
+		t.Fatalf("applied file %d (%v), want the install's index %d", a.index, err, meta.Index)
 	}
 	if _, err := os.Stat(stage); !os.IsNotExist(err) {
 		t.Fatalf("the staged restore is still there: %v", err)

@@ -30,8 +30,10 @@
 // one). Offsets stay dense: only append entries take them. The Commit of
 // an entry is delivered on every node, as it applies, with this node's
 // appends in it when it proposed them; an append refused at apply (a
-// *service.ConflictError, service.ErrTooLarge) is delivered in a Commit
-// of its own with that error. A proposal Raft refuses (not the leader)
+// *service.ConflictError) is delivered in a Commit of its own with that
+// error. A record too large for a segment is refused by the leader
+// before it is proposed (service.ErrTooLarge); a node whose segments
+// cannot hold what the leader accepted fails rather than refuse it. A proposal Raft refuses (not the leader)
 // gives its appends up with service.ErrUnavailable; one whose fate is
 // unknown (leadership lost in flight) with an error that says so, since
 // it may yet commit: a retry with the same id is safe.

@@ -9,28 +9,42 @@ import (
 )
 
 // appliedFile, beside the segment log's directory, holds the Raft index
-// of the last truncate or restore: 8 bytes, big-endian. The index of
-// other entries is on the records they wrote.
+// of the last truncate or restore and the timestamp of the last batch
+// applied by then: 16 bytes, both big-endian. A file of 8 bytes, the
+// index alone, is the form before the timestamp, read as timestamp 0. The
+// index and timestamp of other entries are on the records they wrote;
+// the file keeps them when a truncate leaves no record to.
 const appliedFile = "applied"
 
-func readApplied(dir string) (uint64, error) {
+// appliedState is what the applied file holds.
+type appliedState struct {
+	index uint64
+	ts    int64
+}
+
+func readApplied(dir string) (appliedState, error) {
 	b, err := os.ReadFile(filepath.Join(dir, appliedFile))
 	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil
+		return appliedState{}, nil
 	}
 	if err != nil {
-		return 0, err
+		return appliedState{}, err
 	}
-	if len(b) != 8 {
-		return 0, fmt.Errorf("%s: %d bytes, want 8", filepath.Join(dir, appliedFile), len(b))
+	switch len(b) {
+	case 8:
+		return appliedState{index: binary.BigEndian.Uint64(b)}, nil
+	case 16:
+		return appliedState{index: binary.BigEndian.Uint64(b), ts: int64(binary.BigEndian.Uint64(b[8:]))}, nil
 	}
-	return binary.BigEndian.Uint64(b), nil
+	return appliedState{}, fmt.Errorf("%s: %d bytes, want 8 or 16", filepath.Join(dir, appliedFile), len(b))
 }
 
 // writeApplied replaces the applied file atomically and durably: a
 // truncate or a restore is acknowledged only once it is recorded.
-func writeApplied(dir string, index uint64) error {
-	return writeFileAtomic(dir, appliedFile, binary.BigEndian.AppendUint64(nil, index))
+func writeApplied(dir string, a appliedState) error {
+	b := binary.BigEndian.AppendUint64(nil, a.index)
+	b = binary.BigEndian.AppendUint64(b, uint64(a.ts))
+	return writeFileAtomic(dir, appliedFile, b)
 }
 
 // writeFileAtomic writes name in dir through a synced temporary file,

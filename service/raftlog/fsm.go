@@ -50,13 +50,19 @@ type fsm struct {
 	onFail  func(error)
 	// restored hears of a received snapshot the state was restored from.
 	restored func(st snapState) error
+	// snapshotDue asks the Log for a snapshot (runSnapshots): a truncate
+	// has made the newest one's records unstreamable (openLive).
+	snapshotDue chan struct{}
+	// synced, if set, hears of each sync of the segment log that an
+	// apply makes: tests simulate a power loss at that point.
+	synced func()
 }
 
 // outcome is what applying one append request decided.
 type outcome struct {
 	First, Last uint64
 	Duplicate   bool
-	Err         error // a *service.ConflictError, or ErrTooLarge
+	Err         error // a *service.ConflictError, or this node's failure
 }
 
 // applyResult is what applying an entry did: the records it wrote, and
@@ -144,7 +150,7 @@ func (f *fsm) applyAppend(index uint64, e *entry) *applyResult {
 	}
 	stampIndex(batch[len(batch)-1], index, ts)
 	if _, err := seg.AppendUnsynced(batch); err != nil {
-		f.appendFailed(r, before, err)
+		f.appendFailed(r, err)
 		return r
 	}
 	for i, a := range e.Appends {
@@ -170,32 +176,38 @@ func (f *fsm) lookup(inEntry map[string]dedup.Span, id string, ts int64) (dedup.
 	return f.ids.Lookup(id, ts)
 }
 
-// appendFailed settles an entry whose batch the segment log refused. A
-// record too large for a segment is refused alike on every replica with
-// the same segment config, writing nothing: those appends fail, the log
-// goes on. Anything else is this node's disk, and fails the log.
-func (f *fsm) appendFailed(r *applyResult, before uint64, err error) {
-	if errors.Is(err, segment.ErrRecordTooLarge) && f.seg.NextOffset() == before {
-		for i := range r.outcomes {
-			if o := &r.outcomes[i]; !o.Duplicate && o.Err == nil {
-				*o = outcome{Err: fmt.Errorf("%w: %w", service.ErrTooLarge, err)}
-			}
-		}
-		return
-	}
+// appendFailed settles an entry whose batch the segment log refused: it
+// is this node's failure, and fails the log. A record too large for a
+// segment included: the leader refused those before proposing
+// (checkFits), so one here means this node's segments are smaller than
+// the leader's, and refusing it would make this replica decide otherwise
+// than the others. The entry is committed all the same, on a majority
+// that other nodes may hold without this one, so its appends are answered
+// as of unknown outcome (applyError), which tells a client to retry with
+// the id.
+func (f *fsm) appendFailed(r *applyResult, err error) {
 	r.err = fmt.Errorf("%w: apply: %w", service.ErrLogFailed, err)
+	unknown := applyError(r.err)
 	for i := range r.outcomes {
 		if o := &r.outcomes[i]; !o.Duplicate && o.Err == nil {
-			*o = outcome{Err: r.err}
+			*o = outcome{Err: unknown}
 		}
 	}
 	f.onFail(r.err)
 }
 
-// applyTruncate raises the low-water mark, and records the index in the
-// applied file, since a truncate may leave no record to carry it.
+// applyTruncate raises the low-water mark, forgets the append ids of the
+// records it removed (dedup.Table.ForgetBelow), as a replica that rebuilds
+// its table from the log after a restart or an install would, and records
+// the index and the last timestamp in the applied file, since a truncate
+// may leave no record to carry them. The
+// applied file claims every entry up to index, so the records of the
+// entries before it, which no apply syncs, are synced first: a truncate
+// at or below the low-water mark syncs nothing by itself, and a crash
+// would otherwise leave the file claiming records that are gone.
 func (f *fsm) applyTruncate(index uint64, e *entry) *applyResult {
 	r := &applyResult{}
+	before, _ := f.seg.LowestOffset() // an error, TruncateFront meets it too
 	if err := f.seg.TruncateFront(e.Lowest); err != nil {
 		r.err = service.SegmentError(err)
 		if !errors.Is(err, segment.ErrOffsetOutOfRange) {
@@ -205,15 +217,42 @@ func (f *fsm) applyTruncate(index uint64, e *entry) *applyResult {
 	}
 	low, err := f.seg.LowestOffset()
 	if err == nil {
-		err = writeApplied(f.dir, index)
+		err = f.syncLog()
+	}
+	if err == nil {
+		err = writeApplied(f.dir, appliedState{index: index, ts: f.lastTS})
 	}
 	if err != nil {
 		r.err = fmt.Errorf("%w: truncate: %w", service.ErrLogFailed, err)
 		f.onFail(r.err)
 		return r
 	}
+	f.ids.ForgetBelow(low)
+	if low > before {
+		f.wantSnapshot()
+	}
 	r.lowest = low
 	return r
+}
+
+// wantSnapshot asks for a snapshot of the current state, unless one is
+// asked for already. A snapshot taken before a truncate that moved the
+// low-water mark can no longer be streamed to a follower (openLive): the
+// new one can, and Raft sends the newest.
+func (f *fsm) wantSnapshot() {
+	select {
+	case f.snapshotDue <- struct{}{}:
+	default:
+	}
+}
+
+// syncLog makes every record applied so far durable.
+func (f *fsm) syncLog() error {
+	err := f.seg.Sync()
+	if f.synced != nil {
+		f.synced()
+	}
+	return err
 }
 
 // advance makes next the committed offset and wakes the readers waiting
@@ -248,6 +287,10 @@ func (f *fsm) read(fn func(*segment.Log) error) error {
 // Snapshot captures the state's metadata; Persist syncs the segment log
 // before it is written (see snapshot.go).
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	if f.seg == nil {
+		// A failed restore left no log: the node has failed.
+		return nil, fmt.Errorf("%w: no log to snapshot", service.ErrLogFailed)
+	}
 	low, err := f.seg.LowestOffset()
 	if err != nil {
 		return nil, service.SegmentError(err)

@@ -9,12 +9,19 @@ import (
 	"github.com/evlog/evlog/segment/snapshot"
 )
 
-// openLive returns the stream of a persisted snapshot's state st: st with
-// the log's current lowest offset, then the records [lowest, st.Next) in
-// the segment/snapshot format, read from the live log a batch at a time
-// by a goroutine the returned ReadCloser owns. Those records are
-// immutable, so appends go on meanwhile. It also returns the stream's
-// length, which Raft sends ahead of it, counted by a scan of the range.
+// openLive returns the stream of a persisted snapshot's state st: st,
+// then the records [st.Lowest, st.Next) in the segment/snapshot format,
+// read from the live log a batch at a time by a goroutine the returned
+// ReadCloser owns. Those records are immutable, so appends go on
+// meanwhile. It also returns the stream's length, which Raft sends ahead
+// of it, counted by a scan of the range.
+//
+// Once a truncate has moved the log's lowest offset past st.Lowest, the
+// snapshot's state can no longer be streamed: a follower restored from
+// fewer records would rebuild fewer append ids than the snapshot's state
+// held, and decide the entries after it otherwise (the truncate's entry
+// makes every node forget those ids only when it applies). openLive
+// refuses, and asks for a new snapshot, which Raft sends on its next try.
 func (f *fsm) openLive(st snapState) (io.ReadCloser, int64, error) {
 	var size int64
 	err := f.read(func(seg *segment.Log) error {
@@ -25,10 +32,10 @@ func (f *fsm) openLive(st snapState) (io.ReadCloser, int64, error) {
 		if next := seg.NextOffset(); st.Next > next {
 			return fmt.Errorf("snapshot up to offset %d, the log holds up to %d", st.Next, next)
 		}
-		if low > st.Next {
-			return fmt.Errorf("the log was truncated to %d, past the snapshot's offset %d; the next snapshot will do", low, st.Next)
+		if low != st.Lowest {
+			f.wantSnapshot()
+			return fmt.Errorf("the log was truncated to %d since the snapshot, which starts at %d; a new snapshot is due", low, st.Lowest)
 		}
-		st.Lowest = low
 		size, err = streamSize(seg, low, st.Next)
 		return err
 	})

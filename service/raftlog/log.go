@@ -114,6 +114,9 @@ func (l *Log) Append(a *service.Append) error {
 			return fmt.Errorf("%w: record %d sets header %s, which is reserved", service.ErrBadRequest, i, IndexHeader)
 		}
 	}
+	if err := checkFits(l.cfg.Segment, a); err != nil {
+		return err
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.Err(); err != nil {

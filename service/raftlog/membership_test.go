@@ -166,7 +166,8 @@ func transfer(t *testing.T, c *cluster, id string, done func() bool) {
 
 // TestRecoverLostQuorum: a 3-node cluster loses two nodes for good; the
 // survivor, recovered as a cluster of one, leads, serves every record it
-// held, and takes appends.
+// held, and takes appends. A peer list other than the survivor alone is
+// refused.
 func TestRecoverLostQuorum(t *testing.T) {
 	c := newCluster(t, 3, func(cfg *Config) { cfg.SnapshotThreshold, cfg.TrailingLogs = 5, 2 })
 	for i := range 20 {
@@ -188,6 +189,8 @@ func TestRecoverLostQuorum(t *testing.T) {
 	}{
 		{survivor.cfg, nil},
 		{survivor.cfg, []Peer{{ID: "other", Address: "127.0.0.1:1"}}},
+		// Only one survivor is recovered; the others are wiped and re-added.
+		{survivor.cfg, append([]Peer{{ID: "other", Address: "127.0.0.1:1"}}, peers...)},
 		{testConfig(survivor.cfg.NodeID, t.TempDir(), ""), peers},
 	} {
 		if err := Recover(bad.cfg, bad.peers); !errors.Is(err, ErrConfig) && !errors.Is(err, ErrNoState) {
@@ -230,4 +233,54 @@ func TestUnreachableMemberStaysNonvoter(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.converged(10)
+}
+
+// TestRecoverAfterTruncatePastSnapshot: the survivor's newest snapshot
+// holds offsets that retention has since truncated away, so the snapshot
+// cannot be streamed; Recover, which restores nothing from it, must still
+// recover the node, and the node must serve what it held.
+func TestRecoverAfterTruncatePastSnapshot(t *testing.T) {
+	c := newCluster(t, 3, func(cfg *Config) { cfg.noSnapshotOnTruncate = true })
+	for i := range 10 {
+		c.mustDo(app("", fmt.Sprintf("r%d", i)))
+	}
+	c.converged(10)
+	survivor := c.nodes[2]
+	if survivor == c.leader() {
+		survivor = c.nodes[1]
+	}
+	if err := survivor.log.raft.Snapshot().Error(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		c.mustDo(app("", fmt.Sprintf("s%d", i)))
+	}
+	if _, err := c.leader().log.TruncateFront(15); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the truncate on every node", func() bool {
+		for _, nd := range c.running() {
+			if nd.log.Stats().LowestOffset != 15 {
+				return false
+			}
+		}
+		return true
+	})
+	c.converged(20)
+	want := raw(t, survivor.log)
+	for _, nd := range c.nodes {
+		c.stop(nd)
+	}
+	peers := []Peer{{ID: survivor.cfg.NodeID, Address: survivor.cfg.BindAddr}}
+	if err := Recover(survivor.cfg, peers); err != nil {
+		t.Fatalf("recover: %v", err)
+	}
+	c.restart(survivor)
+	if ld := c.leader(); ld != survivor {
+		t.Fatalf("%s leads, want the survivor %s", ld.cfg.NodeID, survivor.cfg.NodeID)
+	}
+	if got := raw(t, survivor.log); string(got) != string(want) {
+		t.Fatalf("the survivor serves %d bytes, held %d", len(got), len(want))
+	}
+	c.mustDo(app("", "after-recovery"))
 }

@@ -27,7 +27,7 @@ func openFSM(dir string, segCfg segment.Config, dedupCfg dedup.Config, logger *s
 	if err := checkRecovered(seg, dir); err != nil {
 		return nil, errors.Join(err, seg.Close())
 	}
-	f := &fsm{dir: dir, segCfg: segCfg, dedupCfg: dedupCfg, logger: logger, seg: seg, recovered: seg.Recovered(), changed: make(chan struct{})}
+	f := &fsm{dir: dir, segCfg: segCfg, dedupCfg: dedupCfg, logger: logger, seg: seg, recovered: seg.Recovered(), changed: make(chan struct{}), snapshotDue: make(chan struct{}, 1)}
 	if err := f.load(dedupCfg); err != nil {
 		if errors.Is(err, segment.ErrCorrupt) {
 			// The tail that load reads back (the applied index, the ids of
@@ -47,9 +47,11 @@ func (f *fsm) load(dedupCfg dedup.Config) error {
 		return err
 	}
 	f.ids = ids
-	if f.applied, err = readApplied(f.dir); err != nil {
+	a, err := readApplied(f.dir)
+	if err != nil {
 		return err
 	}
+	f.applied, f.lastTS = a.index, a.ts
 	if high, err := f.seg.HighestOffset(); err == nil {
 		last, err := f.seg.Read(high)
 		if err != nil {
@@ -62,7 +64,7 @@ func (f *fsm) load(dedupCfg dedup.Config) error {
 		if !ok {
 			return fmt.Errorf("last record %d has no %s header: the log was not written by a replicated log", high, IndexHeader)
 		}
-		f.applied, f.lastTS = max(f.applied, index), ts
+		f.applied, f.lastTS = max(f.applied, index), max(f.lastTS, ts)
 	} else if !errors.Is(err, segment.ErrEmpty) {
 		return err
 	}

@@ -37,8 +37,8 @@ func TestCutFollowerCatchesUpByLog(t *testing.T) {
 	}
 	net.heal(f.log.Addr())
 	c.converged(21)
-	if idx, err := readApplied(f.cfg.Dir); err != nil || idx != 0 {
-		t.Fatalf("applied file %d (%v): the follower was restored from a snapshot, not sent the log", idx, err)
+	if a, err := readApplied(f.cfg.Dir); err != nil || a.index != 0 {
+		t.Fatalf("applied file %d (%v): the follower was restored from a snapshot, not sent the log", a.index, err)
 	}
 }
 
@@ -72,8 +72,8 @@ func TestCutFollowerCatchesUpByInstall(t *testing.T) {
 	}
 	net.heal(f.log.Addr())
 	c.converged(50)
-	if idx, err := readApplied(f.cfg.Dir); err != nil || idx == 0 {
-		t.Fatalf("applied file %d (%v): the follower was not restored from a snapshot", idx, err)
+	if a, err := readApplied(f.cfg.Dir); err != nil || a.index == 0 {
+		t.Fatalf("applied file %d (%v): the follower was not restored from a snapshot", a.index, err)
 	}
 	if got := f.log.Stats().DedupIDs; got != 50 {
 		t.Fatalf("restored follower remembers %d ids, want 50", got)

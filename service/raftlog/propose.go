@@ -127,14 +127,29 @@ func (l *Log) takeQueued() (uint64, *entry, bool) {
 }
 
 // runWaiter waits for the proposals in order and gives up the appends of
-// those that failed.
+// those that failed, and of those that applied without delivering them
+// (unsettled), so that Detach never waits for them.
 func (l *Log) runWaiter() {
 	for p := range l.waitq {
 		if err := p.f.Error(); err != nil {
 			l.giveUp(p.seq, applyError(err))
+		} else {
+			l.giveUp(p.seq, unsettled(p.f.Response()))
 		}
 		<-l.sem
 	}
+}
+
+// unsettled is the error of the appends of an entry that Raft applied
+// without the FSM delivering them, resp being what Apply returned: the
+// entry could not apply (no log, an undecodable entry), or its index was
+// at or below what the state machine held. Raft answers a future only
+// after Apply has returned, so by then a delivery would have been made.
+func unsettled(resp any) error {
+	if r, ok := resp.(*applyResult); ok && r.err != nil {
+		return applyError(r.err)
+	}
+	return fmt.Errorf("%w: the entry applied without delivering its appends: the state machine is ahead of raft's log", service.ErrLogFailed)
 }
 
 // applyError says what a failed proposal means for its appends: Raft

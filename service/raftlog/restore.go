@@ -9,6 +9,7 @@ import (
 	"github.com/evlog/evlog/messages"
 	"github.com/evlog/evlog/segment"
 	"github.com/evlog/evlog/segment/snapshot"
+	"github.com/evlog/evlog/service"
 	"github.com/evlog/evlog/service/dedup"
 )
 
@@ -38,6 +39,10 @@ func (f *fsm) restore(r io.Reader) (snapState, error) {
 
 // restoreRecords restores the records of the stream r, whose state is st.
 func (f *fsm) restoreRecords(r io.Reader, st snapState) error {
+	if f.seg == nil {
+		// A failed swap left no log, and the node has failed.
+		return fmt.Errorf("%w: restore: no log to replace", service.ErrLogFailed)
+	}
 	logDir := f.seg.Dir()
 	stage := logDir + ".restore"
 	if err := os.RemoveAll(stage); err != nil {
@@ -57,7 +62,7 @@ func (f *fsm) restoreRecords(r io.Reader, st snapState) error {
 	if err := rebuildIDs(f.seg, ids, st.LastTS, f.logger); err != nil {
 		return fmt.Errorf("restore: rebuild append ids: %w", err)
 	}
-	if err := writeApplied(f.dir, st.Index); err != nil {
+	if err := writeApplied(f.dir, appliedState{index: st.Index, ts: st.LastTS}); err != nil {
 		f.onFail(err)
 		return err
 	}

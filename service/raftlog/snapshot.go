@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 
@@ -95,3 +96,22 @@ func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 
 // Release does nothing: the snapshot holds no resource.
 func (s *fsmSnapshot) Release() {}
+
+// runSnapshots takes a snapshot each time the state machine asks for one
+// (fsm.wantSnapshot): after a truncate that moved the low-water mark, or
+// an install that could not stream the newest snapshot. Without it a
+// wiped follower of a quiet log would wait for SnapshotThreshold more
+// entries before the leader had a snapshot it could send. Close stops it.
+func (l *Log) runSnapshots() {
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-l.fsm.snapshotDue:
+		}
+		err := l.raft.Snapshot().Error()
+		if err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) && !errors.Is(err, raft.ErrRaftShutdown) {
+			l.logger.Warn("snapshot after a truncate", "error", err)
+		}
+	}
+}

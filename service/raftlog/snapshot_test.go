@@ -48,8 +48,8 @@ func TestWipedFollowerInstall(t *testing.T) {
 		t.Fatalf("restored follower remembers %d ids, want 30", got)
 	}
 	// Only a truncate or a restore writes the applied file.
-	if idx, err := readApplied(f.cfg.Dir); err != nil || idx == 0 || f.log.fsm.applied < idx {
-		t.Fatalf("applied file %d (%v), fsm applied %d: the follower was not restored from a snapshot", idx, err, f.log.fsm.applied)
+	if a, err := readApplied(f.cfg.Dir); err != nil || a.index == 0 || f.log.fsm.applied < a.index {
+		t.Fatalf("applied file %d (%v), fsm applied %d: the follower was not restored from a snapshot", a.index, err, f.log.fsm.applied)
 	}
 	// Once restored, the install is cut down to its state. The cut comes
 	// after the restored records are visible (a failed swap must still
@@ -127,4 +127,42 @@ func TestRestartKeepsState(t *testing.T) {
 	if !dup.Duplicate || dup.First != 29 {
 		t.Fatalf("retry after restart: %+v", dup)
 	}
+}
+
+// TestInstallAfterTruncatePastSnapshot: a truncate passes the records of
+// the leader's newest snapshot, which can then no longer be streamed, and
+// the log goes quiet. A wiped follower must still be installed, from a
+// snapshot taken after the truncate, not wait for SnapshotThreshold more
+// entries.
+func TestInstallAfterTruncatePastSnapshot(t *testing.T) {
+	c := newCluster(t, 3, func(cfg *Config) {
+		cfg.TrailingLogs = 2
+		cfg.SnapshotThreshold = 1 << 30 // only the snapshots the test takes, and the truncate's
+		cfg.WALSegmentBytes = 4 << 10   // so that compaction deletes files
+	})
+	for i := range 30 {
+		c.mustDo(app(fmt.Sprintf("id-%d", i), fmt.Sprintf("v%d", i)))
+	}
+	c.converged(30)
+	ld := c.leader()
+	f := c.followerOf(ld)
+	if err := ld.log.raft.Snapshot().Error(); err != nil {
+		t.Fatal(err)
+	}
+	c.stop(f)
+	wipe(t, f.cfg.Dir)
+	for i := range 10 {
+		c.mustDo(app("", fmt.Sprintf("after-%d", i)))
+	}
+	if low, err := ld.log.TruncateFront(35); err != nil || low != 35 {
+		t.Fatalf("truncate: lowest %d, %v", low, err)
+	}
+	c.restart(f)
+	waitFor(t, 20*time.Second, "the wiped follower to be installed", func() bool {
+		st := f.log.Stats()
+		return st.LowestOffset == 35 && st.NextOffset == 40
+	})
+	c.converged(40)
+	c.mustDo(app("", "last"))
+	c.converged(41)
 }

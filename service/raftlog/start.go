@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/raft"
 	wal "github.com/hashicorp/raft-wal"
@@ -45,6 +46,10 @@ func Open(cfg Config) (*Log, error) {
 	go func() { defer l.wg.Done(); l.runWaiter() }()
 	go func() { defer l.wg.Done(); l.runLeadership() }()
 	go func() { defer l.wg.Done(); l.runPromoter() }()
+	if !cfg.noSnapshotOnTruncate {
+		l.wg.Add(1)
+		go func() { defer l.wg.Done(); l.runSnapshots() }()
+	}
 	return l, nil
 }
 
@@ -79,6 +84,9 @@ func (l *Log) open(raftDir string) error {
 		return err
 	}
 	rc := l.raftConfig(hl)
+	if err := l.checkRaftState(snaps); err != nil {
+		return err
+	}
 	if len(cfg.Peers) > 0 {
 		if err := l.bootstrap(rc, snaps, cfg.Peers); err != nil {
 			return err
@@ -169,6 +177,23 @@ func (l *Log) bootstrap(rc *raft.Config, snaps raft.SnapshotStore, peers []Peer)
 	return nil
 }
 
+// checkRaftState refuses a segment log that has applied Raft entries
+// when there is no Raft state: raft/ was removed alone. Raft would start
+// from index 1 again, and the state machine, ahead of it, would skip the
+// new entries as applied already.
+func (l *Log) checkRaftState(snaps raft.SnapshotStore) error {
+	if l.fsm.applied == 0 {
+		return nil
+	}
+	has, err := raft.HasExistingState(l.wal, l.wal, snaps)
+	if err != nil || has {
+		return err
+	}
+	return fmt.Errorf("%w: %s holds a segment log applied up to raft index %d but no raft state (was %s removed alone?): "+
+		"move the whole directory aside so that the node starts empty and the leader installs the log",
+		ErrNoState, l.cfg.Dir, l.fsm.applied, filepath.Join(l.cfg.Dir, "raft"))
+}
+
 // reconcile checks the state machine against the newest snapshot, which
 // Raft takes as applied at start. A received snapshot whose restore a
 // crash interrupted is restored now; a snapshot of this node's own log
@@ -202,6 +227,11 @@ func reconcile(f *fsm, snaps *snapStore) error {
 // Close gives up what is queued, shuts Raft down (appends in flight are
 // given up), and closes the transport, raft-wal and the segment log.
 // Call Detach first to have queued appends committed. It is idempotent.
+//
+// Raft's shutdown waits for its goroutines, the FSM's among them, and a
+// hung disk can hold those for ever. So Close waits at most closeTimeout
+// for it; past that it returns ErrCloseTimeout and leaves Raft, the files
+// and the goroutines as they are, for the process to exit.
 func (l *Log) Close() error {
 	l.closeOnce.Do(func() {
 		l.mu.Lock()
@@ -211,7 +241,12 @@ func (l *Log) Close() error {
 		close(l.stop)
 		var errs []error
 		if l.raft != nil {
-			errs = append(errs, l.raft.Shutdown().Error())
+			err := l.shutdownRaft()
+			if errors.Is(err, ErrCloseTimeout) {
+				l.closeErr = err
+				return
+			}
+			errs = append(errs, err)
 		}
 		l.wg.Wait()
 		l.setLeader(false)
@@ -219,6 +254,32 @@ func (l *Log) Close() error {
 		l.closeErr = errors.Join(errs...)
 	})
 	return l.closeErr
+}
+
+// ErrCloseTimeout is returned by Close when Raft did not shut down within
+// the deadline, a hung disk holding its goroutines: the Log is left open.
+var ErrCloseTimeout = errors.New("raft did not shut down in time")
+
+// shutdownRaft shuts Raft down, waiting for it at most closeTimeout, and
+// returns ErrCloseTimeout if Raft did not finish by then.
+func (l *Log) shutdownRaft() error {
+	done := make(chan error, 1)
+	// The goroutine ends when Raft's shutdown does; after a timeout, that
+	// may be never, which is what the error reports.
+	go func() { done <- l.raft.Shutdown().Error() }()
+	d := l.closeTimeout()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		return fmt.Errorf("close: %w within %v (a hung disk?); its goroutines and files are left", ErrCloseTimeout, d)
+	}
+}
+
+// closeTimeout is how long Close waits for Raft: a few apply timeouts,
+// at least a minute, so that a slow but working disk is waited for.
+func (l *Log) closeTimeout() time.Duration {
+	return max(4*l.cfg.ApplyTimeout, time.Minute)
 }
 
 // release closes what open opened.

@@ -3,6 +3,8 @@ package raftlog
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -82,5 +84,67 @@ func TestFollowerReadsWait(t *testing.T) {
 	b, err := f.log.ReadRawBatch(1, 1, 1<<20, nil)
 	if err != nil || b.N != 1 {
 		t.Fatalf("follower read of offset 1: %d records, %v", b.N, err)
+	}
+}
+
+// TestOpenRefusesLogWithoutRaftState: a node whose raft/ directory was
+// removed alone would start Raft from index 1 under a state machine that
+// has applied further, and skip the new entries: it is refused at open.
+func TestOpenRefusesLogWithoutRaftState(t *testing.T) {
+	c := newCluster(t, 1, nil)
+	c.mustDo(app("", "a"))
+	nd := c.nodes[0]
+	c.stop(nd)
+	if err := os.RemoveAll(filepath.Join(nd.cfg.Dir, "raft")); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Open(nd.cfg)
+	if err == nil {
+		l.Close()
+		t.Fatal("a segment log without raft state was opened")
+	}
+	if !errors.Is(err, ErrNoState) {
+		t.Fatalf("open: %v, want ErrNoState", err)
+	}
+}
+
+// TestAppendBelowAppliedIsSettled: when the state machine is ahead of
+// Raft's log, an entry proposed at an index it holds already applies as
+// nothing; its appends must still be answered, with an error, and Detach
+// must not wait for them.
+func TestAppendBelowAppliedIsSettled(t *testing.T) {
+	c := newCluster(t, 1, nil)
+	c.mustDo(app("", "a"))
+	nd := c.nodes[0]
+	c.stop(nd)
+	if err := writeApplied(nd.cfg.Dir, appliedState{index: 1 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	c.restart(nd)
+	if err := do(c.leader().log, app("", "b")); !errors.Is(err, service.ErrLogFailed) {
+		t.Fatalf("append below the applied index: %v, want ErrLogFailed", err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); c.stop(nd) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("stop (Detach) hangs")
+	}
+}
+
+// TestTooLargeRefusedBeforeProposing: the leader refuses a record its
+// segments cannot hold, stamps included, before it enters Raft's log.
+func TestTooLargeRefusedBeforeProposing(t *testing.T) {
+	c := newCluster(t, 1, smallSegments)
+	l := c.leader().log
+	big := app("id", string(make([]byte, 1<<10)))
+	if err := l.Append(big); !errors.Is(err, service.ErrTooLarge) {
+		t.Fatalf("append of a record larger than a segment: %v, want ErrTooLarge", err)
+	}
+	// What is left of a segment once the stamps are counted still fits.
+	c.mustDo(app("id", string(make([]byte, 1<<9))))
+	if got := l.CommittedOffset(); got != 1 {
+		t.Fatalf("committed offset %d, want 1", got)
 	}
 }
