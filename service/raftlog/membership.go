@@ -3,7 +3,6 @@ package raftlog
 import (
 	"fmt"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -168,8 +167,9 @@ func (l *Log) runPromoter() {
 	}
 }
 
-// promoteCaughtUp promotes the first non-voter whose last index, heard
-// lately, is within PromoteLag of the commit index. One change at a time:
+// promoteCaughtUp promotes the first non-voter heard from lately whose
+// log is known to match the leader's to within PromoteLag of the commit
+// index. One change at a time:
 // the next waits for the next look, at the new configuration.
 func (l *Log) promoteCaughtUp() error {
 	f := l.raft.GetConfiguration()
@@ -181,7 +181,7 @@ func (l *Log) promoteCaughtUp() error {
 		if s.Suffrage != raft.Nonvoter {
 			continue
 		}
-		last, ok := l.progress.lastIndex(s.ID, 2*l.cfg.HeartbeatTimeout)
+		last, ok := l.progress.matched(s.ID, 2*l.cfg.HeartbeatTimeout)
 		if !ok || last+PromoteLag < commit {
 			continue
 		}
@@ -191,70 +191,6 @@ func (l *Log) promoteCaughtUp() error {
 		l.logger.Info("promoted a non-voter that caught up", "member", s.ID, "last_index", last, "commit_index", commit)
 		return nil
 	}
-	return nil
-}
-
-// progress is what the leader last heard of each follower's log: the
-// last index it holds, and when.
-type progress struct {
-	mu    sync.Mutex
-	marks map[raft.ServerID]progressMark
-}
-
-type progressMark struct {
-	index uint64
-	at    time.Time
-}
-
-func newProgress() *progress { return &progress{marks: make(map[raft.ServerID]progressMark)} }
-
-func (p *progress) record(id raft.ServerID, index uint64) {
-	p.mu.Lock()
-	p.marks[id] = progressMark{index: index, at: time.Now()}
-	p.mu.Unlock()
-}
-
-// lastIndex returns the last index heard from id within maxAge.
-func (p *progress) lastIndex(id raft.ServerID, maxAge time.Duration) (uint64, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	m, ok := p.marks[id]
-	if !ok || time.Since(m.at) > maxAge {
-		return 0, false
-	}
-	return m.index, true
-}
-
-func (p *progress) forget(id raft.ServerID) {
-	p.mu.Lock()
-	delete(p.marks, id)
-	p.mu.Unlock()
-}
-
-// progressTransport is Raft's transport, recording each follower's
-// progress from the replies to the AppendEntries RPCs it sends outside
-// the pipeline: the heartbeats, a few times per heartbeat timeout to each
-// follower, among them. hashicorp/raft does not expose a follower's
-// match index; the reply's LastLog, the follower's last index when it
-// got the request, is the same number for a heartbeat.
-type progressTransport struct {
-	*raft.NetworkTransport
-	progress *progress
-}
-
-// AppendEntries sends the RPC and records the follower's last index
-// from a successful reply.
-func (t *progressTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress,
-	args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
-	err := t.NetworkTransport.AppendEntries(id, target, args, resp)
-	if err != nil || !resp.Success || resp.Term != args.Term {
-		return err
-	}
-	last := resp.LastLog
-	if n := len(args.Entries); n > 0 {
-		last = max(last, args.Entries[n-1].Index)
-	}
-	t.progress.record(id, last)
 	return nil
 }
 
