@@ -385,7 +385,13 @@ func benchFollowerStarts(b *testing.B, bc *binaryCluster, c *client.Client, foll
 	benchStarts(b, sig, restart, readyz(metrics), false)
 	follower.extra = extra
 	bc.start(follower)
-	bc.awaitStatus(c, "the follower back", allUp)
+	st := bc.awaitStatus(c, "the follower back", allUp)
+	// A start reads every Raft entry after the newest snapshot.
+	for _, m := range st.Members {
+		if m.ID == follower.id {
+			b.ReportMetric(float64(m.LastIndex), "raft-index")
+		}
+	}
 }
 
 // fillCluster appends batches of 100 records through c, 8 at a time,
