@@ -25,6 +25,10 @@ var rssReplay = shape{inflight: 4, batch: 1000}
 type rssTarget struct {
 	name, prefix string
 	pids         []int
+	// settle waits until the server is at rest: a node of a cluster
+	// answering info or a read must have applied every record so far,
+	// or a follow would start from an offset already behind it.
+	settle func()
 }
 
 // BenchmarkScaleRSS runs real `evlog serve` processes, a single node
@@ -48,7 +52,12 @@ func BenchmarkScaleRSS(b *testing.B) {
 	for _, nd := range bc.nodes {
 		clusterPids = append(clusterPids, nd.cmd.Process.Pid)
 	}
-	for _, t := range []rssTarget{{"single", "rss-single", []int{single}}, {"cluster", replicatedPrefix, clusterPids}} {
+	statusClient := client.New(nc, client.WithTimeout(2*time.Second))
+	targets := []rssTarget{
+		{"single", "rss-single", []int{single}, func() {}},
+		{"cluster", replicatedPrefix, clusterPids, func() { bc.awaitStatus(statusClient, "the cluster at rest", allSameApplied) }},
+	}
+	for _, t := range targets {
 		b.Run(fmt.Sprintf("node=%s/load=idle", t.name), func(b *testing.B) {
 			b.ReportMetric(peakMB(b, t.pids), "peak-MB")
 		})
@@ -59,6 +68,7 @@ func BenchmarkScaleRSS(b *testing.B) {
 			})
 		}
 		b.Run(fmt.Sprintf("node=%s/load=replay/%v", t.name, rssReplay), func(b *testing.B) {
+			t.settle()
 			total := replayable(b, client.New(nc, client.WithPrefix(t.prefix)), rssReplay.batch)
 			defer watchMemory(b, t.pids)()
 			// A read stops at the end of a segment, so replies may hold
@@ -66,6 +76,7 @@ func BenchmarkScaleRSS(b *testing.B) {
 			drive(b, scalePayload, rssReplay, readTarget(t.name, nc, t.prefix, rssReplay.batch, total, false))
 		})
 		b.Run(fmt.Sprintf("node=%s/load=follow/inflight=1/batch=1", t.name), func(b *testing.B) {
+			t.settle()
 			defer watchMemory(b, t.pids)()
 			followEvlog(b, scalePayload, client.New(nc, client.WithPrefix(t.prefix)),
 				client.New(connect(b, url), client.WithPrefix(t.prefix)))

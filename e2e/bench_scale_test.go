@@ -352,9 +352,7 @@ func benchClusterStarts(b *testing.B, bin, url string) {
 	}
 	for _, segments := range []int{1, 100} {
 		fillCluster(b, c, filepath.Join(follower.dir, "log"), segments)
-		bc.awaitStatus(c, "every node applied", func(s messages.ClusterStatus) bool {
-			return allUp(s) && s.Members[0].AppliedOffset == s.Members[len(s.Members)-1].AppliedOffset
-		})
+		bc.awaitStatus(c, "every node applied", allSameApplied)
 		for _, w := range dedupWindows {
 			for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
 				b.Run(fmt.Sprintf("node=cluster/dedup=%s/segments=%d/stop=%s", w.name, segments, stopName(sig)), func(b *testing.B) {
@@ -363,6 +361,20 @@ func benchClusterStarts(b *testing.B, bin, url string) {
 			}
 		}
 	}
+}
+
+// allSameApplied says every member is up and all have applied the same
+// records: the cluster is at rest.
+func allSameApplied(st messages.ClusterStatus) bool {
+	if !allUp(st) {
+		return false
+	}
+	for _, m := range st.Members {
+		if m.AppliedOffset != st.Members[0].AppliedOffset {
+			return false
+		}
+	}
+	return true
 }
 
 // benchFollowerStarts times restarts of follower, with the dedup window
