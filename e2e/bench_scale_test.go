@@ -27,7 +27,10 @@ import (
 // under each load of the suite. They build the binary and write hundreds
 // of megabytes, so they run only when asked:
 //
-//	EVLOG_BENCH_SCALE=1 go test -run '^$' -bench Scale -benchtime 5x -timeout 30m ./e2e
+//	EVLOG_BENCH_SCALE=1 go test -run '^$' -bench ScaleStart -benchtime 5x -timeout 30m ./e2e
+//	EVLOG_BENCH_SCALE=1 go test -run '^$' -bench ScaleRSS -benchtime 3s -timeout 30m ./e2e
+//
+// The memory benchmark needs loads that last: give it a time, not a count.
 const (
 	scaleBenchEnv = "EVLOG_BENCH_SCALE"
 	scalePayload  = 100
