@@ -35,17 +35,21 @@ const (
 	scaleBenchEnv = "EVLOG_BENCH_SCALE"
 	scalePayload  = 100
 	// Small stores, so that 100 segments take seconds to write: the cost
-	// of a sealed segment at open does not depend on its size (the
+	// of a sealed segment at open depends little on its size (the
 	// segment package's BenchmarkScaleOpen measures 64 MiB ones).
 	scaleStoreBytes  = 4 << 20
 	scaleRecordBytes = 4096
 	scalePrefix      = "scale"
 )
 
-// scaleServeArgs are the flags of every scale benchmark's evlog serve.
-var scaleServeArgs = []string{"--max-store-bytes", strconv.Itoa(scaleStoreBytes),
-	"--max-record-bytes", strconv.Itoa(scaleRecordBytes), "--log-level", "warn"}
+// scaleNodeArgs are the flags of every scale benchmark's evlog serve
+// but the store size; scaleServeArgs add the single node's.
+var (
+	scaleNodeArgs  = []string{"--max-record-bytes", strconv.Itoa(scaleRecordBytes), "--log-level", "warn"}
+	scaleServeArgs = append([]string{"--max-store-bytes", strconv.Itoa(scaleStoreBytes)}, scaleNodeArgs...)
+)
 
+// skipUnlessScale skips the benchmark unless the scale switch is set.
 func skipUnlessScale(b *testing.B) {
 	b.Helper()
 	if os.Getenv(scaleBenchEnv) == "" {
@@ -280,7 +284,7 @@ type dedupWindow struct {
 // follower of a three-node cluster until its /readyz answers 200. Both
 // should be flat in the number of segments; after a kill -9 the active
 // segment is recovered, whatever its size here (15/16 of a 4 MiB store on
-// the single node). Names read node=KIND/segments=N/stop=HOW.
+// the single node). Names read node=KIND/dedup=WINDOW/segments=N/stop=HOW.
 func BenchmarkScaleStart(b *testing.B) {
 	skipUnlessScale(b)
 	bin := buildBinary(b)
@@ -334,7 +338,7 @@ func benchClusterStarts(b *testing.B, bin, url string) {
 	for i := range 3 {
 		nd := &clusterProc{id: fmt.Sprintf("n%d", i), dir: b.TempDir(), raftAddr: fmt.Sprintf("127.0.0.1:%d", freePort(b)),
 			extra: append([]string{"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", freePort(b)),
-				"--max-store-bytes", strconv.Itoa(clusterStoreBytes)}, scaleServeArgs[2:]...)}
+				"--max-store-bytes", strconv.Itoa(clusterStoreBytes)}, scaleNodeArgs...)}
 		bc.nodes = append(bc.nodes, nd)
 		peers = append(peers, nd.id+"="+nd.raftAddr)
 	}
