@@ -3,6 +3,7 @@ package dedup
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"sync/atomic"
 	"time"
 )
@@ -11,13 +12,16 @@ import (
 const (
 	// DefaultWindow is how long an id is remembered, as in JetStream.
 	DefaultWindow = 2 * time.Minute
-	// DefaultMaxIDs bounds the table. An entry costs about EntryBytes
-	// plus the id's length, so the default holds the table under about
-	// 30 MiB with 128-byte ids, and about 21 MiB with 36-byte UUIDs.
+	// DefaultMaxIDs bounds the table. An entry costs at most about
+	// EntryBytes plus the id's length, so the default holds the table
+	// under about 30 MiB with 128-byte ids, and about 21 MiB with 36-byte
+	// UUIDs; at this bound it measures about 117 bytes plus the id.
 	DefaultMaxIDs = 100_000
 	// EntryBytes is the measured heap cost of one entry besides its id's
-	// bytes (TestTableMemory: about 172 bytes on go1.26, the map's share
-	// and the FIFO's, with its slack, included), for sizing MaxIDs.
+	// bytes, at its worst, for sizing MaxIDs: a bound just past a power
+	// of two, where the ring of entries and the index are twice the size
+	// the bound needs (TestTableMemory: about 172 bytes on go1.26, 117 at
+	// DefaultMaxIDs).
 	EntryBytes = 180
 )
 
@@ -43,23 +47,50 @@ type Span struct {
 
 // Table remembers recent append ids and where their records went. Create
 // it with New.
+//
+// The ids are numbered in the order they were added. The entries live in
+// a ring by number, oldest first, so that expiry and eviction drop from
+// its front; the index finding an id's entry is a hash table of its own,
+// open addressing with linear probing, whose slots hold only the id's
+// hash and number: it holds no pointers for the collector to scan, a miss
+// reads one run of adjacent slots and nothing else, and forgetting the
+// oldest id shifts the slots after it back rather than leaving a
+// tombstone that would lengthen every later probe, as deleting from a Go
+// map at every insert did. The hash only finds candidates: an id matches
+// only an entry holding the same id, so that decisions never depend on
+// it.
 type Table struct {
 	window int64 // nanoseconds
 	maxIDs int
-	spans  map[string]Span
-	// fifo holds the ids in the order they were added, oldest from head
-	// on, so that expiry and eviction drop from the front. Entries before
-	// head are dropped ones, reclaimed by compact.
-	fifo []added
-	head int
-	// size mirrors len(spans) for Len, which any goroutine may call.
+	seed   maphash.Seed
+	// ring holds the entry numbered n at ring[n&(len(ring)-1)], for n
+	// from first, the oldest remembered id, to next, the number the next
+	// id gets. Its length is a power of two, at least next-first.
+	ring        []entry
+	first, next uint64
+	// slots is the index, a power of two of them, at most half of them
+	// in use.
+	slots []slot
+	// size mirrors next-first for Len, which any goroutine may call.
 	size atomic.Int64
 }
 
-type added struct {
-	id string
-	ts int64
+// entry is one remembered id.
+type entry struct {
+	id   string
+	hash uint64
+	ts   int64
+	span Span
 }
+
+// slot is an index slot: the number of an entry and the hash of its id,
+// or, with number 0, no entry (numbers start at 1).
+type slot struct {
+	hash, n uint64
+}
+
+// minSlots is the index's smallest size, and twice the ring's.
+const minSlots = 64
 
 // New returns an empty table.
 func New(cfg Config) (*Table, error) {
@@ -72,7 +103,10 @@ func New(cfg Config) (*Table, error) {
 	if cfg.MaxIDs == 0 {
 		cfg.MaxIDs = DefaultMaxIDs
 	}
-	return &Table{window: int64(cfg.Window), maxIDs: cfg.MaxIDs, spans: make(map[string]Span)}, nil
+	return &Table{
+		window: int64(cfg.Window), maxIDs: cfg.MaxIDs, seed: maphash.MakeSeed(),
+		ring: make([]entry, minSlots/2), first: 1, next: 1, slots: make([]slot, minSlots),
+	}, nil
 }
 
 // Lookup returns where the append with id went, if it is remembered at
@@ -80,24 +114,33 @@ func New(cfg Config) (*Table, error) {
 // It forgets the ids that are too old at now.
 func (t *Table) Lookup(id string, now int64) (Span, bool) {
 	t.expire(now)
-	s, ok := t.spans[id]
-	return s, ok
+	e := t.find(id, maphash.String(t.seed, id))
+	if e == nil {
+		return Span{}, false
+	}
+	return e.span, true
 }
 
 // Add remembers that the append with id, whose first record has the
 // timestamp ts, went to s. An id already remembered keeps its first span:
 // the first append with an id is the one its duplicates answer with.
 func (t *Table) Add(id string, s Span, ts int64) {
-	if _, ok := t.spans[id]; ok {
+	h := maphash.String(t.seed, id)
+	if t.find(id, h) != nil {
 		return
 	}
 	t.expire(ts)
-	t.spans[id] = s
-	t.fifo = append(t.fifo, added{id: id, ts: ts})
-	for len(t.spans) > t.maxIDs {
+	if t.next-t.first == uint64(len(t.ring)) {
+		t.grow()
+	}
+	n := t.next
+	t.next++
+	t.ring[n&uint64(len(t.ring)-1)] = entry{id: id, hash: h, ts: ts, span: s}
+	t.insert(slot{hash: h, n: n})
+	for t.next-t.first > uint64(t.maxIDs) {
 		t.drop()
 	}
-	t.size.Store(int64(len(t.spans)))
+	t.size.Store(int64(t.next - t.first))
 }
 
 // Len returns how many ids are remembered. It may be called from any
@@ -107,33 +150,84 @@ func (t *Table) Len() int { return int(t.size.Load()) }
 // expire forgets the ids older than the window at now.
 func (t *Table) expire(now int64) {
 	oldest := now - t.window
-	n := len(t.spans)
-	for t.head < len(t.fifo) && t.fifo[t.head].ts < oldest {
+	dropped := false
+	for t.first < t.next && t.oldest().ts < oldest {
 		t.drop()
+		dropped = true
 	}
-	if len(t.spans) != n {
-		t.size.Store(int64(len(t.spans)))
+	if dropped {
+		t.size.Store(int64(t.next - t.first))
 	}
 }
+
+// oldest returns the entry of the oldest remembered id.
+func (t *Table) oldest() *entry { return &t.ring[t.first&uint64(len(t.ring)-1)] }
 
 // drop forgets the oldest id.
 func (t *Table) drop() {
-	delete(t.spans, t.fifo[t.head].id)
-	t.fifo[t.head] = added{}
-	t.head++
-	t.compact()
+	e := t.oldest()
+	mask := uint64(len(t.slots) - 1)
+	i := e.hash & mask
+	for t.slots[i].n != t.first {
+		i = (i + 1) & mask
+	}
+	t.remove(i)
+	*e = entry{}
+	t.first++
 }
 
-// compact moves the live ids to the front of fifo once the dropped ones
-// are half of it, so that its backing array stays within twice the
-// table's size.
-func (t *Table) compact() {
-	if t.head < 1024 || t.head < len(t.fifo)/2 {
-		return
+// find returns the entry of id, whose hash is h, or nil.
+func (t *Table) find(id string, h uint64) *entry {
+	mask := uint64(len(t.slots) - 1)
+	for i := h & mask; t.slots[i].n != 0; i = (i + 1) & mask {
+		if t.slots[i].hash == h {
+			if e := &t.ring[t.slots[i].n&uint64(len(t.ring)-1)]; e.id == id {
+				return e
+			}
+		}
 	}
-	n := copy(t.fifo, t.fifo[t.head:])
-	clear(t.fifo[n:])
-	t.fifo, t.head = t.fifo[:n], 0
+	return nil
+}
+
+// insert puts s in the first free slot from its hash on.
+func (t *Table) insert(s slot) {
+	mask := uint64(len(t.slots) - 1)
+	i := s.hash & mask
+	for t.slots[i].n != 0 {
+		i = (i + 1) & mask
+	}
+	t.slots[i] = s
+}
+
+// remove empties slot i and moves back the slots after it that could not
+// be found from their hash across the emptied one.
+func (t *Table) remove(i uint64) {
+	mask := uint64(len(t.slots) - 1)
+	for j := (i + 1) & mask; t.slots[j].n != 0; j = (j + 1) & mask {
+		// The slot at j stays if its home, where its probe starts, is
+		// cyclically after i and at most j.
+		home := t.slots[j].hash & mask
+		if (j-home)&mask < (j-i)&mask {
+			continue
+		}
+		t.slots[i] = t.slots[j]
+		i = j
+	}
+	t.slots[i] = slot{}
+}
+
+// grow doubles the ring, and the index with it, so that the index stays
+// at most half full.
+func (t *Table) grow() {
+	ring := make([]entry, 2*len(t.ring))
+	for n := t.first; n < t.next; n++ {
+		ring[n&uint64(len(ring)-1)] = t.ring[n&uint64(len(t.ring)-1)]
+	}
+	t.ring = ring
+	t.slots = make([]slot, 2*len(ring))
+	for n := t.first; n < t.next; n++ {
+		t.insert(slot{hash: ring[n&uint64(len(ring)-1)].hash, n: n})
+	}
 }
 
 // Window returns how long an id is remembered.
