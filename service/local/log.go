@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/evlog/evlog/messages"
 	"github.com/evlog/evlog/segment"
 	"github.com/evlog/evlog/service"
 	"github.com/evlog/evlog/service/dedup"
@@ -39,6 +40,9 @@ type Log struct {
 	inline [1]*service.Append
 	// ids remembers the recent append ids; under mu.
 	ids *dedup.Table
+	// stamp holds the headers of an append's id while it is written;
+	// under mu.
+	stamp [2]messages.Header
 
 	// fn receives the commits; nil before Attach and after Detach.
 	receiver service.Receiver
@@ -153,10 +157,13 @@ func (l *Log) write(a *service.Append, before uint64, now int64) error {
 			r.Timestamp = now
 		}
 	}
+	// The id is stored as headers of the first record, added as it is
+	// encoded rather than into its header map.
+	var stamp []messages.Header
 	if a.ID != "" {
-		dedup.Stamp(a.Records, a.ID)
+		stamp = dedup.StampHeaders(l.stamp[:0], a.ID, len(a.Records))
 	}
-	first, err := l.seg.AppendUnsynced(a.Records)
+	first, err := l.seg.AppendUnsyncedStamped(a.Records, stamp)
 	if err != nil {
 		if after := l.seg.NextOffset(); after != before {
 			// Records of a failed append are in the log; committing
