@@ -71,6 +71,12 @@ type Table struct {
 	// slots is the index, a power of two of them, at most half of them
 	// in use.
 	slots []slot
+	// missed is the id of the last Lookup and its hash, when it was not
+	// found and nothing was added since: the Add that follows the Lookup
+	// of a new id then neither hashes it nor looks for it again.
+	missed     string
+	missedHash uint64
+	missedOK   bool
 	// size mirrors next-first for Len, which any goroutine may call.
 	size atomic.Int64
 }
@@ -114,8 +120,11 @@ func New(cfg Config) (*Table, error) {
 // It forgets the ids that are too old at now.
 func (t *Table) Lookup(id string, now int64) (Span, bool) {
 	t.expire(now)
-	e := t.find(id, maphash.String(t.seed, id))
+	h := maphash.String(t.seed, id)
+	e := t.find(id, h)
 	if e == nil {
+		// Forgetting more ids, as Lookups do, cannot make it found.
+		t.missed, t.missedHash, t.missedOK = id, h, true
 		return Span{}, false
 	}
 	return e.span, true
@@ -125,10 +134,13 @@ func (t *Table) Lookup(id string, now int64) (Span, bool) {
 // timestamp ts, went to s. An id already remembered keeps its first span:
 // the first append with an id is the one its duplicates answer with.
 func (t *Table) Add(id string, s Span, ts int64) {
-	h := maphash.String(t.seed, id)
-	if t.find(id, h) != nil {
+	var h uint64
+	if t.missedOK && id == t.missed {
+		h = t.missedHash
+	} else if h = maphash.String(t.seed, id); t.find(id, h) != nil {
 		return
 	}
+	t.missed, t.missedOK = "", false
 	t.expire(ts)
 	if t.next-t.first == uint64(len(t.ring)) {
 		t.grow()
