@@ -50,9 +50,13 @@ type Log struct {
 	// committed is the offset after the last committed record. Only
 	// commit advances it.
 	committed atomic.Uint64
-	// changedMu guards changed, closed and replaced as committed moves.
+	// changedMu guards changed, closed and replaced as committed moves,
+	// and watched, which says whether CommitChanged handed it out since:
+	// one nobody holds is left open, sparing a channel per commit when
+	// nobody follows.
 	changedMu sync.Mutex
 	changed   chan struct{}
+	watched   bool
 
 	failure *service.Failure
 
@@ -227,8 +231,10 @@ func (l *Log) commit(batch []*service.Append) {
 	// got its reply or the notification can read the records at once.
 	l.committed.Store(c.Last + 1)
 	l.changedMu.Lock()
-	close(l.changed)
-	l.changed = make(chan struct{})
+	if l.watched {
+		close(l.changed)
+		l.changed, l.watched = make(chan struct{}), false
+	}
 	l.changedMu.Unlock()
 	l.deliver(c)
 }
@@ -265,6 +271,7 @@ func (l *Log) CommittedOffset() uint64 { return l.committed.Load() }
 func (l *Log) CommitChanged() <-chan struct{} {
 	l.changedMu.Lock()
 	defer l.changedMu.Unlock()
+	l.watched = true
 	return l.changed
 }
 
