@@ -57,16 +57,23 @@ func (m *model) add(id string, s Span, ts int64) {
 func TestTableMatchesModel(t *testing.T) {
 	for _, tc := range []struct {
 		maxIDs, ids, ops int
+		// start is the number of the first id, past 1 to check that
+		// the index's 32 bits of each number wrap around safely.
+		start uint64
 	}{
 		{maxIDs: 3, ids: 10, ops: 20_000},
 		{maxIDs: 100, ids: 300, ops: 50_000},
 		{maxIDs: 2000, ids: 5000, ops: 100_000},
 		{maxIDs: 5000, ids: 3000, ops: 100_000},
+		{maxIDs: 2000, ids: 5000, ops: 100_000, start: 1<<32 - 20_000},
 	} {
-		t.Run(fmt.Sprintf("max=%d/ids=%d", tc.maxIDs, tc.ids), func(t *testing.T) {
+		t.Run(fmt.Sprintf("max=%d/ids=%d/start=%d", tc.maxIDs, tc.ids, tc.start), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(tc.maxIDs), uint64(tc.ids)))
 			window := 50 * time.Millisecond
 			tb := newTable(t, Config{Window: window, MaxIDs: tc.maxIDs})
+			if tc.start != 0 {
+				tb.first, tb.next = tc.start, tc.start
+			}
 			m := &model{window: int64(window), maxIDs: tc.maxIDs, spans: map[string]Span{}}
 			ts := int64(1000 * sec)
 			for op := range tc.ops {

@@ -14,15 +14,15 @@ const (
 	DefaultWindow = 2 * time.Minute
 	// DefaultMaxIDs bounds the table. An entry costs at most about
 	// EntryBytes plus the id's length, so the default holds the table
-	// under about 30 MiB with 128-byte ids, and about 21 MiB with 36-byte
-	// UUIDs; at this bound it measures about 117 bytes plus the id.
+	// under about 27 MiB with 128-byte ids, and about 18 MiB with 36-byte
+	// UUIDs; at this bound it measures about 96 bytes plus the id.
 	DefaultMaxIDs = 100_000
 	// EntryBytes is the measured heap cost of one entry besides its id's
 	// bytes, at its worst, for sizing MaxIDs: a bound just past a power
 	// of two, where the ring of entries and the index are twice the size
-	// the bound needs (TestTableMemory: about 172 bytes on go1.26, 117 at
+	// the bound needs (TestTableMemory: about 140 bytes on go1.26, 96 at
 	// DefaultMaxIDs).
-	EntryBytes = 180
+	EntryBytes = 150
 )
 
 // Config configures a Table. The zero value of each field means its
@@ -75,7 +75,7 @@ type Table struct {
 	// found and nothing was added since: the Add that follows the Lookup
 	// of a new id then neither hashes it nor looks for it again.
 	missed     string
-	missedHash uint64
+	missedHash uint32
 	missedOK   bool
 	// size mirrors next-first for Len, which any goroutine may call.
 	size atomic.Int64
@@ -84,16 +84,26 @@ type Table struct {
 // entry is one remembered id.
 type entry struct {
 	id   string
-	hash uint64
+	hash uint32 // slotHash of the id's
 	ts   int64
 	span Span
 }
 
-// slot is an index slot: the number of an entry and the hash of its id,
-// or, with number 0, no entry (numbers start at 1).
+// slot is an index slot: the low 32 bits of the number of an entry and
+// 32 bits of the hash of its id, the top one set, so that a slot of hash
+// 0 is free. Eight bytes a slot keep more of the index in the caches.
+// The remembered ids are fewer than 2^32, so the low bits of their
+// numbers tell them apart.
 type slot struct {
-	hash, n uint64
+	hash, n uint32
 }
+
+// maxMaxIDs is the largest bound: the slots' hashes have 31 bits to find
+// a slot with, and there are up to four slots an id.
+const maxMaxIDs = 1 << 29
+
+// slotHash is the hash an index slot holds for the hash h of an id.
+func slotHash(h uint64) uint32 { return uint32(h) | 1<<31 }
 
 // minSlots is the index's smallest size, and twice the ring's.
 const minSlots = 64
@@ -102,6 +112,9 @@ const minSlots = 64
 func New(cfg Config) (*Table, error) {
 	if cfg.Window < 0 || cfg.MaxIDs < 0 {
 		return nil, fmt.Errorf("%w: window %v and max ids %d must not be negative", ErrConfig, cfg.Window, cfg.MaxIDs)
+	}
+	if cfg.MaxIDs > maxMaxIDs {
+		return nil, fmt.Errorf("%w: max ids %d is more than %d", ErrConfig, cfg.MaxIDs, maxMaxIDs)
 	}
 	if cfg.Window == 0 {
 		cfg.Window = DefaultWindow
@@ -120,7 +133,7 @@ func New(cfg Config) (*Table, error) {
 // It forgets the ids that are too old at now.
 func (t *Table) Lookup(id string, now int64) (Span, bool) {
 	t.expire(now)
-	h := maphash.String(t.seed, id)
+	h := slotHash(maphash.String(t.seed, id))
 	e := t.find(id, h)
 	if e == nil {
 		// Forgetting more ids, as Lookups do, cannot make it found.
@@ -134,10 +147,10 @@ func (t *Table) Lookup(id string, now int64) (Span, bool) {
 // timestamp ts, went to s. An id already remembered keeps its first span:
 // the first append with an id is the one its duplicates answer with.
 func (t *Table) Add(id string, s Span, ts int64) {
-	var h uint64
+	var h uint32
 	if t.missedOK && id == t.missed {
 		h = t.missedHash
-	} else if h = maphash.String(t.seed, id); t.find(id, h) != nil {
+	} else if h = slotHash(maphash.String(t.seed, id)); t.find(id, h) != nil {
 		return
 	}
 	t.missed, t.missedOK = "", false
@@ -148,7 +161,7 @@ func (t *Table) Add(id string, s Span, ts int64) {
 	n := t.next
 	t.next++
 	t.ring[n&uint64(len(t.ring)-1)] = entry{id: id, hash: h, ts: ts, span: s}
-	t.insert(slot{hash: h, n: n})
+	t.insert(slot{hash: h, n: uint32(n)})
 	for t.next-t.first > uint64(t.maxIDs) {
 		t.drop()
 	}
@@ -178,9 +191,9 @@ func (t *Table) oldest() *entry { return &t.ring[t.first&uint64(len(t.ring)-1)] 
 // drop forgets the oldest id.
 func (t *Table) drop() {
 	e := t.oldest()
-	mask := uint64(len(t.slots) - 1)
+	mask := uint32(len(t.slots) - 1)
 	i := e.hash & mask
-	for t.slots[i].n != t.first {
+	for t.slots[i] != (slot{hash: e.hash, n: uint32(t.first)}) {
 		i = (i + 1) & mask
 	}
 	t.remove(i)
@@ -188,12 +201,14 @@ func (t *Table) drop() {
 	t.first++
 }
 
-// find returns the entry of id, whose hash is h, or nil.
-func (t *Table) find(id string, h uint64) *entry {
-	mask := uint64(len(t.slots) - 1)
-	for i := h & mask; t.slots[i].n != 0; i = (i + 1) & mask {
+// find returns the entry of id, whose slot hash is h, or nil.
+func (t *Table) find(id string, h uint32) *entry {
+	mask := uint32(len(t.slots) - 1)
+	for i := h & mask; t.slots[i].hash != 0; i = (i + 1) & mask {
 		if t.slots[i].hash == h {
-			if e := &t.ring[t.slots[i].n&uint64(len(t.ring)-1)]; e.id == id {
+			// The ring is at most 2^32 long, so the number's low
+			// bits place its entry.
+			if e := &t.ring[t.slots[i].n&uint32(len(t.ring)-1)]; e.id == id {
 				return e
 			}
 		}
@@ -203,9 +218,9 @@ func (t *Table) find(id string, h uint64) *entry {
 
 // insert puts s in the first free slot from its hash on.
 func (t *Table) insert(s slot) {
-	mask := uint64(len(t.slots) - 1)
+	mask := uint32(len(t.slots) - 1)
 	i := s.hash & mask
-	for t.slots[i].n != 0 {
+	for t.slots[i].hash != 0 {
 		i = (i + 1) & mask
 	}
 	t.slots[i] = s
@@ -213,9 +228,9 @@ func (t *Table) insert(s slot) {
 
 // remove empties slot i and moves back the slots after it that could not
 // be found from their hash across the emptied one.
-func (t *Table) remove(i uint64) {
-	mask := uint64(len(t.slots) - 1)
-	for j := (i + 1) & mask; t.slots[j].n != 0; j = (j + 1) & mask {
+func (t *Table) remove(i uint32) {
+	mask := uint32(len(t.slots) - 1)
+	for j := (i + 1) & mask; t.slots[j].hash != 0; j = (j + 1) & mask {
 		// The slot at j stays if its home, where its probe starts, is
 		// cyclically after i and at most j.
 		home := t.slots[j].hash & mask
@@ -238,7 +253,7 @@ func (t *Table) grow() {
 	t.ring = ring
 	t.slots = make([]slot, 2*len(ring))
 	for n := t.first; n < t.next; n++ {
-		t.insert(slot{hash: ring[n&uint64(len(ring)-1)].hash, n: n})
+		t.insert(slot{hash: ring[n&uint64(len(ring)-1)].hash, n: uint32(n)})
 	}
 }
 

@@ -72,8 +72,8 @@ func TestTableEvictsOldestAtBound(t *testing.T) {
 	}
 }
 
-func TestNewRefusesNegative(t *testing.T) {
-	for _, cfg := range []Config{{Window: -1}, {MaxIDs: -1}} {
+func TestNewRefusesBadConfig(t *testing.T) {
+	for _, cfg := range []Config{{Window: -1}, {MaxIDs: -1}, {MaxIDs: maxMaxIDs + 1}} {
 		if _, err := New(cfg); err == nil {
 			t.Errorf("New(%+v) accepted", cfg)
 		}
