@@ -52,13 +52,15 @@ type Span struct {
 // a ring by number, oldest first, so that expiry and eviction drop from
 // its front; the index finding an id's entry is a hash table of its own,
 // open addressing with linear probing, whose slots hold only the id's
-// hash and number: it holds no pointers for the collector to scan, a miss
-// reads one run of adjacent slots and nothing else, and forgetting the
-// oldest id shifts the slots after it back rather than leaving a
-// tombstone that would lengthen every later probe, as deleting from a Go
-// map at every insert did. The hash only finds candidates: an id matches
-// only an entry holding the same id, so that decisions never depend on
-// it.
+// hash and number: it holds no pointers for the collector to scan, and a
+// miss reads one run of adjacent slots and nothing else. Forgetting the
+// oldest id does not touch the index, which would cost a read at random
+// for every append: its slot is dead from then on, since its number is
+// below first, and an insert reuses the first dead or free slot on its
+// way. Once the live and dead slots fill three quarters of the index, it
+// is rebuilt from the ring at once. The hash only finds candidates: an
+// id matches only a live entry holding the same id, so that decisions
+// never depend on it.
 type Table struct {
 	window int64 // nanoseconds
 	maxIDs int
@@ -68,9 +70,10 @@ type Table struct {
 	// id gets. Its length is a power of two, at least next-first.
 	ring        []entry
 	first, next uint64
-	// slots is the index, a power of two of them, at most half of them
-	// in use.
+	// slots is the index, a power of two of them, twice the ring's
+	// length; used counts those not free, live or dead.
 	slots []slot
+	used  int
 	// missed is the id of the last Lookup and its hash, when it was not
 	// found and nothing was added since: the Add that follows the Lookup
 	// of a new id then neither hashes it nor looks for it again.
@@ -158,10 +161,11 @@ func (t *Table) Add(id string, s Span, ts int64) {
 	if t.next-t.first == uint64(len(t.ring)) {
 		t.grow()
 	}
-	n := t.next
+	// Indexed before it is numbered, so that a rebuild of the index on
+	// the way does not index it too.
+	t.ring[t.next&uint64(len(t.ring)-1)] = entry{id: id, hash: h, ts: ts, span: s}
+	t.insert(slot{hash: h, n: uint32(t.next)})
 	t.next++
-	t.ring[n&uint64(len(t.ring)-1)] = entry{id: id, hash: h, ts: ts, span: s}
-	t.insert(slot{hash: h, n: uint32(n)})
 	for t.next-t.first > uint64(t.maxIDs) {
 		t.drop()
 	}
@@ -188,27 +192,26 @@ func (t *Table) expire(now int64) {
 // oldest returns the entry of the oldest remembered id.
 func (t *Table) oldest() *entry { return &t.ring[t.first&uint64(len(t.ring)-1)] }
 
-// drop forgets the oldest id.
+// drop forgets the oldest id. Its slot is dead from now on.
 func (t *Table) drop() {
-	e := t.oldest()
-	mask := uint32(len(t.slots) - 1)
-	i := e.hash & mask
-	for t.slots[i] != (slot{hash: e.hash, n: uint32(t.first)}) {
-		i = (i + 1) & mask
-	}
-	t.remove(i)
-	*e = entry{}
+	*t.oldest() = entry{}
 	t.first++
 }
+
+// live says whether a slot's number n is that of a remembered id. The
+// remembered ids are fewer than 2^32, and their numbers' low bits, from
+// first's on, come before those of every forgotten one but those
+// forgotten 2^32 ids ago or more, which find tells apart by their ids.
+func (t *Table) live(n uint32) bool { return n-uint32(t.first) < uint32(t.next-t.first) }
 
 // find returns the entry of id, whose slot hash is h, or nil.
 func (t *Table) find(id string, h uint32) *entry {
 	mask := uint32(len(t.slots) - 1)
 	for i := h & mask; t.slots[i].hash != 0; i = (i + 1) & mask {
-		if t.slots[i].hash == h {
+		if s := t.slots[i]; s.hash == h && t.live(s.n) {
 			// The ring is at most 2^32 long, so the number's low
 			// bits place its entry.
-			if e := &t.ring[t.slots[i].n&uint32(len(t.ring)-1)]; e.id == id {
+			if e := &t.ring[s.n&uint32(len(t.ring)-1)]; e.id == id {
 				return e
 			}
 		}
@@ -216,45 +219,52 @@ func (t *Table) find(id string, h uint32) *entry {
 	return nil
 }
 
-// insert puts s in the first free slot from its hash on.
+// insert puts s in the first free or dead slot from its hash on,
+// rebuilding the index first if it is too full.
 func (t *Table) insert(s slot) {
+	if 4*(t.used+1) > 3*len(t.slots) {
+		t.rebuild(len(t.slots))
+	}
 	mask := uint32(len(t.slots) - 1)
 	i := s.hash & mask
-	for t.slots[i].hash != 0 {
+	for t.slots[i].hash != 0 && t.live(t.slots[i].n) {
 		i = (i + 1) & mask
+	}
+	if t.slots[i].hash == 0 {
+		t.used++
 	}
 	t.slots[i] = s
 }
 
-// remove empties slot i and moves back the slots after it that could not
-// be found from their hash across the emptied one.
-func (t *Table) remove(i uint32) {
-	mask := uint32(len(t.slots) - 1)
-	for j := (i + 1) & mask; t.slots[j].hash != 0; j = (j + 1) & mask {
-		// The slot at j stays if its home, where its probe starts, is
-		// cyclically after i and at most j.
-		home := t.slots[j].hash & mask
-		if (j-home)&mask < (j-i)&mask {
-			continue
-		}
-		t.slots[i] = t.slots[j]
-		i = j
+// rebuild makes the index anew with size slots, from the live entries.
+func (t *Table) rebuild(size int) {
+	if size == len(t.slots) {
+		clear(t.slots)
+	} else {
+		t.slots = make([]slot, size)
 	}
-	t.slots[i] = slot{}
+	t.used = 0
+	mask := uint32(size - 1)
+	for n := t.first; n < t.next; n++ {
+		h := t.ring[n&uint64(len(t.ring)-1)].hash
+		i := h & mask
+		for t.slots[i].hash != 0 {
+			i = (i + 1) & mask
+		}
+		t.slots[i] = slot{hash: h, n: uint32(n)}
+		t.used++
+	}
 }
 
-// grow doubles the ring, and the index with it, so that the index stays
-// at most half full.
+// grow doubles the ring, and the index with it, so that at most half the
+// index's slots are live.
 func (t *Table) grow() {
 	ring := make([]entry, 2*len(t.ring))
 	for n := t.first; n < t.next; n++ {
 		ring[n&uint64(len(ring)-1)] = t.ring[n&uint64(len(t.ring)-1)]
 	}
 	t.ring = ring
-	t.slots = make([]slot, 2*len(ring))
-	for n := t.first; n < t.next; n++ {
-		t.insert(slot{hash: ring[n&uint64(len(ring)-1)].hash, n: uint32(n)})
-	}
+	t.rebuild(2 * len(ring))
 }
 
 // Window returns how long an id is remembered.
