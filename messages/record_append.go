@@ -59,6 +59,16 @@ func AppendRecordWith(dst []byte, r *Record, extra []Header) ([]byte, error) {
 // appendHeaders appends the "headers" entry of h and extra, sorted by key
 // as EncodeMsgpack writes it.
 func appendHeaders(dst []byte, h map[string]string, extra []Header) ([]byte, error) {
+	if len(h) == 0 && len(extra) <= 2 {
+		// A stamp on a record without headers of its own, the usual
+		// case: neither a map to range over nor a list to sort.
+		var pair [2]Header
+		all := pair[:copy(pair[:], extra)]
+		if len(all) == 2 && all[1].Key < all[0].Key {
+			all[0], all[1] = all[1], all[0]
+		}
+		return appendHeaderList(dst, all)
+	}
 	var buf [8]Header
 	all := buf[:0]
 	for k, v := range h {
@@ -67,13 +77,16 @@ func appendHeaders(dst []byte, h map[string]string, extra []Header) ([]byte, err
 		}
 	}
 	all = append(all, extra...)
+	slices.SortFunc(all, func(a, b Header) int { return strings.Compare(a.Key, b.Key) })
+	return appendHeaderList(dst, all)
+}
+
+// appendHeaderList appends the "headers" entry of all, sorted by key.
+func appendHeaderList(dst []byte, all []Header) ([]byte, error) {
 	for _, x := range all {
 		if uint64(len(x.Key)) > math.MaxUint32 || uint64(len(x.Value)) > math.MaxUint32 {
 			return dst, fmt.Errorf("encode record: a header of more than %d bytes", uint64(math.MaxUint32))
 		}
-	}
-	if len(all) > 1 {
-		slices.SortFunc(all, func(a, b Header) int { return strings.Compare(a.Key, b.Key) })
 	}
 	dst = append(dst, 0xa7, 'h', 'e', 'a', 'd', 'e', 'r', 's')
 	dst = appendMapLen(dst, len(all))

@@ -59,7 +59,7 @@ func TestAppendRecordWithMatchesHeaderMap(t *testing.T) {
 		"replaced": {IDHeader: "client's", "k": "v"},
 		"many":     {"a": "1", "b": "2", "c": "3", "d": "4", "e": "5", "f": "6", "g": "7", "h": "8", "i": "9"},
 	} {
-		for _, extra := range [][]Header{stamp, stamp[:1], nil} {
+		for _, extra := range [][]Header{stamp, {stamp[1], stamp[0]}, stamp[:1], nil} {
 			r := &Record{Value: []byte("v"), Offset: 9, Timestamp: 100, Headers: h}
 			n := len(h)
 			got, err := AppendRecordWith(nil, r, extra)
