@@ -5,7 +5,13 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 )
+
+// Header is one record header, for AppendRecordWith.
+type Header struct {
+	Key, Value string
+}
 
 // AppendRecord appends the msgpack encoding of r to dst, byte for byte
 // what Record.EncodeMsgpack writes, without the library's encoder: the
@@ -13,11 +19,21 @@ import (
 // into its buffer saves the library's per-field calls and a copy. A value,
 // key or header longer than msgpack can say is refused.
 func AppendRecord(dst []byte, r *Record) ([]byte, error) {
+	return AppendRecordWith(dst, r, nil)
+}
+
+// AppendRecordWith appends the encoding of r with the headers extra
+// besides its own, byte for byte what AppendRecord writes for r once
+// extra is set in r.Headers (a key of extra replacing the same key of
+// r's), without writing into r.Headers: the log stamps the ids of
+// appends this way, sparing a header map per append. The keys of extra
+// must differ from each other.
+func AppendRecordWith(dst []byte, r *Record, extra []Header) ([]byte, error) {
 	n := 3
 	if len(r.Key) > 0 {
 		n++
 	}
-	if len(r.Headers) > 0 {
+	if len(r.Headers) > 0 || len(extra) > 0 {
 		n++
 	}
 	if uint64(len(r.Value)) > math.MaxUint32 || uint64(len(r.Key)) > math.MaxUint32 {
@@ -34,29 +50,49 @@ func AppendRecord(dst []byte, r *Record) ([]byte, error) {
 		dst = append(dst, 0xa3, 'k', 'e', 'y')
 		dst = appendBin(dst, r.Key)
 	}
-	if len(r.Headers) > 0 {
-		return appendHeaders(dst, r.Headers)
+	if len(r.Headers) > 0 || len(extra) > 0 {
+		return appendHeaders(dst, r.Headers, extra)
 	}
 	return dst, nil
 }
 
-// appendHeaders appends the "headers" entry, sorted by key as
-// EncodeMsgpack writes it.
-func appendHeaders(dst []byte, h map[string]string) ([]byte, error) {
-	dst = append(dst, 0xa7, 'h', 'e', 'a', 'd', 'e', 'r', 's')
-	dst = appendMapLen(dst, len(h))
-	var buf [8]string
-	keys := buf[:0]
+// appendHeaders appends the "headers" entry of h and extra, sorted by key
+// as EncodeMsgpack writes it.
+func appendHeaders(dst []byte, h map[string]string, extra []Header) ([]byte, error) {
+	if len(h) == 0 && len(extra) <= 2 {
+		// A stamp on a record without headers of its own, the usual
+		// case: neither a map to range over nor a list to sort.
+		var pair [2]Header
+		all := pair[:copy(pair[:], extra)]
+		if len(all) == 2 && all[1].Key < all[0].Key {
+			all[0], all[1] = all[1], all[0]
+		}
+		return appendHeaderList(dst, all)
+	}
+	var buf [8]Header
+	all := buf[:0]
 	for k, v := range h {
-		if uint64(len(k)) > math.MaxUint32 || uint64(len(v)) > math.MaxUint32 {
+		if !slices.ContainsFunc(extra, func(x Header) bool { return x.Key == k }) {
+			all = append(all, Header{Key: k, Value: v})
+		}
+	}
+	all = append(all, extra...)
+	slices.SortFunc(all, func(a, b Header) int { return strings.Compare(a.Key, b.Key) })
+	return appendHeaderList(dst, all)
+}
+
+// appendHeaderList appends the "headers" entry of all, sorted by key.
+func appendHeaderList(dst []byte, all []Header) ([]byte, error) {
+	for _, x := range all {
+		if uint64(len(x.Key)) > math.MaxUint32 || uint64(len(x.Value)) > math.MaxUint32 {
 			return dst, fmt.Errorf("encode record: a header of more than %d bytes", uint64(math.MaxUint32))
 		}
-		keys = append(keys, k)
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		dst = appendMsgpackStr(dst, k)
-		dst = appendMsgpackStr(dst, h[k])
+	dst = append(dst, 0xa7, 'h', 'e', 'a', 'd', 'e', 'r', 's')
+	dst = appendMapLen(dst, len(all))
+	for _, x := range all {
+		dst = appendMsgpackStr(dst, x.Key)
+		dst = appendMsgpackStr(dst, x.Value)
 	}
 	return dst, nil
 }

@@ -43,3 +43,46 @@ func TestAppendRecordMatchesEncoder(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendRecordWithMatchesHeaderMap: the headers AppendRecordWith adds
+// encode as if they were in the record's header map, merged in key order
+// with the record's own, replacing one of the same key, and the record's
+// map is left as it was.
+func TestAppendRecordWithMatchesHeaderMap(t *testing.T) {
+	stamp := []Header{{Key: IDHeader, Value: "id-1"}, {Key: BatchRecordsHeader, Value: "3"}}
+	for name, h := range map[string]map[string]string{
+		"none":     nil,
+		"empty":    {},
+		"before":   {"A": "1"},
+		"between":  {"F": "1", "Evlog-Z": "2"},
+		"after":    {"z": "1", "zz": "2"},
+		"replaced": {IDHeader: "client's", "k": "v"},
+		"many":     {"a": "1", "b": "2", "c": "3", "d": "4", "e": "5", "f": "6", "g": "7", "h": "8", "i": "9"},
+	} {
+		for _, extra := range [][]Header{stamp, {stamp[1], stamp[0]}, stamp[:1], nil} {
+			r := &Record{Value: []byte("v"), Offset: 9, Timestamp: 100, Headers: h}
+			n := len(h)
+			got, err := AppendRecordWith(nil, r, extra)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Headers) != n {
+				t.Fatalf("%s: the record's headers were written into: %v", name, r.Headers)
+			}
+			merged := map[string]string{}
+			for k, v := range h {
+				merged[k] = v
+			}
+			for _, x := range extra {
+				merged[x.Key] = x.Value
+			}
+			want, err := NewEncoder().EncodeRecord(&Record{Value: r.Value, Offset: r.Offset, Timestamp: r.Timestamp, Headers: merged})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%s with %d extra: wrote %x, the encoder %x", name, len(extra), got, want)
+			}
+		}
+	}
+}

@@ -46,6 +46,15 @@ func (l *Log) AppendBatch(records []*messages.Record) (first uint64, err error) 
 // a crash of the process but not of the machine until Sync returns. A
 // server uses it to acknowledge many requests after one Sync.
 func (l *Log) AppendUnsynced(records []*messages.Record) (first uint64, err error) {
+	return l.AppendUnsyncedStamped(records, nil)
+}
+
+// AppendUnsyncedStamped appends like AppendUnsynced, the first record
+// stored with the headers stamp besides its own, as if they were set in
+// its Headers (see messages.AppendRecordWith), which it leaves as they
+// are. A server stamps the id of an append this way without a header map
+// per append.
+func (l *Log) AppendUnsyncedStamped(records []*messages.Record, stamp []messages.Header) (first uint64, err error) {
 	if len(records) == 0 {
 		return 0, errors.New("append: no records")
 	}
@@ -71,7 +80,7 @@ func (l *Log) AppendUnsynced(records []*messages.Record) (first uint64, err erro
 		return 0, fmt.Errorf("%w: append of %d records at offset %d would pass the largest offset",
 			ErrOffsetOutOfRange, len(records), first)
 	}
-	if err := l.encode(records, first); err != nil {
+	if err := l.encode(records, first, stamp); err != nil {
 		return 0, err
 	}
 	maxStore := l.config.Segment.MaxStoreBytes
@@ -129,10 +138,11 @@ func (l *Log) frameStart(j int) int {
 	return l.ends[j-1]
 }
 
-// encode frames records into l.frames, numbering them from first. Every
-// record is checked before anything is written, so that a record too large
-// fails the batch as a whole.
-func (l *Log) encode(records []*messages.Record, first uint64) error {
+// encode frames records into l.frames, numbering them from first, the
+// first with the headers extra besides its own. Every record is checked
+// before anything is written, so that a record too large fails the batch
+// as a whole.
+func (l *Log) encode(records []*messages.Record, first uint64, extra []messages.Header) error {
 	now := l.config.Now().UnixNano()
 	l.frames, l.ends = l.frames[:0], l.ends[:0]
 	prev := l.lastTS
@@ -147,7 +157,8 @@ func (l *Log) encode(records []*messages.Record, first uint64) error {
 		// header, which is written once the payload's length is known.
 		start := len(l.frames)
 		var err error
-		l.frames, err = messages.AppendRecord(append(l.frames, make([]byte, frame.HeaderSize)...), &l.scratch)
+		l.frames, err = messages.AppendRecordWith(append(l.frames, make([]byte, frame.HeaderSize)...), &l.scratch, extra)
+		extra = nil
 		if err != nil {
 			return fmt.Errorf("append: %w", err)
 		}

@@ -10,16 +10,28 @@ import (
 // Stamp stores id with the batch records, in the headers of its first
 // record: messages.IDHeader with the id and, for a batch of more than one
 // record, messages.BatchRecordsHeader with their number. The record's
-// header map is the caller's, and written into.
+// header map is the caller's, and written into. A log that encodes the
+// records itself adds StampHeaders at encoding instead, which stores the
+// same bytes without a header map.
 func Stamp(records []*messages.Record, id string) {
 	r := records[0]
 	if r.Headers == nil {
 		r.Headers = make(map[string]string, 2)
 	}
-	r.Headers[messages.IDHeader] = id
-	if len(records) > 1 {
-		r.Headers[messages.BatchRecordsHeader] = strconv.Itoa(len(records))
+	var buf [2]messages.Header
+	for _, h := range StampHeaders(buf[:0], id, len(records)) {
+		r.Headers[h.Key] = h.Value
 	}
+}
+
+// StampHeaders appends to dst the headers Stamp sets on the first record
+// of a batch of n records with id, and returns the extended slice.
+func StampHeaders(dst []messages.Header, id string, n int) []messages.Header {
+	dst = append(dst, messages.Header{Key: messages.IDHeader, Value: id})
+	if n > 1 {
+		dst = append(dst, messages.Header{Key: messages.BatchRecordsHeader, Value: strconv.Itoa(n)})
+	}
+	return dst
 }
 
 // StampBytes bounds how much Stamp grows the encoding of a batch's first

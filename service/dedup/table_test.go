@@ -100,8 +100,8 @@ func TestTableForgetBelow(t *testing.T) {
 	}
 }
 
-func TestNewRefusesNegative(t *testing.T) {
-	for _, cfg := range []Config{{Window: -1}, {MaxIDs: -1}} {
+func TestNewRefusesBadConfig(t *testing.T) {
+	for _, cfg := range []Config{{Window: -1}, {MaxIDs: -1}, {MaxIDs: maxMaxIDs + 1}} {
 		if _, err := New(cfg); err == nil {
 			t.Errorf("New(%+v) accepted", cfg)
 		}
@@ -167,22 +167,34 @@ func TestStampBytesBoundsGrowth(t *testing.T) {
 }
 
 // TestTableMemory floods a table with unique ids, far more than its bound,
-// and checks that its heap stays within the bound's worth of entries; it
-// logs the measured cost per id, the figure behind EntryBytes.
+// and checks that its heap stays within the bound's worth of entries at
+// the points of the flood it samples; it logs the largest measured cost
+// per id, the figure behind EntryBytes. The bounds are the default and
+// the worst one, just past a power of two, where the ring and the index
+// are twice the size the bound needs.
 func TestTableMemory(t *testing.T) {
-	const maxIDs, flood = 50_000, 400_000
+	for _, maxIDs := range []int{DefaultMaxIDs, 1<<15 + 1} {
+		t.Run(fmt.Sprint(maxIDs), func(t *testing.T) { testTableMemory(t, maxIDs) })
+	}
+}
+
+func testTableMemory(t *testing.T, maxIDs int) {
+	const flood = 300_000
 	const idLen = 36 // a UUID
 	before := heap()
 	tb := newTable(t, Config{Window: time.Hour, MaxIDs: maxIDs})
+	var most uint64
 	for i := range flood {
 		tb.Add(fmt.Sprintf("%036d", i), Span{First: uint64(i), Last: uint64(i)}, 100*sec)
+		if i >= maxIDs && i%(maxIDs/4) == 0 {
+			most = max(most, heap()-before)
+		}
 	}
-	after := heap()
 	if tb.Len() != maxIDs {
 		t.Fatalf("Len %d, want %d", tb.Len(), maxIDs)
 	}
-	per := float64(after-before) / maxIDs
-	t.Logf("%d ids of %d bytes: %.0f bytes per id (%.0f besides the id)", maxIDs, idLen, per, per-idLen)
+	per := float64(most) / float64(maxIDs)
+	t.Logf("%d ids of %d bytes: at most %.0f bytes per id (%.0f besides the id)", maxIDs, idLen, per, per-idLen)
 	if limit := float64(EntryBytes+idLen) * 1.5; per > limit {
 		t.Errorf("%.0f bytes per id, more than %.0f", per, limit)
 	}

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/evlog/evlog/messages"
 	"github.com/evlog/evlog/segment"
 	"github.com/evlog/evlog/service"
 	"github.com/evlog/evlog/service/dedup"
@@ -39,6 +40,9 @@ type Log struct {
 	inline [1]*service.Append
 	// ids remembers the recent append ids; under mu.
 	ids *dedup.Table
+	// stamp holds the headers of an append's id while it is written;
+	// under mu.
+	stamp [2]messages.Header
 
 	// fn receives the commits; nil before Attach and after Detach.
 	receiver service.Receiver
@@ -46,9 +50,13 @@ type Log struct {
 	// committed is the offset after the last committed record. Only
 	// commit advances it.
 	committed atomic.Uint64
-	// changedMu guards changed, closed and replaced as committed moves.
+	// changedMu guards changed, closed and replaced as committed moves,
+	// and watched, which says whether CommitChanged handed it out since:
+	// one nobody holds is left open, sparing a channel per commit when
+	// nobody follows.
 	changedMu sync.Mutex
 	changed   chan struct{}
+	watched   bool
 
 	failure *service.Failure
 
@@ -153,10 +161,13 @@ func (l *Log) write(a *service.Append, before uint64, now int64) error {
 			r.Timestamp = now
 		}
 	}
+	// The id is stored as headers of the first record, added as it is
+	// encoded rather than into its header map.
+	var stamp []messages.Header
 	if a.ID != "" {
-		dedup.Stamp(a.Records, a.ID)
+		stamp = dedup.StampHeaders(l.stamp[:0], a.ID, len(a.Records))
 	}
-	first, err := l.seg.AppendUnsynced(a.Records)
+	first, err := l.seg.AppendUnsyncedStamped(a.Records, stamp)
 	if err != nil {
 		if after := l.seg.NextOffset(); after != before {
 			// Records of a failed append are in the log; committing
@@ -220,8 +231,10 @@ func (l *Log) commit(batch []*service.Append) {
 	// got its reply or the notification can read the records at once.
 	l.committed.Store(c.Last + 1)
 	l.changedMu.Lock()
-	close(l.changed)
-	l.changed = make(chan struct{})
+	if l.watched {
+		close(l.changed)
+		l.changed, l.watched = make(chan struct{}), false
+	}
 	l.changedMu.Unlock()
 	l.deliver(c)
 }
@@ -258,6 +271,7 @@ func (l *Log) CommittedOffset() uint64 { return l.committed.Load() }
 func (l *Log) CommitChanged() <-chan struct{} {
 	l.changedMu.Lock()
 	defer l.changedMu.Unlock()
+	l.watched = true
 	return l.changed
 }
 

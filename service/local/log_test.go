@@ -217,3 +217,39 @@ func TestTimestampsFollowTheSegmentClock(t *testing.T) {
 		}
 	}
 }
+
+// TestCommitChangedOnlyWhenWatched: the channel CommitChanged hands out is
+// closed at the next commit, whether or not commits came while nobody held
+// one, and the one handed out after a commit is open until the one after.
+func TestCommitChangedOnlyWhenWatched(t *testing.T) {
+	l, _ := open(t, segment.SyncNever, segment.Config{})
+	closed := func(c <-chan struct{}) bool {
+		select {
+		case <-c:
+			return true
+		default:
+			return false
+		}
+	}
+	for i := range 3 {
+		// Commits nobody watches.
+		for range i {
+			if err := l.Append(app("unwatched")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c := l.CommitChanged()
+		if again := l.CommitChanged(); again != c || closed(c) {
+			t.Fatalf("round %d: a second call before a commit gave another channel, or a closed one", i)
+		}
+		if err := l.Append(app("watched")); err != nil {
+			t.Fatal(err)
+		}
+		if !closed(c) {
+			t.Fatalf("round %d: channel still open after a commit", i)
+		}
+		if closed(l.CommitChanged()) {
+			t.Fatalf("round %d: channel after the commit already closed", i)
+		}
+	}
+}

@@ -74,9 +74,14 @@ func checksum(payload []byte, field uint32) uint32 {
 	if field&moreFlag == 0 {
 		return crc
 	}
-	var b [4]byte
-	binary.BigEndian.PutUint32(b[:], field)
-	return crc32.Update(crc, crcTable, b[:])
+	// The four bytes of the field, big-endian, through the table by
+	// hand: crc32.Update would move a buffer for them to the heap, an
+	// allocation for every flagged frame written or read.
+	crc = ^crc
+	for shift := 24; shift >= 0; shift -= 8 {
+		crc = crcTable[byte(crc)^byte(field>>shift)] ^ crc>>8
+	}
+	return ^crc
 }
 
 // Length returns the payload length that hdr, the header of a frame at pos

@@ -143,3 +143,28 @@ func TestFlagIsChecksummed(t *testing.T) {
 		t.Fatalf("unflagged CRC %08x, want the payload's %08x as version 1 wrote it", got, want)
 	}
 }
+
+// TestChecksumOfFlaggedFrame: the CRC of a flagged frame is that of its
+// payload extended over its length field, big-endian, exactly as
+// crc32.Update computes it, for every payload length up to a few hundred
+// bytes and lengths whose field has every byte set; and computing it
+// allocates nothing.
+func TestChecksumOfFlaggedFrame(t *testing.T) {
+	payload := make([]byte, 300)
+	for i := range payload {
+		payload[i] = byte(i*7 + 3)
+	}
+	for n := 1; n <= len(payload); n++ {
+		for _, field := range []uint32{lengthField(n, true), 0xffffffff, moreFlag | 0x00a5a5a5} {
+			var b [4]byte
+			binary.BigEndian.PutUint32(b[:], field)
+			want := crc32.Update(crc32.Checksum(payload[:n], crcTable), crcTable, b[:])
+			if got := checksum(payload[:n], field); got != want {
+				t.Fatalf("payload of %d, field %#x: checksum %#x, want %#x", n, field, got, want)
+			}
+		}
+	}
+	if allocs := testing.AllocsPerRun(100, func() { checksum(payload, lengthField(len(payload), true)) }); allocs != 0 {
+		t.Fatalf("%v allocations per checksum", allocs)
+	}
+}
