@@ -175,6 +175,14 @@ func (bc *binaryCluster) awaitStatus(c *client.Client, what string, cond func(me
 	}
 }
 
+// await waits for cond as awaitStatus does, failing with the last
+// status and every node's log: what a cluster test waits for (appends
+// through a new leader, a follower catching up) is the cluster's doing.
+func (bc *binaryCluster) await(c *client.Client, what string, cond func() bool) {
+	bc.tb.Helper()
+	bc.awaitStatus(c, what, func(messages.ClusterStatus) bool { return cond() })
+}
+
 // allUp says every member answers and a leader is known.
 func allUp(st messages.ClusterStatus) bool {
 	if st.Leader == "" {

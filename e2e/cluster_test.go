@@ -93,12 +93,12 @@ func TestClusterFailover(t *testing.T) {
 		wrote := make(chan error, 1)
 		go func() { wrote <- w.run(stop) }()
 		before := w.acked()
-		waitForLong(t, "appends before the kill", func() bool { return w.acked() >= before+20 })
+		bc.await(c, "appends before the kill", func() bool { return w.acked() >= before+20 })
 		bc.kill(leader)
 		t.Logf("cycle %d: killed the leader %s after %d acknowledgements", cycle, leader.id, w.acked())
 		bc.awaitStatus(c, "a new leader", func(st messages.ClusterStatus) bool { return st.Leader != "" && st.Leader != leader.id })
 		after := w.acked()
-		waitForLong(t, "appends through the new leader", func() bool { return w.acked() >= after+20 })
+		bc.await(c, "appends through the new leader", func() bool { return w.acked() >= after+20 })
 		bc.start(leader)
 		close(stop)
 		if err := <-wrote; err != nil {
@@ -108,23 +108,11 @@ func TestClusterFailover(t *testing.T) {
 	n := uint64(w.acked())
 	st := bc.awaitCaughtUp(c, n)
 	t.Logf("%d records; final status %+v", n, st)
-	waitForLong(t, "the follower to see every record", func() bool { return len(followed()) >= int(n) })
+	bc.await(c, "the follower to see every record", func() bool { return len(followed()) >= int(n) })
 	stopFollow()
 	checkFollowed(t, followed(), w.acks)
 	checkAnnounced(t, announced(), n)
 	bc.finish(t, c, w)
-}
-
-// waitForLong is waitFor with room for elections and retries.
-func waitForLong(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // followCommitted collects the Committed notifications, in the order

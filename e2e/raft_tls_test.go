@@ -69,7 +69,7 @@ func TestBinaryClusterRaftTLS(t *testing.T) {
 	}
 	// It says why: its first vote request, an election timeout after its
 	// start, fails the handshake (so does each heartbeat it is sent).
-	waitForLong(t, "the outsider to log a certificate error", func() bool {
+	bc.await(c, "the outsider to log a certificate error", func() bool {
 		return strings.Contains(outsider.stderr.String(), "certificate")
 	})
 
