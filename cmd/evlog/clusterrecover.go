@@ -16,11 +16,12 @@ import (
 const clusterRecoverHelp = `Recover a cluster that has lost its quorum for good (a majority of its
 voters is gone and will not come back), offline, on the directory of a
 stopped surviving node: its Raft configuration is rewritten to --peers,
-this node among them. Then start the node again, without --peers.
+which names this node alone (ID=HOST:PORT, its own Raft address; any
+other list is refused). Then start the node again, without --peers.
 
-The safe procedure: stop every survivor; recover the one whose Raft log
-is longest (highest LAST INDEX in the last "evlog cluster status") with
---peers naming itself alone; start it, and it leads a cluster of one;
+The procedure: stop every survivor; recover the one whose Raft log is
+longest (highest LAST INDEX in the last "evlog cluster status"); start
+it, and it leads a cluster of one;
 wipe the other survivors' directories, start them without --peers and
 add each with "evlog cluster add".
 
@@ -34,10 +35,10 @@ func clusterRecoverCommand(stdout io.Writer) *ffcli.Command {
 	fs := flag.NewFlagSet("evlog cluster recover", flag.ContinueOnError)
 	dir := fs.String("dir", "", "the stopped node's data directory (its --dir)")
 	id := fs.String("node-id", "", "the node's id (its --node-id)")
-	peersFlag := fs.String("peers", "", "the members from now on, ID=HOST:PORT,..., this node among them")
+	peersFlag := fs.String("peers", "", "the member from now on: this node alone, ID=HOST:PORT")
 	return &ffcli.Command{
 		Name:       "recover",
-		ShortUsage: "evlog cluster recover --dir DIR --node-id ID --peers ID=HOST:PORT[,...]",
+		ShortUsage: "evlog cluster recover --dir DIR --node-id ID --peers ID=HOST:PORT",
 		ShortHelp:  "rewrite a stopped node's membership after the quorum is lost (offline)",
 		LongHelp:   clusterRecoverHelp,
 		FlagSet:    fs,

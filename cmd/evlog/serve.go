@@ -120,7 +120,7 @@ func addServeFlags(fs *flag.FlagSet) *serveFlags {
 		snapshotAckTimeout: fs.Duration("snapshot-ack-timeout", d.SnapshotAckTimeout, "how long a snapshot waits for its requester to acknowledge a chunk before giving up"),
 
 		dedupWindow: fs.Duration("dedup-window", dedup.DefaultWindow, "how long an append id is remembered: a retry with the id within it is answered as a duplicate"),
-		dedupMaxIDs: fs.Int("dedup-max-ids", dedup.DefaultMaxIDs, "most append ids remembered, the oldest evicted first (about 200-300 bytes each)"),
+		dedupMaxIDs: fs.Int("dedup-max-ids", dedup.DefaultMaxIDs, "most append ids remembered, the oldest evicted first (about 150 bytes each besides the id)"),
 
 		auth: addNATSAuthFlags(fs, "the service's connection"),
 
