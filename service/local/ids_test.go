@@ -291,3 +291,28 @@ func allDuplicates(c service.Commit) bool {
 	}
 	return len(c.Appends) > 0
 }
+
+// TestTruncateForgetsIDs: a truncate forgets the ids of the records it
+// removed, as a restart would, so that a retry decides alike before and
+// after one; the ids of the records kept stay.
+func TestTruncateForgetsIDs(t *testing.T) {
+	l, _ := open(t, segment.SyncNever, segment.Config{})
+	gone, kept := withID("gone", "a", "b"), withID("kept", "c")
+	mustAppend(t, l, gone)
+	mustAppend(t, l, kept)
+	if _, err := l.TruncateFront(kept.First); err != nil {
+		t.Fatal(err)
+	}
+	if n := l.Stats().DedupIDs; n != 1 {
+		t.Fatalf("%d ids after the truncate, want 1", n)
+	}
+	again, dup := withID("gone", "a", "b"), withID("kept", "c")
+	mustAppend(t, l, again)
+	mustAppend(t, l, dup)
+	if again.Duplicate || again.First != 3 {
+		t.Fatalf("retry of a truncated id: %+v, want a new append at 3", again)
+	}
+	if !dup.Duplicate || dup.First != kept.First {
+		t.Fatalf("retry of a kept id: %+v, want the original %d", dup, kept.First)
+	}
+}

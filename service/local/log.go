@@ -296,6 +296,11 @@ func (l *Log) TruncateFront(lowest uint64) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("lowest offset: %w", service.SegmentError(err))
 	}
+	// The ids of the records truncated away go with them, as a restart,
+	// which rebuilds the table from the records left, would have it.
+	l.mu.Lock()
+	l.ids.ForgetBelow(low)
+	l.mu.Unlock()
 	return low, nil
 }
 
