@@ -38,3 +38,18 @@ func preallocate(f *os.File, size int64) (allocated bool, err error) {
 		return false, &os.PathError{Op: "fallocate", Path: f.Name(), Err: err}
 	}
 }
+
+// adviseAppends tells the kernel how the mapping m of an active store is
+// written: a little at a time at its end, each write synced under
+// SyncAlways. Without the advice the kernel may back the mapping with
+// huge folios (2 MiB, shown as FilePmdMapped in smaps), and a write of
+// one record then dirties a whole folio, which the next fdatasync writes
+// out whole: measured with --sync always at 64 in flight, the bytes
+// written per 100-byte record grew from 553 to 59,844 as the store filled
+// and the appends slowed from 31,000 to 7,000 a second.
+func adviseAppends(m []byte) error {
+	if err := unix.Madvise(m, unix.MADV_NOHUGEPAGE); err != nil {
+		return err
+	}
+	return unix.Madvise(m, unix.MADV_RANDOM)
+}

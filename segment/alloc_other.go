@@ -14,3 +14,7 @@ func resize(f *os.File, size int64) error { return f.Truncate(size) }
 func preallocate(f *os.File, size int64) (allocated bool, err error) {
 	return false, f.Truncate(size)
 }
+
+// adviseAppends has nothing to say elsewhere than on Linux, where
+// stores are not written through a mapping.
+func adviseAppends([]byte) error { return nil }

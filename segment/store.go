@@ -101,6 +101,10 @@ func (s *store) mapForAppends(length uint64) error {
 		}
 		return fmt.Errorf("map store %s: %w", s.name, err)
 	}
+	if err := adviseAppends(m); err != nil {
+		err = errors.Join(err, m.UnsafeUnmap(), s.file.Truncate(int64(s.size)))
+		return fmt.Errorf("advise the mapping of store %s: %w", s.name, err)
+	}
 	s.data, s.writable = m, true
 	return nil
 }
