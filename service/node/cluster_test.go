@@ -146,7 +146,12 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-func TestClusterRun(t *testing.T) {
+// startClusterClient is how a test of a running cluster begins: it skips
+// in -short mode, and otherwise runs three nodes on a nats-server of
+// their own and returns them, a connection, a client on it, and a retry
+// that carries appends through elections.
+func startClusterClient(t *testing.T) ([]*testNode, *nats.Conn, *client.Client, client.AppendOption) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("runs a three-node cluster")
 	}
@@ -156,9 +161,14 @@ func TestClusterRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
-	c := client.New(nc, client.WithTimeout(2*time.Second))
+	t.Cleanup(nc.Close)
+	c := client.New(nc, client.WithTimeout(5*time.Second))
 	retry := client.WithRetry(client.RetryPolicy{Attempts: 100, Backoff: 100 * time.Millisecond, MaxBackoff: 500 * time.Millisecond})
+	return nodes, nc, c, retry
+}
+
+func TestClusterRun(t *testing.T) {
+	nodes, nc, c, retry := startClusterClient(t)
 	appendN := func(from, n int) {
 		t.Helper()
 		for i := from; i < from+n; i++ {

@@ -8,11 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/evlog/evlog/messages"
 	"github.com/evlog/evlog/service/client"
-	"github.com/evlog/evlog/service/servicetest"
 )
 
 // TestReadyzSteadyUnderLoad: under a steady stream of appends every
@@ -21,18 +18,7 @@ import (
 // catching up, and a readiness probe that failed on it would take
 // healthy nodes out of service at random.
 func TestReadyzSteadyUnderLoad(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a three-node cluster")
-	}
-	ns := servicetest.NATS(t, nil)
-	nodes := startTestCluster(t, ns.ClientURL())
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	c := client.New(nc, client.WithTimeout(5*time.Second))
-	retry := client.WithRetry(client.RetryPolicy{Attempts: 100, Backoff: 100 * time.Millisecond, MaxBackoff: 500 * time.Millisecond})
+	nodes, _, c, retry := startClusterClient(t)
 	for _, nd := range nodes {
 		waitFor(t, 20*time.Second, nd.id+" ready", func() bool {
 			code, _ := get(t, "http://"+nd.metrics+"/readyz")
