@@ -163,6 +163,11 @@ func TestSnapshotSilentService(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Unsubscribe()
+	// The request goes out on another connection: the server must hold
+	// the subscription first, or it answers "no responders" instead.
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	c := New(connect(t, ns), WithTimeout(200*time.Millisecond))
 	if _, err := c.Snapshot(context.Background(), &bytes.Buffer{}, 0); !errors.Is(err, nats.ErrTimeout) {
 		t.Fatalf("got %v, want a timeout", err)
