@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/micro"
 )
@@ -104,54 +105,86 @@ type leaderWrites struct {
 	done chan struct{}
 
 	// mu guards writes, the micro service of the write endpoints while
-	// this node leads, and closed.
+	// this node leads, closed, and add, which starts that service
+	// (s.addWriteService; tests make it fail).
 	mu     sync.Mutex
 	writes micro.Service
 	closed bool
+	add    func() (micro.Service, error)
 }
+
+// Backoff of a leader whose write endpoints could not be added: it tries
+// again, since no leadership change may come to make it.
+const (
+	leadRetryMin = 50 * time.Millisecond
+	leadRetryMax = 2 * time.Second
+)
 
 // startLeaderWrites starts following ld's leadership for s.
 func startLeaderWrites(s *Service, ld Leadership) *leaderWrites {
-	w := &leaderWrites{s: s, ld: ld, stop: make(chan struct{}), done: make(chan struct{})}
+	w := &leaderWrites{s: s, ld: ld, stop: make(chan struct{}), done: make(chan struct{}), add: s.addWriteService}
 	go w.run()
 	return w
 }
 
 func (w *leaderWrites) run() {
 	defer close(w.done)
+	var backoff time.Duration
 	for {
 		changed := w.ld.LeaderChanged()
-		if w.ld.Leader() {
-			w.lead()
-		} else {
+		var again *time.Timer
+		switch {
+		case !w.ld.Leader():
 			w.follow()
+			backoff = 0
+		case w.lead():
+			backoff = 0
+		default:
+			backoff = min(max(2*backoff, leadRetryMin), leadRetryMax)
+			again = time.NewTimer(backoff)
 		}
-		select {
-		case <-changed:
-		case <-w.stop:
+		if !w.wait(changed, again) {
 			return
 		}
 	}
 }
 
+// wait waits for the leadership to change or, if again is set, for it to
+// fire; it returns false once the goroutine must stop.
+func (w *leaderWrites) wait(changed <-chan struct{}, again *time.Timer) bool {
+	var fired <-chan time.Time
+	if again != nil {
+		defer again.Stop()
+		fired = again.C
+	}
+	select {
+	case <-changed:
+	case <-fired:
+	case <-w.stop:
+		return false
+	}
+	return true
+}
+
 // lead announces what the previous leader may not have, then adds the
-// write endpoints, unless they are up already.
-func (w *leaderWrites) lead() {
+// write endpoints, unless they are up already. It returns false if they
+// could not be added: the leader then takes no writes until run tries
+// again.
+func (w *leaderWrites) lead() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.writes != nil || w.closed {
-		return
+		return true
 	}
 	w.s.announcer.catchUp(w.s.log.CommittedOffset())
-	ms, err := w.s.addWriteService()
+	ms, err := w.add()
 	if err != nil {
-		// The leader then takes no writes; the clients' retries tell
-		// the operator, and the next leadership change tries again.
-		w.s.logger.Error("leader: cannot serve the write endpoints", "error", err)
-		return
+		w.s.logger.Error("leader: cannot serve the write endpoints; trying again", "error", err)
+		return false
 	}
 	w.writes = ms
 	w.s.logger.Info("leader: serving appends and truncates", "append", w.s.subjects.Append, "next_offset", w.s.log.CommittedOffset())
+	return true
 }
 
 // follow removes the write endpoints, if they are up. Requests already

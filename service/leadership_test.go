@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
 
 	"github.com/evlog/evlog/messages"
 	"github.com/evlog/evlog/service/servicetest"
@@ -333,5 +334,36 @@ func TestClusterReadBeyondApplied(t *testing.T) {
 				t.Fatalf("read beyond the applied offset: %d, want %d", code, tc.want)
 			}
 		})
+	}
+}
+
+// TestLeaderRetriesWriteEndpoints: a leader whose write endpoints could
+// not be added (a flush that timed out, a connection between reconnects)
+// tries again, rather than take no writes until a leadership change that
+// may never come.
+func TestLeaderRetriesWriteEndpoints(t *testing.T) {
+	ld := newFakeLeadership()
+	e := startFake(t, clusterConfig(ld), newFakeLog())
+	w := e.svc.leaderWrites
+	var failures int
+	w.mu.Lock()
+	add := w.add
+	w.add = func() (micro.Service, error) {
+		if failures < 3 {
+			failures++
+			return nil, errors.New("flush subscriptions: nats: timeout")
+		}
+		return add()
+	}
+	w.mu.Unlock()
+	ld.set(true, "n1", false)
+	waitUntil(t, "the leader takes appends after failing to add its endpoints", func() bool {
+		m, err := e.appendRaw("a")
+		return err == nil && replyCode(t, m) == codeOK
+	})
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if failures != 3 {
+		t.Fatalf("%d failed attempts, want 3", failures)
 	}
 }
