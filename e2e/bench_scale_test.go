@@ -333,23 +333,9 @@ func benchStarts(b *testing.B, sig syscall.Signal, start func() *serveProc, read
 // benchClusterStarts starts a three-node cluster and times the restart
 // of a follower with 1 segment, then with 100.
 func benchClusterStarts(b *testing.B, bin, url string) {
-	bc := &binaryCluster{tb: b, bin: bin, url: url}
-	var peers []string
-	for i := range 3 {
-		nd := &clusterProc{id: fmt.Sprintf("n%d", i), dir: b.TempDir(), raftAddr: fmt.Sprintf("127.0.0.1:%d", freePort(b)),
-			extra: append([]string{"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", freePort(b)),
-				"--max-store-bytes", strconv.Itoa(clusterStoreBytes)}, scaleNodeArgs...)}
-		bc.nodes = append(bc.nodes, nd)
-		peers = append(peers, nd.id+"="+nd.raftAddr)
-	}
-	bc.peers = strings.Join(peers, ",")
-	for _, nd := range bc.nodes {
-		bc.start(nd)
-	}
-	b.Cleanup(func() {
-		for _, nd := range bc.nodes {
-			bc.kill(nd)
-		}
+	bc := newBinaryClusterEach(b, bin, url, 3, func(int) []string {
+		return append([]string{"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", freePort(b)),
+			"--max-store-bytes", strconv.Itoa(clusterStoreBytes)}, scaleNodeArgs...)
 	})
 	c := client.New(connect(b, url), client.WithTimeout(5*time.Second))
 	st := bc.awaitStatus(c, "all three nodes and a leader", allUp)

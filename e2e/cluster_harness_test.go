@@ -45,10 +45,17 @@ func newBinaryCluster(tb testing.TB, bin, url string, n int) *binaryCluster {
 // node's evlog serve.
 func newBinaryClusterArgs(tb testing.TB, bin, url string, n int, args ...string) *binaryCluster {
 	tb.Helper()
+	return newBinaryClusterEach(tb, bin, url, n, func(int) []string { return args })
+}
+
+// newBinaryClusterEach is newBinaryCluster with args(i) more flags for
+// node i's evlog serve, for flags that differ between nodes (a port).
+func newBinaryClusterEach(tb testing.TB, bin, url string, n int, args func(i int) []string) *binaryCluster {
+	tb.Helper()
 	bc := &binaryCluster{tb: tb, bin: bin, url: url}
 	var peers []string
 	for i := range n {
-		nd := &clusterProc{id: fmt.Sprintf("n%d", i), dir: tb.TempDir(), raftAddr: fmt.Sprintf("127.0.0.1:%d", freePort(tb)), extra: args}
+		nd := &clusterProc{id: fmt.Sprintf("n%d", i), dir: tb.TempDir(), raftAddr: fmt.Sprintf("127.0.0.1:%d", freePort(tb)), extra: args(i)}
 		bc.nodes = append(bc.nodes, nd)
 		peers = append(peers, nd.id+"="+nd.raftAddr)
 	}
