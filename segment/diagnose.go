@@ -54,30 +54,54 @@ func diagnose(s *segment, scan bool) (*diagnosis, error) {
 	}
 	d.scanned, d.positions, d.end = true, sc.Positions, sc.End
 	d.pending, d.pendingEnd = sc.Pending, sc.PendingEnd
+	fileEnd := s.store.size
 	if err := s.store.findFree(max(d.end, d.pendingEnd)); err != nil {
 		return nil, fmt.Errorf("scan %s: %w", s.store.name, err)
 	}
 	if d.end < s.store.size {
-		for k := uint64(len(d.positions)); k < s.index.capacity(); k++ {
-			// Entries of the incomplete batch's records may point at
-			// them: its write returned before the crash.
-			if _, pos := s.index.entry(k); pos > d.end && pos >= d.pendingEnd && s.holdsRecord(k, pos) {
-				d.intactPast = append(d.intactPast, pos)
-			}
-		}
+		d.findIntactPast(s, fileEnd)
 	}
 	return d, nil
 }
 
-// holdsRecord reports whether an intact frame at pos holds the record of
-// relative offset k.
-func (s *segment) holdsRecord(k, pos uint64) bool {
-	payload, err := s.store.frameAt(pos)
-	if err != nil {
-		return false
+// findIntactPast fills intactPast from the index entries beyond the scan's
+// records. It reads frames up to fileEnd, the file's length, rather than
+// to the store's size, which findFree ended at the last byte that is not
+// zero: a record may end in zeros (a timestamp, a value), and those bytes
+// are part of its frame, not free space. The store's size is moved back
+// past the furthest such frame, so that nothing cuts them as free.
+func (d *diagnosis) findIntactPast(s *segment, fileEnd uint64) {
+	furthest := s.store.size
+	for k := uint64(len(d.positions)); k < s.index.capacity(); k++ {
+		// Entries of the incomplete batch's records may point at them:
+		// its write returned before the crash.
+		_, pos := s.index.entry(k)
+		if pos <= d.end || pos < d.pendingEnd {
+			continue
+		}
+		if end, ok := s.recordEnd(k, pos, fileEnd); ok {
+			d.intactPast = append(d.intactPast, pos)
+			furthest = max(furthest, end)
+		}
 	}
-	_, err = decodeRecord(payload, s.base+k)
-	return err == nil
+	if grown := furthest - s.store.size; grown > 0 {
+		s.store.size += grown
+		s.store.free -= grown
+	}
+}
+
+// recordEnd reports whether an intact frame at pos, within the first
+// limit bytes of the file, holds the record of relative offset k, and
+// where that frame ends.
+func (s *segment) recordEnd(k, pos, limit uint64) (uint64, bool) {
+	payload, err := frame.ReadAt(storeReader{s.store}, pos, limit)
+	if err != nil {
+		return 0, false
+	}
+	if _, err := decodeRecord(payload, s.base+k); err != nil {
+		return 0, false
+	}
+	return pos + frame.HeaderSize + uint64(len(payload)), true
 }
 
 // trusted reports whether an index of n entries matches the store exactly.

@@ -178,10 +178,14 @@
 // batches: the intact frames of a batch whose last frame is missing, which
 // a crash in the middle of its write leaves, go with the torn frame. In the
 // active segment the store is cut after the last complete batch, since
-// nothing after it was ever acknowledged, unless the index as found points at intact records after that
-// point: then the damage is not a torn tail and NewLog refuses to open
-// with ErrCorrupt rather than delete them (index entries of the incomplete
-// batch's own records do not count: its write may have returned). Check
+// nothing after it was ever acknowledged, unless the index as found points
+// at intact records after that point: then the damage is not a torn tail
+// and NewLog refuses to open with ErrCorrupt rather than delete them
+// (index entries of the incomplete batch's own records do not count: its
+// write may have returned). A refusal changes no file, so every later open
+// refuses too, until the segment is restored or moved aside. Zeros at the
+// end of a store count as free space only after the last intact frame the
+// scan or such an index entry finds: a record may end in zero bytes. Check
 // judges segments with the same rules (diagnose.go), so it reports what
 // NewLog would do: an incomplete batch at the end of the active segment is
 // a torn tail, anywhere else damage. A damaged tail of a sealed segment,

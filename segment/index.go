@@ -114,6 +114,19 @@ func (i *index) seal() error {
 	return nil
 }
 
+// release unmaps and closes the file as it is. A segment whose recovery
+// refused or failed is released, not closed: sealing would cut the index
+// to the entries in use, which recovery never set, and so destroy the
+// entries that showed intact records after the damage, letting the next
+// open cut them.
+func (i *index) release() error {
+	err := i.unmap()
+	if cerr := i.file.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 func (i *index) close() error {
 	err := i.seal()
 	if uerr := i.unmap(); err == nil {

@@ -3,8 +3,11 @@ package segment
 import (
 	"bytes"
 	"errors"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestRecoverRefusesToCutIntactRecords: when the active store is damaged in
@@ -20,18 +23,22 @@ func TestRecoverRefusesToCutIntactRecords(t *testing.T) {
 	mid := img.activeFrames[1]
 	b[mid.pos+mid.size-1] ^= 0x40 // inside the payload of the second record
 	writeFile(t, store, b)
-	before := readFile(t, store)
+	before := snapshot(t, dir)
 
-	l, err := NewLog(dir, img.config)
-	if err == nil {
-		l.Close()
-		t.Fatal("NewLog opened a log whose active store is damaged before intact records")
-	}
-	if !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("err %v, want ErrCorrupt", err)
-	}
-	if after := readFile(t, store); !bytes.Equal(before, after) {
-		t.Fatal("the refused recovery changed the store")
+	// Twice: a refusal that changed the index would let the next open
+	// cut the records.
+	for range 2 {
+		l, err := NewLog(dir, img.config)
+		if err == nil {
+			l.Close()
+			t.Fatal("NewLog opened a log whose active store is damaged before intact records")
+		}
+		if !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("err %v, want ErrCorrupt", err)
+		}
+		if !sameFiles(before, snapshot(t, dir)) {
+			t.Fatal("the refused recovery changed the files")
+		}
 	}
 
 	// The same damage in the last record is indistinguishable from a torn
@@ -42,7 +49,7 @@ func TestRecoverRefusesToCutIntactRecords(t *testing.T) {
 	last := img.activeFrames[len(img.activeFrames)-1]
 	b[last.pos+last.size-1] ^= 0x40
 	writeFile(t, store, b)
-	l = openLog(t, dir, img.config)
+	l := openLog(t, dir, img.config)
 	if got, want := l.NextOffset(), img.records[len(img.records)-1].Offset; got != want {
 		t.Fatalf("next offset %d after cutting the damaged last record, want %d", got, want)
 	}
@@ -70,5 +77,84 @@ func TestReadRefusesShiftedIndexEntry(t *testing.T) {
 	}
 	if _, n, err := l.ReadRaw(1, 10, 1<<20, nil); !errors.Is(err, ErrCorrupt) || n != 0 {
 		t.Fatalf("ReadRaw from a shifted entry: n %d, err %v", n, err)
+	}
+}
+
+// zeroEndedClock stamps every record with a timestamp whose last byte is
+// zero. A record's encoding ends with its timestamp, so every frame ends
+// in a zero byte, which free-space detection must not take for the zeros
+// of a preallocated tail.
+func zeroEndedClock(c *Config) {
+	at := time.Unix(0, time.Now().UnixNano()&^0xff)
+	c.Now = func() time.Time { return at }
+}
+
+// TestRecoverRefusesToCutIntactRecordsEndingInZeros: the refusal above
+// holds when the intact record after the damage is the store's last and
+// its frame ends in zeros. Those zeros looked like the free space of a
+// preallocated tail, so the frame seemed to run past the store's end and
+// the damage passed for a torn tail, which was cut with the record.
+func TestRecoverRefusesToCutIntactRecordsEndingInZeros(t *testing.T) {
+	img := newCrashImage(t, 3, zeroEndedClock)
+	dir := copyDir(t, img.open)
+	store := filepath.Join(dir, img.active)
+	b := readFile(t, store)
+	last := img.activeFrames[len(img.activeFrames)-1]
+	if b[last.pos+last.size-1] != 0 {
+		t.Fatalf("the last frame ends in %#x, want a zero", b[last.pos+last.size-1])
+	}
+	mid := img.activeFrames[1]
+	b[mid.pos+mid.size-1] ^= 0x40
+	writeFile(t, store, b)
+	before := readFile(t, store)
+
+	l, err := NewLog(dir, img.config)
+	if err == nil {
+		l.Close()
+		t.Fatal("NewLog cut an intact record ending in zeros with the damage before it")
+	}
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("err %v, want ErrCorrupt", err)
+	}
+	if after := readFile(t, store); !bytes.Equal(before, after) {
+		t.Fatal("the refused recovery changed the store")
+	}
+	rep := repair(t, dir)
+	if after := readFile(t, store); !bytes.Equal(before, after) {
+		t.Fatal("repair cut an intact record ending in zeros")
+	}
+	s := rep.Segments[len(rep.Segments)-1]
+	if s.Status != StatusDamaged || !strings.Contains(strings.Join(s.Problems, ";"), "1 intact records after the damage") {
+		t.Fatalf("check's report %+v", s)
+	}
+}
+
+// TestRecoverLeavesDamagedSealedStoreWhole: a sealed store damaged in its
+// middle, whose index is missing, keeps its damaged tail for inspection
+// byte for byte, including the zeros its last frame ends in; they were cut
+// as if a crash had left them preallocated.
+func TestRecoverLeavesDamagedSealedStoreWhole(t *testing.T) {
+	img := newCrashImage(t, 1, zeroEndedClock)
+	dir := copyDir(t, img.closed)
+	stores := files(t, dir, storeSuffix)
+	sealed := stores[0]
+	fr := frames(t, sealed)
+	b := readFile(t, sealed)
+	if b[len(b)-1] != 0 {
+		t.Fatalf("the sealed store ends in %#x, want a zero", b[len(b)-1])
+	}
+	b[fr[1].pos+fr[1].size-1] ^= 0x40
+	writeFile(t, sealed, b)
+	if err := os.Remove(indexName(sealed)); err != nil {
+		t.Fatal(err)
+	}
+
+	l := openLog(t, dir, img.config)
+	if rec := l.Recovered(); len(rec) != 1 || rec[0].DamagedBytes != uint64(len(b)-fr[1].pos) {
+		t.Fatalf("recovered %+v, want the %d bytes from the damage on left as damaged", rec, len(b)-fr[1].pos)
+	}
+	closeLog(t, l)
+	if after := readFile(t, sealed); !bytes.Equal(b, after) {
+		t.Fatalf("the sealed store changed: %d bytes, was %d", len(after), len(b))
 	}
 }

@@ -52,6 +52,13 @@ func (s *segment) recover(active bool) (*Recovery, error) {
 	}
 	rec := &Recovery{Store: s.store.name, BaseOffset: s.base, Records: uint64(len(d.positions)), IndexRebuilt: true}
 	s.end = d.end
+	if s.store.free > 0 && !active && d.end < s.store.size {
+		// A sealed store's damaged tail is left whole for inspection:
+		// its trailing zeros may end a frame after the damage, which no
+		// index entry points at, as well as be free space.
+		s.store.size += s.store.free
+		s.store.free = 0
+	}
 	if s.store.free > 0 {
 		// Free space a crash left preallocated: cut it in every
 		// segment, so that the store ends at its last byte written and

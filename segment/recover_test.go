@@ -26,11 +26,15 @@ type crashImage struct {
 }
 
 // newCrashImage writes two segments, a sealed one of three records and the
-// active one of activeRecords records, and keeps copies of the files.
-func newCrashImage(t *testing.T, activeRecords int) crashImage {
+// active one of activeRecords records, and keeps copies of the files. The
+// options change the log's config before it opens.
+func newCrashImage(t *testing.T, activeRecords int, options ...func(*Config)) crashImage {
 	t.Helper()
 	fs := uint64(frameSize(t, value(0), 0))
 	c := quietConfig(3*fs, 100*entryWidth)
+	for _, o := range options {
+		o(&c)
+	}
 	dir := t.TempDir()
 	l := openLog(t, dir, c)
 	recs := appendN(t, l, 3+activeRecords)

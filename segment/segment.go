@@ -54,7 +54,12 @@ func openSegment(dir string, base, indexBytes, storeBytes uint64, active bool) (
 	}
 	s = &segment{base: base, store: st, index: idx}
 	rec, err = s.recover(active)
-	if err == nil && active {
+	if err != nil {
+		// Leave the files as recovery found or left them, for the
+		// operator and evlog check to read.
+		return nil, nil, errors.Join(err, idx.release(), st.close())
+	}
+	if active {
 		err = idx.mapSize(max(indexBytes, idx.n*entryWidth))
 	}
 	if err == nil && active && storeBytes > 0 {
