@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
 
@@ -20,6 +23,62 @@ import (
 // timestamp is within the window, found through the segment log's time
 // index (timestamps never decrease, even when the clock steps back); and
 // it decodes only the batches that hold the id header at all.
+
+// idsFile, in the segment log's directory, is the table's checkpoint
+// (dedup.SaveCheckpoint), which Close saves and New loads and removes.
+const idsFile = "append-ids"
+
+// loadIDs returns the table of append ids of l: the checkpoint, when the
+// last Close saved one of l as it is now, or else a table rebuilt from
+// l's records within the window.
+func loadIDs(l *segment.Log, cfg dedup.Config, logger *slog.Logger) (*dedup.Table, error) {
+	key, err := checkpointKey(l)
+	if err != nil {
+		return nil, err
+	}
+	t, err := dedup.LoadCheckpoint(filepath.Join(l.Dir(), idsFile), cfg, key)
+	if err == nil {
+		logger.Info("loaded append ids", "ids", t.Len())
+		return t, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		// A stop that was not clean, or a config changed since: the
+		// records hold the truth.
+		logger.Info("append id checkpoint not used", "error", err)
+	}
+	if t, err = dedup.New(cfg); err != nil {
+		return nil, err
+	}
+	if err := rebuildIDs(l, t, logger, time.Now().UnixNano()); err != nil {
+		return nil, fmt.Errorf("rebuild append ids: %w", err)
+	}
+	return t, nil
+}
+
+// saveIDs saves t's checkpoint for the next New, unless the log failed,
+// whose table may have gone ahead of its records. A checkpoint that cannot
+// be saved costs the next start a rebuild, nothing more.
+func saveIDs(l *segment.Log, t *dedup.Table, failed error, logger *slog.Logger) {
+	if failed != nil {
+		return
+	}
+	key, err := checkpointKey(l)
+	if err == nil {
+		err = t.SaveCheckpoint(filepath.Join(l.Dir(), idsFile), key)
+	}
+	if err != nil {
+		logger.Warn("append ids not saved; the next start rebuilds them from the records", "error", err)
+	}
+}
+
+// checkpointKey names l's state for a checkpoint.
+func checkpointKey(l *segment.Log) (dedup.CheckpointKey, error) {
+	low, err := l.LowestOffset()
+	if err != nil {
+		return dedup.CheckpointKey{}, err
+	}
+	return dedup.CheckpointKey{Log: l.ID(), Low: low, Next: l.NextOffset()}, nil
+}
 
 // rebuildBatch is how many records the rebuild reads at a time.
 const rebuildBatch = 1024

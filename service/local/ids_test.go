@@ -3,6 +3,10 @@ package local
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +15,7 @@ import (
 	"github.com/evlog/evlog/segment"
 	"github.com/evlog/evlog/service"
 	"github.com/evlog/evlog/service/dedup"
+	"github.com/evlog/evlog/service/servicetest"
 )
 
 // serve serves seg with cfg and records the commits; the test closes seg.
@@ -163,8 +168,12 @@ func TestDuplicateWinsOverExpectedOffset(t *testing.T) {
 	}
 }
 
-func TestIDsRebuiltOnReopen(t *testing.T) {
-	dir := t.TempDir()
+// idsSession opens the log in dir, serves it with a logger into logs, and
+// appends n batches with ids from id-first on, each followed by one
+// without; it returns the batches with ids. It closes both logs, so that
+// the table's checkpoint is saved.
+func idsSession(t *testing.T, dir string, logs *servicetest.Buffer, first, n int) []*service.Append {
+	t.Helper()
 	var cfg segment.Config
 	cfg.Sync.Mode = segment.SyncNever
 	cfg.Segment.MaxStoreBytes = 256 // several segments
@@ -172,41 +181,107 @@ func TestIDsRebuiltOnReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, _ := serve(t, seg, Config{})
+	defer seg.Close()
+	l, _ := serve(t, seg, Config{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	defer l.Close()
 	var spans []*service.Append
-	for i := range 20 {
+	for i := first; i < first+n; i++ {
 		a := withID(fmt.Sprintf("id-%d", i), "x", "y", "z")
 		mustAppend(t, l, a)
 		spans = append(spans, a)
 		mustAppend(t, l, app("no id"))
 	}
-	rec, err := seg.Read(spans[3].First)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rec.Headers[messages.IDHeader] != "id-3" || rec.Headers[messages.BatchRecordsHeader] != "3" {
-		t.Fatalf("first record's headers %v", rec.Headers)
-	}
-	l.Close()
-	if err := seg.Close(); err != nil {
-		t.Fatal(err)
-	}
+	return spans
+}
 
-	seg, err = segment.NewLog(dir, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = seg.Close() })
-	l, _ = serve(t, seg, Config{})
-	if n := l.Stats().DedupIDs; n != 20 {
-		t.Fatalf("%d ids rebuilt, want 20", n)
-	}
-	for i, orig := range spans {
-		retry := withID(fmt.Sprintf("id-%d", i), "x")
-		mustAppend(t, l, retry)
-		if !retry.Duplicate || retry.First != orig.First || retry.Last != orig.Last {
-			t.Fatalf("retry of id-%d after reopen: %+v, original %d-%d", i, retry, orig.First, orig.Last)
-		}
+// TestIDsAcrossRestart: a retry after a restart is answered as a
+// duplicate with its original's offsets, whether the table comes from the
+// checkpoint a clean stop saved or, after a crash, from a checkpoint of
+// another state of the log or from a damaged one, from the records.
+func TestIDsAcrossRestart(t *testing.T) {
+	for _, tc := range []struct {
+		stop string
+		// between changes dir after the first session; it returns the
+		// batches it appended.
+		between func(t *testing.T, dir string, logs *servicetest.Buffer) []*service.Append
+		// want is the message New logs about the table.
+		want string
+	}{
+		{"clean", nil, "loaded append ids"},
+		{"crash", func(t *testing.T, dir string, _ *servicetest.Buffer) []*service.Append {
+			// A kill -9 saves no checkpoint.
+			if err := os.Remove(filepath.Join(dir, idsFile)); err != nil {
+				t.Fatal(err)
+			}
+			return nil
+		}, "rebuilt append ids"},
+		{"stale checkpoint", func(t *testing.T, dir string, logs *servicetest.Buffer) []*service.Append {
+			// The first session's checkpoint is back after a second
+			// session appended more, as if the second had crashed.
+			path := filepath.Join(dir, idsFile)
+			old, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			more := idsSession(t, dir, logs, 20, 5)
+			if err := os.WriteFile(path, old, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return more
+		}, "append id checkpoint not used"},
+		{"damaged checkpoint", func(t *testing.T, dir string, _ *servicetest.Buffer) []*service.Append {
+			path := filepath.Join(dir, idsFile)
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[len(b)/2] ^= 1
+			if err := os.WriteFile(path, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return nil
+		}, "append id checkpoint not used"},
+	} {
+		t.Run(tc.stop, func(t *testing.T) {
+			dir := t.TempDir()
+			logs := &servicetest.Buffer{}
+			spans := idsSession(t, dir, logs, 0, 20)
+			if tc.between != nil {
+				spans = append(spans, tc.between(t, dir, logs)...)
+			}
+			var cfg segment.Config
+			cfg.Sync.Mode = segment.SyncNever
+			seg, err := segment.NewLog(dir, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = seg.Close() })
+			logs = &servicetest.Buffer{}
+			l, _ := serve(t, seg, Config{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+			if !strings.Contains(logs.String(), tc.want) {
+				t.Fatalf("New logged %q, want %q", logs.String(), tc.want)
+			}
+			if _, err := os.Stat(filepath.Join(dir, idsFile)); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("the checkpoint outlived New: %v", err)
+			}
+			if n := l.Stats().DedupIDs; n != len(spans) {
+				t.Fatalf("%d ids after the restart, want %d", n, len(spans))
+			}
+			rec, err := seg.Read(spans[3].First)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.Headers[messages.IDHeader] != "id-3" || rec.Headers[messages.BatchRecordsHeader] != "3" {
+				t.Fatalf("first record's headers %v", rec.Headers)
+			}
+			for i, orig := range spans {
+				retry := withID(fmt.Sprintf("id-%d", i), "x")
+				mustAppend(t, l, retry)
+				if !retry.Duplicate || retry.First != orig.First || retry.Last != orig.Last {
+					t.Fatalf("retry of id-%d after the restart: %+v, original %d-%d", i, retry, orig.First, orig.Last)
+				}
+			}
+		})
 	}
 }
 

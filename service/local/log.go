@@ -64,8 +64,9 @@ type Log struct {
 }
 
 // New serves l, whose sync mode it follows. Under SyncAlways it first
-// syncs l. It rebuilds the table of append ids from the records of l's
-// tail within the window. The caller keeps l and closes it after Close.
+// syncs l. It loads the table of append ids from the checkpoint the last
+// Close saved, or rebuilds it from the records of l's tail within the
+// window. The caller keeps l and closes it after Close.
 func New(l *segment.Log, cfg Config) (*Log, error) {
 	if l == nil {
 		return nil, errors.New("local log: nil segment log")
@@ -73,7 +74,7 @@ func New(l *segment.Log, cfg Config) (*Log, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	ids, err := dedup.New(cfg.Dedup)
+	ids, err := loadIDs(l, cfg.Dedup, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -89,9 +90,6 @@ func New(l *segment.Log, cfg Config) (*Log, error) {
 		if err := l.Sync(); err != nil {
 			return nil, fmt.Errorf("sync log: %w", err)
 		}
-	}
-	if err := rebuildIDs(l, ids, cfg.Logger, time.Now().UnixNano()); err != nil {
-		return nil, fmt.Errorf("rebuild append ids: %w", err)
 	}
 	lg.committed.Store(l.NextOffset())
 	lg.c = startCommitter(lg.commit)
@@ -325,14 +323,18 @@ func (l *Log) Failed() <-chan struct{} { return l.failure.Failed() }
 // Err returns the failure that closed Failed, or nil.
 func (l *Log) Err() error { return l.failure.Err() }
 
-// Close commits what is queued and stops the committer. Appends then get
-// ErrUnavailable. It does not close the segment log. Close is idempotent.
+// Close commits what is queued, stops the committer and saves the table
+// of append ids for the next New. Appends then get ErrUnavailable. It does
+// not close the segment log. Close is idempotent.
 func (l *Log) Close() error {
 	l.closeOnce.Do(func() {
 		l.mu.Lock()
 		l.closed = true
 		l.mu.Unlock()
 		l.c.close()
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		saveIDs(l.seg, l.ids, l.Err(), l.logger)
 	})
 	return nil
 }
