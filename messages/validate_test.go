@@ -107,8 +107,9 @@ func TestValidateAllocatesNothing(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var err error
 			allocs := testing.AllocsPerRun(10, func() { err = Validate(tc.b) })
-			// Only the error, when there is one, may allocate.
-			if err == nil && allocs != 0 || allocs > 3 {
+			// Only the error, when there is one, may allocate; how
+			// often fmt does cannot be told under the race detector.
+			if err == nil && allocs != 0 || allocs > 3 && !raceEnabled {
 				t.Fatalf("Validate allocated %v times (err %v)", allocs, err)
 			}
 		})
