@@ -136,12 +136,15 @@ func requestID(body, header string) (string, error) {
 // appends the log gave up it answers each with the error.
 func (s *Service) onCommit(c Commit) {
 	s.metrics.synced(c)
+	// The metrics count each reply before it goes out, so that a client
+	// that has its answer finds it counted.
 	if c.Err != nil {
+		s.metrics.failed(c.Appends, codeOf(c.Err))
 		for _, a := range c.Appends {
 			s.replyError(pendingOf(a).reply, c.Err)
 		}
-		s.metrics.failed(c.Appends, codeOf(c.Err))
 	} else {
+		s.metrics.committed(c.Appends)
 		// Commits come one at a time, so one buffer serves them all.
 		body := s.commitBody[:0]
 		if !c.Empty {
@@ -152,7 +155,6 @@ func (s *Service) onCommit(c Commit) {
 			s.replyAppend(pendingOf(a), body)
 		}
 		s.commitBody = body
-		s.metrics.committed(c.Appends)
 	}
 	s.pending.Add(-int64(len(c.Appends)))
 	for _, a := range c.Appends {

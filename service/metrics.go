@@ -373,29 +373,32 @@ func (m *metrics) endpointStats(e *micro.Endpoint) any {
 	return st
 }
 
-// observedRequest records how a handler answered its request, so that the
-// request is counted and timed without each handler doing it.
+// observedRequest counts and times the reply a handler sends, so that
+// handlers need not. It counts before the reply goes out: a client that
+// has its answer and then reads the metrics finds it counted.
 type observedRequest struct {
 	micro.Request
+	m     *metrics
+	e     endpoint
 	start time.Time
-	code  int
 }
 
 func (r *observedRequest) Respond(data []byte, opts ...micro.RespondOpt) error {
-	r.code = codeOK
+	r.m.answered(r.e, codeOK, r.start)
 	return r.Request.Respond(data, opts...)
 }
 
 func (r *observedRequest) RespondJSON(v any, opts ...micro.RespondOpt) error {
-	r.code = codeOK
+	r.m.answered(r.e, codeOK, r.start)
 	return r.Request.RespondJSON(v, opts...)
 }
 
 func (r *observedRequest) Error(code, description string, data []byte, opts ...micro.RespondOpt) error {
-	r.code = messages.CodeInternal
-	if n, err := strconv.Atoi(code); err == nil {
-		r.code = n
+	n, err := strconv.Atoi(code)
+	if err != nil {
+		n = messages.CodeInternal
 	}
+	r.m.answered(r.e, n, r.start)
 	return r.Request.Error(code, description, data, opts...)
 }
 
@@ -409,11 +412,8 @@ var observedRequests = sync.Pool{New: func() any { return new(observedRequest) }
 func (s *Service) observe(e endpoint, h micro.HandlerFunc) micro.HandlerFunc {
 	return func(req micro.Request) {
 		r := observedRequests.Get().(*observedRequest)
-		r.Request, r.start, r.code = req, time.Now(), 0
+		*r = observedRequest{Request: req, m: s.metrics, e: e, start: time.Now()}
 		h(r)
-		if r.code != 0 {
-			s.metrics.answered(e, r.code, r.start)
-		}
 		*r = observedRequest{}
 		observedRequests.Put(r)
 	}
