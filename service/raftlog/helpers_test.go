@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -230,17 +231,22 @@ func raw(t testing.TB, l *Log) []byte {
 	return out
 }
 
-// converged waits until every running node holds the same records as the
-// leader, up to want, and the same bytes.
+// converged waits until every running node has applied up to want and
+// holds the same range of offsets, then checks that they hold the same
+// bytes. The range's low end is waited for too: a follower can apply the
+// records before a truncate after them, which a leader acknowledged once
+// it applied it itself.
 func (c *cluster) converged(want uint64) {
 	c.t.Helper()
 	waitFor(c.t, 20*time.Second, fmt.Sprintf("every node to apply up to %d", want), func() bool {
+		var lows []uint64
 		for _, nd := range c.running() {
 			if nd.log.CommittedOffset() < want {
 				return false
 			}
+			lows = append(lows, nd.log.Stats().LowestOffset)
 		}
-		return true
+		return slices.Min(lows) == slices.Max(lows)
 	})
 	nodes := c.running()
 	ref := raw(c.t, nodes[0].log)
