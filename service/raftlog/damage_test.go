@@ -85,7 +85,10 @@ func TestDamagedFollowerFailsItsScrub(t *testing.T) {
 }
 
 // TestDamageInTheDedupWindowRefusedAtOpen: damage in the records that
-// the open reads back to rebuild the dedup table is ErrDamaged at once.
+// the open reads back to rebuild the dedup table is ErrDamaged at once,
+// since the ids of the damaged records would be lost to this replica's
+// decisions alone. After a clean stop the table comes from its checkpoint
+// instead, which lost nothing; the scrub then finds the damage.
 func TestDamageInTheDedupWindowRefusedAtOpen(t *testing.T) {
 	c := newCluster(t, 3, smallSegments)
 	for i := range 40 {
@@ -96,6 +99,25 @@ func TestDamageInTheDedupWindowRefusedAtOpen(t *testing.T) {
 	c.stop(f)
 	flipSealed(t, f.cfg.Dir)
 	l, err := Open(f.cfg)
+	if err != nil {
+		t.Fatalf("open with the checkpoint of a clean stop: %v", err)
+	}
+	select {
+	case <-l.Failed():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the scrub did not find the damage in the dedup window")
+	}
+	if err := l.Err(); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("damaged node failed with %v, want ErrDamaged", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Logf("close of the failed node: %v", err)
+	}
+	// A failed node saves no checkpoint: the next open reads the window.
+	if _, err := os.Stat(filepath.Join(f.cfg.Dir, idsFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a failed node saved its append ids: %v", err)
+	}
+	l, err = Open(f.cfg)
 	if err == nil {
 		_ = l.Close()
 		t.Fatal("a node with damage in its dedup window opened")

@@ -91,7 +91,7 @@
 //	entry.go       the entry format and the IndexHeader stamp
 //	fsm.go         the state machine's Apply and Snapshot
 //	open.go        opening the state machine: how far it got, from the log's tail
-//	ids.go         rebuilding the dedup table from the log's tail
+//	ids.go         the dedup table: its checkpoint, or rebuilt from the log's tail
 //	files.go       the applied file, atomic writes, finishing an interrupted restore
 //	snapshot.go    the snapshot state and its encoding, Persist
 //	snapstore.go   the raft.SnapshotStore: metadata only, or a received stream

@@ -316,6 +316,18 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	return nil
 }
 
+// saveIDs saves the dedup table for the next open. The caller has
+// stopped Raft, so that nothing applies any more, and does not call it
+// once the Log failed, since the table may then have gone ahead of the
+// records.
+func (f *fsm) saveIDs() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.seg != nil && f.ids != nil {
+		saveIDs(f.dir, f.seg, f.ids, f.logger)
+	}
+}
+
 // close closes the segment log.
 func (f *fsm) close() error {
 	f.mu.Lock()

@@ -154,7 +154,8 @@ func applyBoth(a, b *fsm, entries ...*raft.Log) {
 	}
 }
 
-// restartFSM closes f and opens its directory again.
+// restartFSM closes f and opens its directory again, which rebuilds the
+// dedup table from the records, as after a crash.
 func restartFSM(t *testing.T, f *fsm) *fsm {
 	t.Helper()
 	if err := f.close(); err != nil {
@@ -163,12 +164,43 @@ func restartFSM(t *testing.T, f *fsm) *fsm {
 	return openTestFSM(t, f.dir)
 }
 
+// restartFSMSaved closes f as a clean close of the Log does, saving the
+// dedup table, and opens its directory again, which must load it.
+func restartFSMSaved(t *testing.T, f *fsm) *fsm {
+	t.Helper()
+	f.saveIDs()
+	if err := f.close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(f.dir, idsFile)
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("no checkpoint saved: %v", err)
+	}
+	f = openTestFSM(t, f.dir)
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the checkpoint was not loaded: %v", err)
+	}
+	return f
+}
+
+// restarts are the two ways a replica's dedup table comes back.
+var restarts = []struct {
+	name    string
+	restart func(*testing.T, *fsm) *fsm
+}{{"rebuilt", restartFSM}, {"checkpoint", restartFSMSaved}}
+
 // TestTruncateForgetsIDsOnEveryReplica: a truncate removes a record whose
 // id is still within the dedup window; one replica restarts and rebuilds
 // its table from what is left, the other keeps running. A retry with
 // that id must be decided alike on both: a new append, since the
 // restarted one cannot know the id.
 func TestTruncateForgetsIDsOnEveryReplica(t *testing.T) {
+	for _, r := range restarts {
+		t.Run(r.name, func(t *testing.T) { testTruncateForgetsIDs(t, r.restart) })
+	}
+}
+
+func testTruncateForgetsIDs(t *testing.T, restart func(*testing.T, *fsm) *fsm) {
 	a, b := openTestFSM(t, t.TempDir()), openTestFSM(t, t.TempDir())
 	defer a.close()
 	applyBoth(a, b,
@@ -176,7 +208,7 @@ func TestTruncateForgetsIDsOnEveryReplica(t *testing.T) {
 		appendEntry(t, 2, 2000, "y", "v1"),
 		truncEntry(t, 3, 1),
 	)
-	b = restartFSM(t, b)
+	b = restart(t, b)
 	defer b.close()
 	// The next leader's clock is behind: the ids are all in the window.
 	retryX, retryY := appendEntry(t, 4, 1500, "x", "v0"), appendEntry(t, 5, 1500, "y", "v1")

@@ -13,7 +13,8 @@ import (
 // openFSM opens the state machine in dir: the segment log in dir/log,
 // never synced per apply, how far it got (the index on its last record
 // or in the applied file, whichever is higher), and the dedup table,
-// rebuilt from its tail.
+// loaded from the checkpoint of the last clean close or rebuilt from its
+// tail.
 func openFSM(dir string, segCfg segment.Config, dedupCfg dedup.Config, logger *slog.Logger) (*fsm, error) {
 	logDir := filepath.Join(dir, "log")
 	if err := finishRestore(logDir); err != nil {
@@ -42,11 +43,6 @@ func openFSM(dir string, segCfg segment.Config, dedupCfg dedup.Config, logger *s
 // load reads the applied index, the last timestamp and the dedup table
 // from the segment log and the applied file.
 func (f *fsm) load(dedupCfg dedup.Config) error {
-	ids, err := dedup.New(dedupCfg)
-	if err != nil {
-		return err
-	}
-	f.ids = ids
 	a, err := readApplied(f.dir)
 	if err != nil {
 		return err
@@ -68,8 +64,8 @@ func (f *fsm) load(dedupCfg dedup.Config) error {
 	} else if !errors.Is(err, segment.ErrEmpty) {
 		return err
 	}
-	if err := rebuildIDs(f.seg, f.ids, f.lastTS, f.logger); err != nil {
-		return fmt.Errorf("rebuild append ids: %w", err)
+	if f.ids, err = loadIDs(f.dir, f.seg, dedupCfg, f.lastTS, f.logger); err != nil {
+		return err
 	}
 	f.committed.Store(f.seg.NextOffset())
 	return nil

@@ -298,6 +298,9 @@ func (l *Log) release() error {
 		errs = append(errs, l.walMeta.Close())
 	}
 	if l.fsm != nil {
+		if l.Err() == nil {
+			l.fsm.saveIDs()
+		}
 		errs = append(errs, l.fsm.close())
 	}
 	return errors.Join(errs...)
