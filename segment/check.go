@@ -339,7 +339,7 @@ func checkSegment(dir string, base uint64, active bool, p *progress) (*segmentCh
 	idx := &index{name: segmentName(dir, base, indexSuffix), mmap: gommap.MMap(ib[:len(ib)-len(ib)%entryWidth])}
 	s := &segment{base: base, store: st, index: idx}
 
-	d, err := diagnose(s, true)
+	d, err := diagnose(s, true, c.active)
 	if err == nil {
 		var bad map[int]error
 		var stamps []int64

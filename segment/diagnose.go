@@ -43,7 +43,11 @@ func (d *diagnosis) damaged(s *segment) bool { return d.scanned && d.end < s.sto
 // diagnose judges s's index against its store. With scan false, a trusted
 // index is taken as it is and the store is not read further; otherwise the
 // store is scanned and the index entries past the scan are looked at.
-func diagnose(s *segment, scan bool) (*diagnosis, error) {
+// Zeros after the last intact frame are free space in the active segment
+// only: a crash leaves its store preallocated, while a sealed store was
+// cut to its last frame and synced before the next segment was created,
+// so zeros at its end are records lost to the disk, which is damage.
+func diagnose(s *segment, scan, active bool) (*diagnosis, error) {
 	d := &diagnosis{trusted: s.trusted(s.index.capacity())}
 	if d.trusted && !scan {
 		return d, nil
@@ -55,8 +59,10 @@ func diagnose(s *segment, scan bool) (*diagnosis, error) {
 	d.scanned, d.positions, d.end = true, sc.Positions, sc.End
 	d.pending, d.pendingEnd = sc.Pending, sc.PendingEnd
 	fileEnd := s.store.size
-	if err := s.store.findFree(max(d.end, d.pendingEnd)); err != nil {
-		return nil, fmt.Errorf("scan %s: %w", s.store.name, err)
+	if active {
+		if err := s.store.findFree(max(d.end, d.pendingEnd)); err != nil {
+			return nil, fmt.Errorf("scan %s: %w", s.store.name, err)
+		}
 	}
 	if d.end < s.store.size {
 		d.findIntactPast(s, fileEnd)

@@ -91,8 +91,8 @@
 // with a write call, so an acknowledged record survives the death of the
 // process and the sync modes promise what they did. The bytes after the
 // last frame are zeros: free space. Sealing and closing cut the file back
-// to its last frame; a store found with zeros at its end (after a crash)
-// has them taken for free space, not for a torn tail or damage: recovery
+// to its last frame; an active store found with zeros at its end (after a
+// crash) has them taken for free space, not for a torn tail or damage: recovery
 // cuts them without reporting bytes cut, and Check notes them. The
 // frames' zero length makes the first free byte end the scan, as a torn
 // frame does. Where the blocks cannot be allocated ahead (a file system
@@ -182,10 +182,14 @@
 // at intact records after that point: then the damage is not a torn tail
 // and NewLog refuses to open with ErrCorrupt rather than delete them
 // (index entries of the incomplete batch's own records do not count: its
-// write may have returned). A refusal changes no file, so every later open
-// refuses too, until the segment is restored or moved aside. Zeros at the
-// end of a store count as free space only after the last intact frame the
-// scan or such an index entry finds: a record may end in zero bytes. Check
+// write may have returned). A refusal changes no file of the refused
+// segment (the sealed segments before it may have had their indexes
+// rebuilt), so every later open refuses too, until the segment is
+// restored or moved aside. Zeros at the end of the active store count as
+// free space only after the last intact frame the scan or such an index
+// entry finds, since a record may end in zero bytes; at the end of a
+// sealed store, which was cut to its last frame and synced before the next
+// segment was created, they are damage. Check
 // judges segments with the same rules (diagnose.go), so it reports what
 // NewLog would do: an incomplete batch at the end of the active segment is
 // a torn tail, anywhere else damage. A damaged tail of a sealed segment,

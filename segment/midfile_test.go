@@ -158,3 +158,68 @@ func TestRecoverLeavesDamagedSealedStoreWhole(t *testing.T) {
 		t.Fatalf("the sealed store changed: %d bytes, was %d", len(after), len(b))
 	}
 }
+
+// TestRecoverSealedZeroedTailIsDamage: the last frame of a sealed store
+// read back as zeros (blocks the disk lost), ending at a frame boundary.
+// A sealed store was cut to its last frame and synced before the next
+// segment was created, so those zeros are a lost record, not free space a
+// crash left preallocated: they are kept and reported as damage, and the
+// offset reads as corrupt rather than vanishing from the log.
+func TestRecoverSealedZeroedTailIsDamage(t *testing.T) {
+	img := newCrashImage(t, 1)
+	dir := copyDir(t, img.closed)
+	sealed := files(t, dir, storeSuffix)[0]
+	fr := frames(t, sealed)
+	b := readFile(t, sealed)
+	last := fr[len(fr)-1]
+	clear(b[last.pos:])
+	writeFile(t, sealed, b)
+
+	rep, err := Check(dir, CheckOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := rep.Segments[0]; s.Status != StatusDamaged || s.Records != uint64(len(fr)-1) {
+		t.Fatalf("check of the sealed segment: %+v, want damaged with %d records", s, len(fr)-1)
+	}
+	l := openLog(t, dir, img.config)
+	if rec := l.Recovered(); len(rec) != 1 || rec[0].DamagedBytes != uint64(last.size) {
+		t.Fatalf("recovered %+v, want %d damaged bytes", rec, last.size)
+	}
+	if _, err := l.Read(uint64(len(fr) - 1)); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("read of the zeroed record: %v, want ErrCorrupt", err)
+	}
+	closeLog(t, l)
+	if after := readFile(t, sealed); !bytes.Equal(after, b) {
+		t.Fatalf("recovery changed the sealed store: %d bytes, was %d", len(after), len(b))
+	}
+}
+
+// TestCheckPredictsDamagedSealedTail: Check reports a damaged sealed
+// store's tail as NewLog keeps it, trailing zeros included, and never
+// calls them free space that opening the log cuts.
+func TestCheckPredictsDamagedSealedTail(t *testing.T) {
+	img := newCrashImage(t, 1, zeroEndedClock)
+	dir := copyDir(t, img.closed)
+	sealed := files(t, dir, storeSuffix)[0]
+	fr := frames(t, sealed)
+	b := readFile(t, sealed)
+	b[fr[1].pos+fr[1].size-1] ^= 0x40
+	writeFile(t, sealed, b)
+	if err := os.Remove(indexName(sealed)); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Check(dir, CheckOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := rep.Segments[0]
+	for _, n := range s.Notes {
+		if strings.Contains(n, "free space") {
+			t.Errorf("check calls the end of a damaged sealed store free space: %q", n)
+		}
+	}
+	if s.Status != StatusDamaged || s.Bytes != uint64(len(b)) {
+		t.Fatalf("check of the sealed segment: %+v, want damaged, %d bytes", s, len(b))
+	}
+}

@@ -32,7 +32,7 @@ type Recovery struct {
 // from the scan of the store, and the active segment's store is cut after
 // its last intact frame, unless intact records follow the damage.
 func (s *segment) recover(active bool) (*Recovery, error) {
-	d, err := diagnose(s, false)
+	d, err := diagnose(s, false, active)
 	if err != nil {
 		return nil, err
 	}
@@ -52,17 +52,10 @@ func (s *segment) recover(active bool) (*Recovery, error) {
 	}
 	rec := &Recovery{Store: s.store.name, BaseOffset: s.base, Records: uint64(len(d.positions)), IndexRebuilt: true}
 	s.end = d.end
-	if s.store.free > 0 && !active && d.end < s.store.size {
-		// A sealed store's damaged tail is left whole for inspection:
-		// its trailing zeros may end a frame after the damage, which no
-		// index entry points at, as well as be free space.
-		s.store.size += s.store.free
-		s.store.free = 0
-	}
 	if s.store.free > 0 {
-		// Free space a crash left preallocated: cut it in every
-		// segment, so that the store ends at its last byte written and
-		// a sealed one is trusted at the next open.
+		// Free space a crash left preallocated in the active store
+		// (diagnose finds none in a sealed one): cut it, so that the
+		// store ends at its last byte written.
 		if err := s.store.file.Truncate(int64(s.store.size)); err != nil {
 			return nil, fmt.Errorf("cut free tail of %s: %w", s.store.name, err)
 		}
