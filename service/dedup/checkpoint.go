@@ -7,11 +7,13 @@ import (
 	"hash/crc32"
 	"hash/maphash"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/evlog/evlog/messages"
+	"github.com/evlog/evlog/segment"
 )
 
 // A checkpoint is a table saved when its log closes cleanly, so that the
@@ -26,22 +28,44 @@ import (
 // The file, all integers big-endian:
 //
 //	magic "EVLOGIDS" | version uint32 | window int64 | max ids uint32 |
-//	log id [16]byte | low uint64 | next uint64 | count uint32 |
+//	log id [16]byte | low uint64 | next uint64 | last crc32c uint32 | count uint32 |
 //	count × (timestamp int64 | first uint64 | last uint64 | id length uint8 | id) |
 //	crc32c uint32 of all that precedes it
 //
 // The entries are the remembered ids, oldest first.
 
-// CheckpointKey names the log state a checkpoint belongs to. A log's
-// records are a function of its id and its offset range, since offsets are
-// dense and records are only ever added at the end or removed from the
-// front, so a checkpoint whose key matches was taken of the same records.
+// CheckpointKey names the log state a checkpoint belongs to. While a log
+// serves, its records are a function of its id and its offset range, since
+// offsets are dense and records are only ever added at the end or removed
+// from the front. A tool that replaces a directory's records (a restore
+// over it) may keep both, so the key also holds a checksum of the last
+// record: a checkpoint whose key matches was taken of the same records.
 type CheckpointKey struct {
 	// Log is the log's id.
 	Log [16]byte
 	// Low and Next are the log's lowest offset and the offset after its
 	// last record.
 	Low, Next uint64
+	// Last is the CRC-32C of the stored encoding of the record at Next-1,
+	// 0 when Low == Next.
+	Last uint32
+}
+
+// KeyOf returns the key of l's state as it is now.
+func KeyOf(l *segment.Log) (CheckpointKey, error) {
+	low, err := l.LowestOffset()
+	if err != nil {
+		return CheckpointKey{}, err
+	}
+	k := CheckpointKey{Log: l.ID(), Low: low, Next: l.NextOffset()}
+	if k.Low < k.Next {
+		b, err := l.ReadRawBatch(k.Next-1, 1, math.MaxInt32, nil)
+		if err != nil {
+			return CheckpointKey{}, fmt.Errorf("read the last record: %w", err)
+		}
+		k.Last = crc32.Checksum(b.Records, castagnoli)
+	}
+	return k, nil
 }
 
 // ErrCheckpoint is wrapped by the errors of LoadCheckpoint for a file that
@@ -53,7 +77,7 @@ const (
 	checkpointVersion = 1
 	// checkpointHead is the size of the fields before the entries, and
 	// checkpointEntry that of an entry besides its id.
-	checkpointHead  = 8 + 4 + 8 + 4 + 16 + 8 + 8 + 4
+	checkpointHead  = 8 + 4 + 8 + 4 + 16 + 8 + 8 + 4 + 4
 	checkpointEntry = 8 + 8 + 8 + 1
 )
 
@@ -70,6 +94,7 @@ func (t *Table) AppendCheckpoint(dst []byte, key CheckpointKey) []byte {
 	dst = append(dst, key.Log[:]...)
 	dst = binary.BigEndian.AppendUint64(dst, key.Low)
 	dst = binary.BigEndian.AppendUint64(dst, key.Next)
+	dst = binary.BigEndian.AppendUint32(dst, key.Last)
 	dst = binary.BigEndian.AppendUint32(dst, uint32(t.next-t.first))
 	for n := t.first; n < t.next; n++ {
 		e := &t.ring[n&uint64(len(t.ring)-1)]
@@ -139,6 +164,37 @@ func LoadCheckpoint(path string, cfg Config, key CheckpointKey) (*Table, error) 
 	return t, nil
 }
 
+// LoadLogCheckpoint loads the checkpoint at path of the segment log l as
+// it is now (LoadCheckpoint with l's key), without the ids below l's
+// lowest offset, which a table rebuilt from l would not have either. A
+// key that cannot be read (a damaged last record) makes the checkpoint
+// unusable: it is removed and an error wrapping ErrCheckpoint returned.
+func LoadLogCheckpoint(path string, l *segment.Log, cfg Config) (*Table, error) {
+	key, err := KeyOf(l)
+	if err != nil {
+		if rerr := os.Remove(path); errors.Is(rerr, os.ErrNotExist) {
+			return nil, rerr
+		}
+		return nil, fmt.Errorf("%w: %v", ErrCheckpoint, err)
+	}
+	t, err := LoadCheckpoint(path, cfg, key)
+	if err != nil {
+		return nil, err
+	}
+	t.ForgetBelow(key.Low)
+	return t, nil
+}
+
+// SaveLogCheckpoint saves the checkpoint of t, the table of the segment
+// log l as it is now, at path.
+func (t *Table) SaveLogCheckpoint(path string, l *segment.Log) error {
+	key, err := KeyOf(l)
+	if err != nil {
+		return fmt.Errorf("save append ids: %w", err)
+	}
+	return t.SaveCheckpoint(path, key)
+}
+
 // loadCheckpoint fills t, which is empty, from the checkpoint b.
 func (t *Table) loadCheckpoint(b []byte, key CheckpointKey) error {
 	if len(b) < checkpointHead+4 {
@@ -162,11 +218,13 @@ func (t *Table) loadCheckpoint(b []byte, key CheckpointKey) error {
 	var got CheckpointKey
 	copy(got.Log[:], body[24:40])
 	got.Low, got.Next = binary.BigEndian.Uint64(body[40:]), binary.BigEndian.Uint64(body[48:])
+	got.Last = binary.BigEndian.Uint32(body[56:])
 	if got != key {
-		return fmt.Errorf("taken of log %x at offsets [%d, %d), not of log %x at [%d, %d)",
-			got.Log, got.Low, got.Next, key.Log, key.Low, key.Next)
+		return fmt.Errorf("taken of log %x at offsets [%d, %d) ending in a record of checksum %#x, "+
+			"not of log %x at [%d, %d) ending in %#x",
+			got.Log, got.Low, got.Next, got.Last, key.Log, key.Low, key.Next, key.Last)
 	}
-	count := int(binary.BigEndian.Uint32(body[56:]))
+	count := int(binary.BigEndian.Uint32(body[60:]))
 	if count > t.maxIDs {
 		return fmt.Errorf("%d ids, more than %d", count, t.maxIDs)
 	}

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-var testKey = CheckpointKey{Log: [16]byte{1, 2, 3}, Low: 5, Next: 900}
+var testKey = CheckpointKey{Log: [16]byte{1, 2, 3}, Low: 5, Next: 900, Last: 0xfeed}
 
 // driveTable applies ops random adds, lookups and truncations to tb from
 // rng, timestamps starting at ts, and returns the timestamp reached; with
@@ -173,6 +173,7 @@ func TestCheckpointOfAnotherStateOrConfig(t *testing.T) {
 		{"another log", cfg, CheckpointKey{Log: [16]byte{9}, Low: testKey.Low, Next: testKey.Next}},
 		{"appended to since", cfg, CheckpointKey{Log: testKey.Log, Low: testKey.Low, Next: testKey.Next + 1}},
 		{"truncated since", cfg, CheckpointKey{Log: testKey.Log, Low: testKey.Low + 1, Next: testKey.Next}},
+		{"other records over the same range", cfg, CheckpointKey{Log: testKey.Log, Low: testKey.Low, Next: testKey.Next, Last: 7}},
 		{"a longer window", Config{Window: 2 * time.Minute, MaxIDs: 10}, testKey},
 		{"a larger bound", Config{Window: time.Minute, MaxIDs: 11}, testKey},
 	} {

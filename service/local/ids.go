@@ -32,11 +32,7 @@ const idsFile = "append-ids"
 // last Close saved one of l as it is now, or else a table rebuilt from
 // l's records within the window.
 func loadIDs(l *segment.Log, cfg dedup.Config, logger *slog.Logger) (*dedup.Table, error) {
-	key, err := checkpointKey(l)
-	if err != nil {
-		return nil, err
-	}
-	t, err := dedup.LoadCheckpoint(filepath.Join(l.Dir(), idsFile), cfg, key)
+	t, err := dedup.LoadLogCheckpoint(filepath.Join(l.Dir(), idsFile), l, cfg)
 	if err == nil {
 		logger.Info("loaded append ids", "ids", t.Len())
 		return t, nil
@@ -62,22 +58,9 @@ func saveIDs(l *segment.Log, t *dedup.Table, failed error, logger *slog.Logger) 
 	if failed != nil {
 		return
 	}
-	key, err := checkpointKey(l)
-	if err == nil {
-		err = t.SaveCheckpoint(filepath.Join(l.Dir(), idsFile), key)
-	}
-	if err != nil {
+	if err := t.SaveLogCheckpoint(filepath.Join(l.Dir(), idsFile), l); err != nil {
 		logger.Warn("append ids not saved; the next start rebuilds them from the records", "error", err)
 	}
-}
-
-// checkpointKey names l's state for a checkpoint.
-func checkpointKey(l *segment.Log) (dedup.CheckpointKey, error) {
-	low, err := l.LowestOffset()
-	if err != nil {
-		return dedup.CheckpointKey{}, err
-	}
-	return dedup.CheckpointKey{Log: l.ID(), Low: low, Next: l.NextOffset()}, nil
 }
 
 // rebuildBatch is how many records the rebuild reads at a time.

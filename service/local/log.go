@@ -134,6 +134,12 @@ func (l *Log) Append(a *service.Append) error {
 	// the segment log's, which never goes back.
 	now := l.seg.Now()
 	if a.ID != "" {
+		// Retention raises the low-water mark on the segment log, which
+		// the table does not hear of: the ids below it go here, as a
+		// truncate's do, so that a retry is decided as after a restart.
+		if low, err := l.seg.LowestOffset(); err == nil {
+			l.ids.ForgetBelow(low)
+		}
 		if s, ok := l.ids.Lookup(a.ID, now); ok {
 			a.First, a.Last, a.Duplicate = s.First, s.Last, true
 			l.accept(a)

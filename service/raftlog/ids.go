@@ -24,11 +24,7 @@ const idsFile = "append-ids"
 // the table is a function of the records (package dedup), and the
 // checkpoint is that table as it was.
 func loadIDs(dir string, l *segment.Log, cfg dedup.Config, last int64, logger *slog.Logger) (*dedup.Table, error) {
-	key, err := checkpointKey(l)
-	if err != nil {
-		return nil, err
-	}
-	t, err := dedup.LoadCheckpoint(filepath.Join(dir, idsFile), cfg, key)
+	t, err := dedup.LoadLogCheckpoint(filepath.Join(dir, idsFile), l, cfg)
 	if err == nil {
 		logger.Info("loaded append ids", "ids", t.Len())
 		return t, nil
@@ -48,22 +44,9 @@ func loadIDs(dir string, l *segment.Log, cfg dedup.Config, last int64, logger *s
 // saveIDs saves t's checkpoint in dir for the next open. One that cannot
 // be saved costs the next open a rebuild, nothing more.
 func saveIDs(dir string, l *segment.Log, t *dedup.Table, logger *slog.Logger) {
-	key, err := checkpointKey(l)
-	if err == nil {
-		err = t.SaveCheckpoint(filepath.Join(dir, idsFile), key)
-	}
-	if err != nil {
+	if err := t.SaveLogCheckpoint(filepath.Join(dir, idsFile), l); err != nil {
 		logger.Warn("append ids not saved; the next start rebuilds them from the records", "error", err)
 	}
-}
-
-// checkpointKey names l's state for a checkpoint.
-func checkpointKey(l *segment.Log) (dedup.CheckpointKey, error) {
-	low, err := l.LowestOffset()
-	if err != nil {
-		return dedup.CheckpointKey{}, err
-	}
-	return dedup.CheckpointKey{Log: l.ID(), Low: low, Next: l.NextOffset()}, nil
 }
 
 // rebuildIDs fills t from the stamped records within t's window of last,

@@ -60,7 +60,11 @@ func (f *fsm) restoreRecords(r io.Reader, st snapState) error {
 		return err
 	}
 	if err := rebuildIDs(f.seg, ids, st.LastTS, f.logger); err != nil {
-		return fmt.Errorf("restore: rebuild append ids: %w", err)
+		// The log is the snapshot's now, the table still the old one's:
+		// nothing may decide from it, nor save it.
+		err = fmt.Errorf("restore: rebuild append ids: %w", err)
+		f.onFail(err)
+		return err
 	}
 	if err := writeApplied(f.dir, appliedState{index: st.Index, ts: st.LastTS}); err != nil {
 		f.onFail(err)
