@@ -24,6 +24,10 @@
 // evicted first, or once the log is truncated past its batch's first
 // record (ForgetBelow), since a table rebuilt from the log could not know
 // it. An append with a forgotten id is a new append, as in JetStream's
-// duplicate window. The table is not safe for concurrent use:
+// duplicate window. Lookup forgets the ids too old at the timestamp it is
+// given; Find only tells, for a log whose lookups may carry timestamps
+// that no record stores (a replicated log's entries of duplicates only),
+// so that what the table holds depends on the stored records alone.
+// The table is not safe for concurrent use:
 // its owner, the log, serialises it with the appends.
 package dedup

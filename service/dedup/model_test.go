@@ -37,10 +37,10 @@ func (m *model) lookup(id string, now int64) (Span, bool) {
 }
 
 func (m *model) add(id string, s Span, ts int64) {
+	m.expire(ts)
 	if _, ok := m.spans[id]; ok {
 		return
 	}
-	m.expire(ts)
 	m.spans[id] = s
 	m.fifo = append(m.fifo, modelEntry{id: id, ts: ts})
 	for len(m.spans) > m.maxIDs {
@@ -94,6 +94,58 @@ func TestTableMatchesModel(t *testing.T) {
 					s := Span{First: uint64(op), Last: uint64(op + rng.IntN(3))}
 					tb.Add(id, s, ts)
 					m.add(id, s, ts)
+				}
+				if tb.Len() != len(m.spans) {
+					t.Fatalf("op %d: Len %d, model %d", op, tb.Len(), len(m.spans))
+				}
+			}
+		})
+	}
+}
+
+// find is the model of Find: the id's span if it is remembered and young
+// enough at now, forgetting nothing.
+func (m *model) find(id string, now int64) (Span, bool) {
+	for _, e := range m.fifo {
+		if e.id == id {
+			if e.ts < now-m.window {
+				return Span{}, false
+			}
+			return m.spans[id], true
+		}
+	}
+	return Span{}, false
+}
+
+// TestFindMatchesModel drives a table and the model with random adds and
+// Finds, lookups that forget nothing, with timestamps that step back now
+// and then, as the lookups of a replicated log's entries of duplicates
+// only do; and checks that Finds leave the table as adds alone made it.
+func TestFindMatchesModel(t *testing.T) {
+	for _, maxIDs := range []int{3, 100, 2000} {
+		t.Run(fmt.Sprintf("max=%d", maxIDs), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(uint64(maxIDs), 7))
+			window := 50 * time.Millisecond
+			tb := newTable(t, Config{Window: window, MaxIDs: maxIDs})
+			m := &model{window: int64(window), maxIDs: maxIDs, spans: map[string]Span{}}
+			addTS, ids := int64(1000*sec), 3*maxIDs
+			for op := range 50_000 {
+				id := fmt.Sprint(rng.IntN(ids))
+				if rng.IntN(2) == 0 {
+					// Lookups at any time around the adds', as
+					// a later leader's clock may be ahead or behind.
+					now := addTS + rng.Int64N(2*int64(window)) - int64(window)/2
+					got, gok := tb.Find(id, now)
+					want, wok := m.find(id, now)
+					if got != want || gok != wok {
+						t.Fatalf("op %d: Find(%s, %d) = %+v %v, model %+v %v", op, id, now, got, gok, want, wok)
+					}
+				} else {
+					// Adds' timestamps never go back, as a log's.
+					addTS += rng.Int64N(int64(window) / 5)
+					s := Span{First: uint64(op), Last: uint64(op)}
+					tb.Add(id, s, addTS)
+					m.add(id, s, addTS)
 				}
 				if tb.Len() != len(m.spans) {
 					t.Fatalf("op %d: Len %d, model %d", op, tb.Len(), len(m.spans))

@@ -146,10 +146,28 @@ func (t *Table) Lookup(id string, now int64) (Span, bool) {
 	return e.span, true
 }
 
+// Find is Lookup without forgetting anything: it returns where the append
+// with id went if it is remembered and its timestamp is within the window
+// at now. The table then stays a function of what was added and forgotten
+// below an offset, whatever the timestamps of the lookups, which a
+// replicated log needs: a lookup whose timestamp no record stores (an
+// entry of duplicates only) must not change what a replica rebuilt from
+// the records would hold.
+func (t *Table) Find(id string, now int64) (Span, bool) {
+	e := t.find(id, slotHash(maphash.String(t.seed, id)))
+	if e == nil || e.ts < now-t.window {
+		return Span{}, false
+	}
+	return e.span, true
+}
+
 // Add remembers that the append with id, whose first record has the
-// timestamp ts, went to s. An id already remembered keeps its first span:
-// the first append with an id is the one its duplicates answer with.
+// timestamp ts, went to s. It first forgets the ids too old at ts, so that
+// an id older than the window is added anew. An id still remembered keeps
+// its first span: the first append with an id is the one its duplicates
+// answer with.
 func (t *Table) Add(id string, s Span, ts int64) {
+	t.expire(ts)
 	var h uint32
 	if t.missedOK && id == t.missed {
 		h = t.missedHash
@@ -157,7 +175,6 @@ func (t *Table) Add(id string, s Span, ts int64) {
 		return
 	}
 	t.missed, t.missedOK = "", false
-	t.expire(ts)
 	if t.next-t.first == uint64(len(t.ring)) {
 		t.grow()
 	}

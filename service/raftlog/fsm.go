@@ -173,7 +173,10 @@ func (f *fsm) lookup(inEntry map[string]dedup.Span, id string, ts int64) (dedup.
 	if s, ok := inEntry[id]; ok {
 		return s, true
 	}
-	return f.ids.Lookup(id, ts)
+	// Find forgets nothing: ts is not stored when the entry writes no
+	// record, and a replica rebuilt from the records must hold what this
+	// one holds.
+	return f.ids.Find(id, ts)
 }
 
 // appendFailed settles an entry whose batch the segment log refused: it

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -328,4 +329,54 @@ func TestTooLargeAtApplyFailsTheNode(t *testing.T) {
 	if o := r.outcomes[0]; errors.Is(o.Err, service.ErrTooLarge) {
 		t.Fatalf("the append was refused as too large: %v", o.Err)
 	}
+}
+
+// TestDuplicateOnlyEntryForgetsNothing: an entry whose appends are all
+// duplicates writes no record, so its timestamp is stored nowhere. Had
+// its lookups forgotten the ids too old at that timestamp, a replica
+// that kept running would forget what one rebuilt from the records still
+// holds, and the two would decide a retry from a leader whose clock is
+// behind differently, and diverge.
+func TestDuplicateOnlyEntryForgetsNothing(t *testing.T) {
+	const s = int64(time.Second)
+	for _, r := range restarts {
+		t.Run(r.name, func(t *testing.T) {
+			a, b := openTestFSM(t, t.TempDir()), openTestFSM(t, t.TempDir())
+			defer a.close()
+			applyBoth(a, b,
+				appendEntry(t, 1, 1*s, "x", "v0"),
+				appendEntry(t, 2, 100*s, "y", "v1"),
+				appendEntry(t, 3, 200*s, "y", "v1"), // duplicates only
+			)
+			b = r.restart(t, b)
+			defer b.close()
+			e := appendEntry(t, 4, 50*s, "x", "v0") // a leader whose clock is behind
+			ra, rb := a.Apply(e).(*applyResult), b.Apply(e).(*applyResult)
+			if oa, ob := ra.outcomes[0], rb.outcomes[0]; oa != ob {
+				t.Fatalf("the replica that kept running decided %+v, the one restarted (%s) %+v", oa, r.name, ob)
+			}
+			if !bytes.Equal(rawFSM(t, a), rawFSM(t, b)) {
+				t.Fatal("the replicas hold different records")
+			}
+		})
+	}
+}
+
+// rawFSM returns the stored encodings of every record f's log holds.
+func rawFSM(t *testing.T, f *fsm) []byte {
+	t.Helper()
+	low, err := f.seg.LowestOffset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []byte
+	for off := low; off < f.seg.NextOffset(); {
+		b, err := f.seg.ReadRawBatch(off, 1000, 1<<20, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b.Records...)
+		off += uint64(b.N)
+	}
+	return out
 }
