@@ -105,6 +105,17 @@ func (l *Log) NextOffset() uint64 {
 	return l.active().next()
 }
 
+// ActiveBase returns the base offset of the active segment, which changes
+// each time the log rolls to a new segment.
+func (l *Log) ActiveBase() uint64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return 0
+	}
+	return l.active().base
+}
+
 // Stats summarises the log.
 type Stats struct {
 	// Segments is the number of segments, the active one included.

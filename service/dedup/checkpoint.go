@@ -7,22 +7,21 @@ import (
 	"hash/crc32"
 	"hash/maphash"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/evlog/evlog/messages"
-	"github.com/evlog/evlog/segment"
 )
 
-// A checkpoint is a table saved when its log closes cleanly, so that the
-// next start loads it instead of reading every record of the window: the
-// window of a busy log holds millions of records, and reading them made
-// start-up grow with the log. It is valid only for the log it was taken
-// of, in the state it was taken in, which CheckpointKey names; any other
-// log state, a different Config, or a file that is damaged or cut short
-// makes the caller rebuild the table from the records as before. So a
+// A checkpoint is a table saved as its log goes (logcheckpoint.go: at
+// each roll of a segment, and at a clean close), so that the next start
+// loads it and feeds the table only the records appended since, instead of
+// every record of the window: the window of a busy log holds millions of
+// records, and reading them made start-up grow with the log. The key says
+// which log state it was taken of; a checkpoint of another log, of a
+// different Config, of records no longer in the log, or damaged or cut
+// short, is refused and the table rebuilt from the records as before. So a
 // checkpoint needs no sync: a lost or torn one costs the rebuild.
 //
 // The file, all integers big-endian:
@@ -49,23 +48,6 @@ type CheckpointKey struct {
 	// Last is the CRC-32C of the stored encoding of the record at Next-1,
 	// 0 when Low == Next.
 	Last uint32
-}
-
-// KeyOf returns the key of l's state as it is now.
-func KeyOf(l *segment.Log) (CheckpointKey, error) {
-	low, err := l.LowestOffset()
-	if err != nil {
-		return CheckpointKey{}, err
-	}
-	k := CheckpointKey{Log: l.ID(), Low: low, Next: l.NextOffset()}
-	if k.Low < k.Next {
-		b, err := l.ReadRawBatch(k.Next-1, 1, math.MaxInt32, nil)
-		if err != nil {
-			return CheckpointKey{}, fmt.Errorf("read the last record: %w", err)
-		}
-		k.Last = crc32.Checksum(b.Records, castagnoli)
-	}
-	return k, nil
 }
 
 // ErrCheckpoint is wrapped by the errors of LoadCheckpoint for a file that
@@ -111,11 +93,18 @@ func (t *Table) AppendCheckpoint(dst []byte, key CheckpointKey) []byte {
 // file renamed over it, so that a reader finds the old file or the new one
 // whole, never a mix.
 func (t *Table) SaveCheckpoint(path string, key CheckpointKey) error {
+	return WriteCheckpoint(path, t.AppendCheckpoint(nil, key))
+}
+
+// WriteCheckpoint writes the checkpoint b, from AppendCheckpoint, to path
+// as SaveCheckpoint does: a caller that encodes under its lock writes
+// after releasing it.
+func WriteCheckpoint(path string, b []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
 	if err != nil {
 		return fmt.Errorf("save append ids: %w", err)
 	}
-	_, err = tmp.Write(t.AppendCheckpoint(nil, key))
+	_, err = tmp.Write(b)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -129,74 +118,61 @@ func (t *Table) SaveCheckpoint(path string, key CheckpointKey) error {
 	return nil
 }
 
-// LoadCheckpoint reads the checkpoint at path into a new table of cfg, if
-// it was taken of the log state key by a table of the same config, and
-// removes the file either way: the log changes from now on, and a stale
-// checkpoint must never be read. It returns an error wrapping
-// os.ErrNotExist when there is no file, and one wrapping ErrCheckpoint
-// when the file is damaged or of another state or config.
-func LoadCheckpoint(path string, cfg Config, key CheckpointKey) (*Table, error) {
+// LoadCheckpoint reads the checkpoint at path into a new table of cfg if
+// it was taken by a table of the same config and accept, given the key of
+// the log state it was taken of, returns nil. It keeps the file then, and
+// removes it otherwise, so that an unusable checkpoint is read once. It
+// returns an error wrapping os.ErrNotExist when there is no file, and one
+// wrapping ErrCheckpoint when the file is damaged, of another config, or
+// refused by accept.
+func LoadCheckpoint(path string, cfg Config, accept func(CheckpointKey) error) (*Table, error) {
+	t, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	b, err := readBounded(path, int64(checkpointHead)+int64(t.maxIDs)*(checkpointEntry+messages.MaxIDLen)+4)
+	if err == nil {
+		err = t.loadCheckpoint(b, accept)
+	}
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			if rerr := os.Remove(path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+				err = errors.Join(err, rerr)
+			}
+		}
+		return nil, err
+	}
+	return t, nil
+}
+
+// readBounded reads the file at path, refusing one longer than limit, so
+// that a foreign file of any size costs no more memory than a full table.
+func readBounded(path string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	t, err := New(cfg)
-	if err != nil {
-		return nil, err
-	}
-	// Read at most what a full table of this config can take, so that a
-	// foreign file of any size costs no more memory than the table.
-	limit := int64(checkpointHead) + int64(t.maxIDs)*(checkpointEntry+messages.MaxIDLen) + 4
 	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if rerr := os.Remove(path); err == nil && rerr != nil {
-		err = rerr
-	}
 	if err != nil {
 		return nil, fmt.Errorf("load append ids: %w", err)
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%w: %s is longer than a checkpoint of %d ids", ErrCheckpoint, path, t.maxIDs)
+		return nil, fmt.Errorf("%w: %s is longer than a checkpoint can be", ErrCheckpoint, path)
 	}
-	if err := t.loadCheckpoint(b, key); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrCheckpoint, path, err)
-	}
-	return t, nil
+	return b, nil
 }
 
-// LoadLogCheckpoint loads the checkpoint at path of the segment log l as
-// it is now (LoadCheckpoint with l's key), without the ids below l's
-// lowest offset, which a table rebuilt from l would not have either. A
-// key that cannot be read (a damaged last record) makes the checkpoint
-// unusable: it is removed and an error wrapping ErrCheckpoint returned.
-func LoadLogCheckpoint(path string, l *segment.Log, cfg Config) (*Table, error) {
-	key, err := KeyOf(l)
-	if err != nil {
-		if rerr := os.Remove(path); errors.Is(rerr, os.ErrNotExist) {
-			return nil, rerr
-		}
-		return nil, fmt.Errorf("%w: %v", ErrCheckpoint, err)
+// loadCheckpoint fills t, which is empty, from the checkpoint b if accept
+// takes its key.
+func (t *Table) loadCheckpoint(b []byte, accept func(CheckpointKey) error) error {
+	if err := t.decodeCheckpoint(b, accept); err != nil {
+		return fmt.Errorf("%w: %v", ErrCheckpoint, err)
 	}
-	t, err := LoadCheckpoint(path, cfg, key)
-	if err != nil {
-		return nil, err
-	}
-	t.ForgetBelow(key.Low)
-	return t, nil
+	return nil
 }
 
-// SaveLogCheckpoint saves the checkpoint of t, the table of the segment
-// log l as it is now, at path.
-func (t *Table) SaveLogCheckpoint(path string, l *segment.Log) error {
-	key, err := KeyOf(l)
-	if err != nil {
-		return fmt.Errorf("save append ids: %w", err)
-	}
-	return t.SaveCheckpoint(path, key)
-}
-
-// loadCheckpoint fills t, which is empty, from the checkpoint b.
-func (t *Table) loadCheckpoint(b []byte, key CheckpointKey) error {
+func (t *Table) decodeCheckpoint(b []byte, accept func(CheckpointKey) error) error {
 	if len(b) < checkpointHead+4 {
 		return fmt.Errorf("%d bytes, too short for a checkpoint", len(b))
 	}
@@ -219,10 +195,8 @@ func (t *Table) loadCheckpoint(b []byte, key CheckpointKey) error {
 	copy(got.Log[:], body[24:40])
 	got.Low, got.Next = binary.BigEndian.Uint64(body[40:]), binary.BigEndian.Uint64(body[48:])
 	got.Last = binary.BigEndian.Uint32(body[56:])
-	if got != key {
-		return fmt.Errorf("taken of log %x at offsets [%d, %d) ending in a record of checksum %#x, "+
-			"not of log %x at [%d, %d) ending in %#x",
-			got.Log, got.Low, got.Next, got.Last, key.Log, key.Low, key.Next, key.Last)
+	if err := accept(got); err != nil {
+		return err
 	}
 	count := int(binary.BigEndian.Uint32(body[60:]))
 	if count > t.maxIDs {

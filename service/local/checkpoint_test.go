@@ -1,8 +1,10 @@
 package local
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,7 +24,8 @@ func smallSegmentsConfig() segment.Config {
 	return cfg
 }
 
-// copyTree copies the log directory src to a new temp dir.
+// copyTree copies the log directory src to a new temp dir, as a crash
+// would leave it.
 func copyTree(t *testing.T, src string) string {
 	t.Helper()
 	dst := t.TempDir()
@@ -35,6 +38,9 @@ func copyTree(t *testing.T, src string) string {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if errors.Is(err, os.ErrNotExist) {
+			continue // a save's temporary file, renamed meanwhile
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,6 +49,43 @@ func copyTree(t *testing.T, src string) string {
 		}
 	}
 	return dst
+}
+
+// replaceTree makes dst hold the files of src, and only those.
+func replaceTree(t *testing.T, src, dst string) {
+	t.Helper()
+	ents, err := os.ReadDir(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if err := os.RemoveAll(filepath.Join(dst, e.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ents, err = os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		writeFile(t, filepath.Join(dst, e.Name()), readFile(t, filepath.Join(src, e.Name())))
+	}
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func writeFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // retryID opens dir, serves it and retries id; it returns whether the retry
@@ -185,4 +228,103 @@ func TestIDsWithDamagedLastRecord(t *testing.T) {
 	if !dup || first != orig.First {
 		t.Fatalf("retry of an id after the restart: duplicate %v at %d, want a duplicate of %d", dup, first, orig.First)
 	}
+}
+
+// TestIDsAfterCrashFromRollCheckpoint: the saver saves the table at each
+// roll of a segment. A start after a crash loads the last such checkpoint
+// and reads only the records since; it must decide every retry as a start
+// that rebuilt the table from all the records does. Random appends, with
+// ids and without, of one record and of several, and truncations, over
+// small segments; then the directory as a kill -9 leaves it, started both
+// ways.
+func TestIDsAfterCrashFromRollCheckpoint(t *testing.T) {
+	for seed := range uint64(4) {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 99))
+			dir := t.TempDir()
+			cfg := smallSegmentsConfig()
+			cfg.Segment.MaxStoreBytes = 2048
+			seg, err := segment.NewLog(dir, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer seg.Close()
+			l, _ := serve(t, seg, Config{})
+			ids := 0
+			for range 300 {
+				switch r := rng.IntN(20); {
+				case r == 0:
+					next := seg.NextOffset()
+					if _, err := l.TruncateFront(next - uint64(rng.IntN(int(min(next, 40))+1))); err != nil {
+						t.Fatal(err)
+					}
+				case r < 12:
+					values := make([]string, 1+rng.IntN(3))
+					for i := range values {
+						values[i] = fmt.Sprintf("v%d", rng.IntN(1000))
+					}
+					mustAppend(t, l, withID(fmt.Sprintf("id-%d", rng.IntN(ids+1)), values...))
+					ids++
+				default:
+					mustAppend(t, l, app("no id"))
+				}
+			}
+			path := filepath.Join(dir, idsFile)
+			waitSaved(t, path)
+			// The crash: the files as they are while the log is open.
+			withCheckpoint := copyTree(t, dir)
+			rebuilt := copyTree(t, dir)
+			if err := os.Remove(filepath.Join(rebuilt, idsFile)); err != nil {
+				t.Fatal(err)
+			}
+			a, alog := openCrashed(t, withCheckpoint)
+			b, blog := openCrashed(t, rebuilt)
+			if !strings.Contains(alog.String(), "loaded append ids") || !strings.Contains(blog.String(), "rebuilt append ids") {
+				t.Fatalf("the starts logged %q and %q", alog, blog)
+			}
+			if a.Stats().DedupIDs != b.Stats().DedupIDs {
+				t.Fatalf("%d ids from the checkpoint, %d rebuilt", a.Stats().DedupIDs, b.Stats().DedupIDs)
+			}
+			for i := range ids + 1 {
+				id := fmt.Sprintf("id-%d", i)
+				ra, rb := withID(id, "retry"), withID(id, "retry")
+				mustAppend(t, a, ra)
+				mustAppend(t, b, rb)
+				if ra.Duplicate != rb.Duplicate || ra.First != rb.First || ra.Last != rb.Last {
+					t.Fatalf("retry of %s: from the checkpoint %+v, rebuilt %+v", id, ra, rb)
+				}
+			}
+		})
+	}
+}
+
+// waitSaved waits for the saver's first checkpoint at path.
+func waitSaved(t *testing.T, path string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no checkpoint saved at a roll")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// openCrashed opens and serves dir, as a start after a crash does, and
+// returns the Log and what New logged.
+func openCrashed(t *testing.T, dir string) (*Log, *servicetest.Buffer) {
+	t.Helper()
+	cfg := smallSegmentsConfig()
+	cfg.Segment.MaxStoreBytes = 2048
+	seg, err := segment.NewLog(dir, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = seg.Close() })
+	logs := &servicetest.Buffer{}
+	l, _ := serve(t, seg, Config{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	return l, logs
 }

@@ -25,17 +25,25 @@ import (
 // it decodes only the batches that hold the id header at all.
 
 // idsFile, in the segment log's directory, is the table's checkpoint
-// (dedup.SaveCheckpoint), which Close saves and New loads and removes.
+// (dedup.SaveCheckpoint), which the saver saves at each roll, Close at the
+// end, and New loads.
 const idsFile = "append-ids"
 
-// loadIDs returns the table of append ids of l: the checkpoint, when the
-// last Close saved one of l as it is now, or else a table rebuilt from
-// l's records within the window.
-func loadIDs(l *segment.Log, cfg dedup.Config, logger *slog.Logger) (*dedup.Table, error) {
-	t, err := dedup.LoadLogCheckpoint(filepath.Join(l.Dir(), idsFile), l, cfg)
+// loadIDs returns the table of append ids of l: the last checkpoint saved
+// of l, with the records appended since, or else a table rebuilt from l's
+// records within the window. It says whether it read any record, which a
+// checkpoint saved now would spare the next start after a crash.
+func loadIDs(l *segment.Log, cfg dedup.Config, logger *slog.Logger) (t *dedup.Table, read bool, err error) {
+	t, from, err := dedup.LoadLogCheckpoint(filepath.Join(l.Dir(), idsFile), l, cfg)
 	if err == nil {
-		logger.Info("loaded append ids", "ids", t.Len())
-		return t, nil
+		// The records appended since the checkpoint: none after a clean
+		// stop, the active segment's after a crash.
+		next := l.NextOffset()
+		if err := observeRange(l, t, from, next, logger); err != nil {
+			return nil, false, fmt.Errorf("append ids since the checkpoint: %w", err)
+		}
+		logger.Info("loaded append ids", "ids", t.Len(), "records_read", next-from)
+		return t, from < next, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
 		// A stop that was not clean, or a config changed since: the
@@ -43,19 +51,23 @@ func loadIDs(l *segment.Log, cfg dedup.Config, logger *slog.Logger) (*dedup.Tabl
 		logger.Info("append id checkpoint not used", "error", err)
 	}
 	if t, err = dedup.New(cfg); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := rebuildIDs(l, t, logger, time.Now().UnixNano()); err != nil {
-		return nil, fmt.Errorf("rebuild append ids: %w", err)
+		return nil, false, fmt.Errorf("rebuild append ids: %w", err)
 	}
-	return t, nil
+	return t, true, nil
 }
 
-// saveIDs saves t's checkpoint for the next New, unless the log failed,
-// whose table may have gone ahead of its records. A checkpoint that cannot
+// saveIDs saves t's checkpoint for the next New. Once the log failed it
+// removes the checkpoint instead, since the table may have gone ahead of
+// the records. A checkpoint that cannot
 // be saved costs the next start a rebuild, nothing more.
 func saveIDs(l *segment.Log, t *dedup.Table, failed error, logger *slog.Logger) {
 	if failed != nil {
+		if err := os.Remove(filepath.Join(l.Dir(), idsFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			logger.Warn("append id checkpoint not removed", "error", err)
+		}
 		return
 	}
 	if err := t.SaveLogCheckpoint(filepath.Join(l.Dir(), idsFile), l); err != nil {
@@ -83,6 +95,18 @@ func rebuildIDs(l *segment.Log, t *dedup.Table, logger *slog.Logger, now int64) 
 	if err != nil {
 		return err
 	}
+	if err := observeRange(l, t, from, next, logger); err != nil {
+		return err
+	}
+	if n := t.Len(); n > 0 {
+		logger.Info("rebuilt append ids", "ids", n, "from_offset", from)
+	}
+	return nil
+}
+
+// observeRange feeds t the ids stamped on l's records [from, next),
+// decoding only the batches that hold the id header at all.
+func observeRange(l *segment.Log, t *dedup.Table, from, next uint64, logger *slog.Logger) error {
 	marker := []byte(messages.IDHeader)
 	var buf []byte
 	for off := from; off < next; {
@@ -109,9 +133,6 @@ func rebuildIDs(l *segment.Log, t *dedup.Table, logger *slog.Logger, now int64) 
 			logger.Warn("append id of a damaged record not rebuilt", "offset", b.Damage.Offset, "error", b.Damage)
 			off++
 		}
-	}
-	if n := t.Len(); n > 0 {
-		logger.Info("rebuilt append ids", "ids", n, "from_offset", from)
 	}
 	return nil
 }

@@ -196,8 +196,9 @@ func idsSession(t *testing.T, dir string, logs *servicetest.Buffer, first, n int
 
 // TestIDsAcrossRestart: a retry after a restart is answered as a
 // duplicate with its original's offsets, whether the table comes from the
-// checkpoint a clean stop saved or, after a crash, from a checkpoint of
-// another state of the log or from a damaged one, from the records.
+// checkpoint a clean stop saved, from an older one and the records since,
+// or, when the checkpoint is gone, damaged, or of records the log no
+// longer holds, from the records alone.
 func TestIDsAcrossRestart(t *testing.T) {
 	for _, tc := range []struct {
 		stop string
@@ -215,19 +216,35 @@ func TestIDsAcrossRestart(t *testing.T) {
 			}
 			return nil
 		}, "rebuilt append ids"},
-		{"stale checkpoint", func(t *testing.T, dir string, logs *servicetest.Buffer) []*service.Append {
+		{"older checkpoint", func(t *testing.T, dir string, logs *servicetest.Buffer) []*service.Append {
 			// The first session's checkpoint is back after a second
-			// session appended more, as if the second had crashed.
+			// session appended more, as if the second had crashed: the
+			// records since are read on top of it.
 			path := filepath.Join(dir, idsFile)
-			old, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
+			old := readFile(t, path)
 			more := idsSession(t, dir, logs, 20, 5)
-			if err := os.WriteFile(path, old, 0o644); err != nil {
-				t.Fatal(err)
-			}
+			writeFile(t, path, old)
 			return more
+		}, "loaded append ids"},
+		{"checkpoint past the log's end", func(t *testing.T, dir string, logs *servicetest.Buffer) []*service.Append {
+			// A power loss took records that a checkpoint was saved
+			// after.
+			before := copyTree(t, dir)
+			idsSession(t, dir, logs, 20, 5)
+			ahead := readFile(t, filepath.Join(dir, idsFile))
+			replaceTree(t, before, dir)
+			writeFile(t, filepath.Join(dir, idsFile), ahead)
+			return nil
+		}, "append id checkpoint not used"},
+		{"checkpoint of records lost and replaced", func(t *testing.T, dir string, logs *servicetest.Buffer) []*service.Append {
+			// As above, and then other records took the lost offsets.
+			before := copyTree(t, dir)
+			idsSession(t, dir, logs, 20, 5)
+			ahead := readFile(t, filepath.Join(dir, idsFile))
+			replaceTree(t, before, dir)
+			other := idsSession(t, dir, logs, 20, 5)
+			writeFile(t, filepath.Join(dir, idsFile), ahead)
+			return other
 		}, "append id checkpoint not used"},
 		{"damaged checkpoint", func(t *testing.T, dir string, _ *servicetest.Buffer) []*service.Append {
 			path := filepath.Join(dir, idsFile)
@@ -261,8 +278,9 @@ func TestIDsAcrossRestart(t *testing.T) {
 			if !strings.Contains(logs.String(), tc.want) {
 				t.Fatalf("New logged %q, want %q", logs.String(), tc.want)
 			}
-			if _, err := os.Stat(filepath.Join(dir, idsFile)); !errors.Is(err, os.ErrNotExist) {
-				t.Fatalf("the checkpoint outlived New: %v", err)
+			// A loaded checkpoint stays for a crash to come.
+			if _, err := os.Stat(filepath.Join(dir, idsFile)); strings.Contains(tc.want, "loaded") && err != nil {
+				t.Fatalf("after New, the checkpoint: %v", err)
 			}
 			if n := l.Stats().DedupIDs; n != len(spans) {
 				t.Fatalf("%d ids after the restart, want %d", n, len(spans))

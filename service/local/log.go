@@ -59,6 +59,7 @@ type Log struct {
 	watched   bool
 
 	failure *service.Failure
+	saver   *idsSaver
 
 	closeOnce sync.Once
 }
@@ -74,7 +75,7 @@ func New(l *segment.Log, cfg Config) (*Log, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	ids, err := loadIDs(l, cfg.Dedup, cfg.Logger)
+	ids, read, err := loadIDs(l, cfg.Dedup, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -93,6 +94,7 @@ func New(l *segment.Log, cfg Config) (*Log, error) {
 	}
 	lg.committed.Store(l.NextOffset())
 	lg.c = startCommitter(lg.commit)
+	lg.startSaver(read)
 	return lg, nil
 }
 
@@ -189,6 +191,7 @@ func (l *Log) write(a *service.Append, before uint64, now int64) error {
 	if a.ID != "" {
 		l.ids.Add(a.ID, dedup.Span{First: a.First, Last: a.Last}, a.Records[0].Timestamp)
 	}
+	l.noteRoll()
 	return nil
 }
 
@@ -329,8 +332,8 @@ func (l *Log) Failed() <-chan struct{} { return l.failure.Failed() }
 // Err returns the failure that closed Failed, or nil.
 func (l *Log) Err() error { return l.failure.Err() }
 
-// Close commits what is queued, stops the committer and saves the table
-// of append ids for the next New. Appends then get ErrUnavailable. It does
+// Close commits what is queued, stops the committer and the saver, and
+// saves the table of append ids for the next New. Appends then get ErrUnavailable. It does
 // not close the segment log. Close is idempotent.
 func (l *Log) Close() error {
 	l.closeOnce.Do(func() {
@@ -338,6 +341,7 @@ func (l *Log) Close() error {
 		l.closed = true
 		l.mu.Unlock()
 		l.c.close()
+		l.stopSaver()
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		saveIDs(l.seg, l.ids, l.Err(), l.logger)

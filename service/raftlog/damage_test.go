@@ -113,9 +113,9 @@ func TestDamageInTheDedupWindowRefusedAtOpen(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Logf("close of the failed node: %v", err)
 	}
-	// A failed node saves no checkpoint: the next open reads the window.
+	// A failed node removes its checkpoint: the next open reads the window.
 	if _, err := os.Stat(filepath.Join(f.cfg.Dir, idsFile)); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("a failed node saved its append ids: %v", err)
+		t.Fatalf("a failed node kept its append ids: %v", err)
 	}
 	l, err = Open(f.cfg)
 	if err == nil {

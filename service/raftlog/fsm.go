@@ -320,15 +320,18 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 }
 
 // saveIDs saves the dedup table for the next open. The caller has
-// stopped Raft, so that nothing applies any more, and does not call it
-// once the Log failed, since the table may then have gone ahead of the
-// records.
-func (f *fsm) saveIDs() {
+// stopped Raft, so that nothing applies any more. Once the Log failed
+// (failed) it removes the checkpoint instead: the table may have gone
+// ahead of the records, and a node failed for damage must read its window
+// at the next open, which refuses it if the damage is there.
+func (f *fsm) saveIDs(failed error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.seg != nil && f.ids != nil {
-		saveIDs(f.dir, f.seg, f.ids, f.logger)
+	if failed != nil || f.seg == nil || f.ids == nil {
+		removeIDs(f.dir, f.logger)
+		return
 	}
+	saveIDs(f.dir, f.seg, f.ids, f.logger)
 }
 
 // close closes the segment log.

@@ -17,6 +17,7 @@ import (
 	"github.com/evlog/evlog/segment"
 	"github.com/evlog/evlog/service"
 	"github.com/evlog/evlog/service/dedup"
+	"github.com/evlog/evlog/service/servicetest"
 )
 
 func openTestFSM(t *testing.T, dir string) *fsm {
@@ -169,17 +170,19 @@ func restartFSM(t *testing.T, f *fsm) *fsm {
 // dedup table, and opens its directory again, which must load it.
 func restartFSMSaved(t *testing.T, f *fsm) *fsm {
 	t.Helper()
-	f.saveIDs()
+	f.saveIDs(nil)
 	if err := f.close(); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(f.dir, idsFile)
-	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("no checkpoint saved: %v", err)
+	logs := &servicetest.Buffer{}
+	f, err := openFSM(f.dir, segment.Config{}, dedup.Config{}, slog.New(slog.NewTextHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
 	}
-	f = openTestFSM(t, f.dir)
-	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("the checkpoint was not loaded: %v", err)
+	f.onApply = func(*entry, *applyResult) {}
+	f.onFail = func(err error) { t.Errorf("fsm failed: %v", err) }
+	if !strings.Contains(logs.String(), "loaded append ids") {
+		t.Fatalf("the checkpoint was not loaded: %s", logs)
 	}
 	return f
 }

@@ -14,19 +14,25 @@ import (
 )
 
 // idsFile, beside the applied file, is the dedup table's checkpoint
-// (dedup.SaveCheckpoint), which a clean close saves and the next open
-// loads and removes.
+// (dedup.SaveCheckpoint), which a clean close saves, a failed node removes
+// and an open loads, reading the records applied since.
 const idsFile = "append-ids"
 
 // loadIDs returns the dedup table of the segment log l: the checkpoint in
-// dir, when the last close saved one of l as it is now, or else a table
-// rebuilt from l's records within the window of last. Both decide alike:
-// the table is a function of the records (package dedup), and the
-// checkpoint is that table as it was.
+// dir with the records applied since, or else a table rebuilt from l's
+// records within the window of last. Both decide alike: the table is a
+// function of the records (package dedup), and the checkpoint is that
+// table as it was.
 func loadIDs(dir string, l *segment.Log, cfg dedup.Config, last int64, logger *slog.Logger) (*dedup.Table, error) {
-	t, err := dedup.LoadLogCheckpoint(filepath.Join(dir, idsFile), l, cfg)
+	t, from, err := dedup.LoadLogCheckpoint(filepath.Join(dir, idsFile), l, cfg)
 	if err == nil {
-		logger.Info("loaded append ids", "ids", t.Len())
+		// The records applied since the checkpoint, none after a clean
+		// close.
+		next := l.NextOffset()
+		if err := observeRange(l, t, from, next, logger); err != nil {
+			return nil, fmt.Errorf("append ids since the checkpoint: %w", err)
+		}
+		logger.Info("loaded append ids", "ids", t.Len(), "records_read", next-from)
 		return t, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
@@ -39,6 +45,13 @@ func loadIDs(dir string, l *segment.Log, cfg dedup.Config, last int64, logger *s
 		return nil, fmt.Errorf("rebuild append ids: %w", err)
 	}
 	return t, nil
+}
+
+// removeIDs removes the checkpoint in dir, if any.
+func removeIDs(dir string, logger *slog.Logger) {
+	if err := os.Remove(filepath.Join(dir, idsFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		logger.Warn("append id checkpoint not removed", "error", err)
+	}
 }
 
 // saveIDs saves t's checkpoint in dir for the next open. One that cannot
@@ -60,17 +73,21 @@ func rebuildIDs(l *segment.Log, t *dedup.Table, last int64, logger *slog.Logger)
 	if err != nil {
 		return err
 	}
-	err = snapshot.ScanLog(l, from, next, func(_ []byte, r *messages.Record) error {
-		if err := t.Observe(r); err != nil {
-			logger.Warn("append id header not rebuilt", "error", err)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := observeRange(l, t, from, next, logger); err != nil {
 		return err
 	}
 	if n := t.Len(); n > 0 {
 		logger.Info("rebuilt append ids", "ids", n, "from_offset", from)
 	}
 	return nil
+}
+
+// observeRange feeds t the ids stamped on l's records [from, next).
+func observeRange(l *segment.Log, t *dedup.Table, from, next uint64, logger *slog.Logger) error {
+	return snapshot.ScanLog(l, from, next, func(_ []byte, r *messages.Record) error {
+		if err := t.Observe(r); err != nil {
+			logger.Warn("append id header not rebuilt", "error", err)
+		}
+		return nil
+	})
 }

@@ -298,9 +298,7 @@ func (l *Log) release() error {
 		errs = append(errs, l.walMeta.Close())
 	}
 	if l.fsm != nil {
-		if l.Err() == nil {
-			l.fsm.saveIDs()
-		}
+		l.fsm.saveIDs(l.Err())
 		errs = append(errs, l.fsm.close())
 	}
 	return errors.Join(errs...)
