@@ -328,3 +328,46 @@ func openCrashed(t *testing.T, dir string) (*Log, *servicetest.Buffer) {
 	l, _ := serve(t, seg, Config{Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	return l, logs
 }
+
+// TestIDsCheckpointOlderThanTheWindow: a checkpoint that ends before the
+// window starts would have the start read more records than the window
+// holds; the table is rebuilt from the window instead.
+func TestIDsCheckpointOlderThanTheWindow(t *testing.T) {
+	dir := t.TempDir()
+	var cfg segment.Config
+	cfg.Sync.Mode = segment.SyncNever
+	old := time.Now().Add(-time.Hour).UnixNano()
+	appendOld := func(l *Log, n int) {
+		for i := range n {
+			a := withID(fmt.Sprintf("old-%d", i), "x")
+			a.Records[0].Timestamp = old // as if appended an hour ago
+			mustAppend(t, l, a)
+		}
+	}
+	seg, err := segment.NewLog(dir, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := serve(t, seg, Config{})
+	appendOld(l, 5)
+	l.Close()
+	if err := seg.Close(); err != nil {
+		t.Fatal(err)
+	}
+	seg, err = segment.NewLog(dir, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seg.Close()
+	l, _ = serve(t, seg, Config{})
+	appendOld(l, 5)
+	crashed := copyTree(t, dir) // the first checkpoint, and the records since
+
+	l, logs := openCrashed(t, crashed)
+	if got := logs.String(); !strings.Contains(got, "before the window starts") {
+		t.Fatalf("New logged %q, want the old checkpoint refused", got)
+	}
+	if n := l.Stats().DedupIDs; n != 0 {
+		t.Fatalf("%d ids remembered, all older than the window", n)
+	}
+}

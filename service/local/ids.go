@@ -34,16 +34,25 @@ const idsFile = "append-ids"
 // records within the window. It says whether it read any record, which a
 // checkpoint saved now would spare the next start after a crash.
 func loadIDs(l *segment.Log, cfg dedup.Config, logger *slog.Logger) (t *dedup.Table, read bool, err error) {
+	now := time.Now().UnixNano()
 	t, from, err := dedup.LoadLogCheckpoint(filepath.Join(l.Dir(), idsFile), l, cfg)
 	if err == nil {
-		// The records appended since the checkpoint: none after a clean
-		// stop, the active segment's after a crash.
-		next := l.NextOffset()
-		if err := observeRange(l, t, from, next, logger); err != nil {
-			return nil, false, fmt.Errorf("append ids since the checkpoint: %w", err)
+		// Reading the records since the checkpoint must cost less than
+		// reading the window, which it does unless the checkpoint is
+		// older than the window: a cluster node's, saved at its last
+		// clean close, after a crash.
+		var start uint64
+		if start, err = l.OffsetAtTime(now - int64(t.Window())); err != nil {
+			return nil, false, err
 		}
-		logger.Info("loaded append ids", "ids", t.Len(), "records_read", next-from)
-		return t, from < next, nil
+		if next := l.NextOffset(); from >= start {
+			if err := observeRange(l, t, from, next, logger); err != nil {
+				return nil, false, fmt.Errorf("append ids since the checkpoint: %w", err)
+			}
+			logger.Info("loaded append ids", "ids", t.Len(), "records_read", next-from)
+			return t, from < next, nil
+		}
+		err = fmt.Errorf("the checkpoint ends at %d, before the window starts at %d", from, start)
 	}
 	if !errors.Is(err, os.ErrNotExist) {
 		// A stop that was not clean, or a config changed since: the
@@ -53,7 +62,7 @@ func loadIDs(l *segment.Log, cfg dedup.Config, logger *slog.Logger) (t *dedup.Ta
 	if t, err = dedup.New(cfg); err != nil {
 		return nil, false, err
 	}
-	if err := rebuildIDs(l, t, logger, time.Now().UnixNano()); err != nil {
+	if err := rebuildIDs(l, t, logger, now); err != nil {
 		return nil, false, fmt.Errorf("rebuild append ids: %w", err)
 	}
 	return t, true, nil

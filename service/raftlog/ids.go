@@ -26,14 +26,22 @@ const idsFile = "append-ids"
 func loadIDs(dir string, l *segment.Log, cfg dedup.Config, last int64, logger *slog.Logger) (*dedup.Table, error) {
 	t, from, err := dedup.LoadLogCheckpoint(filepath.Join(dir, idsFile), l, cfg)
 	if err == nil {
-		// The records applied since the checkpoint, none after a clean
-		// close.
-		next := l.NextOffset()
-		if err := observeRange(l, t, from, next, logger); err != nil {
-			return nil, fmt.Errorf("append ids since the checkpoint: %w", err)
+		// Reading the records since the checkpoint must cost less than
+		// reading the window, which it does unless the checkpoint is
+		// older than the window: a cluster node's, saved at its last
+		// clean close, after a crash.
+		var start uint64
+		if start, err = l.OffsetAtTime(last - int64(t.Window())); err != nil {
+			return nil, err
 		}
-		logger.Info("loaded append ids", "ids", t.Len(), "records_read", next-from)
-		return t, nil
+		if next := l.NextOffset(); from >= start {
+			if err := observeRange(l, t, from, next, logger); err != nil {
+				return nil, fmt.Errorf("append ids since the checkpoint: %w", err)
+			}
+			logger.Info("loaded append ids", "ids", t.Len(), "records_read", next-from)
+			return t, nil
+		}
+		err = fmt.Errorf("the checkpoint ends at %d, before the window starts at %d", from, start)
 	}
 	if !errors.Is(err, os.ErrNotExist) {
 		logger.Info("append id checkpoint not used", "error", err)
