@@ -39,7 +39,7 @@ func TestClusterPowerLoss(t *testing.T) {
 	bc, c, w, _ := startClusterTest(t)
 
 	stop := startWriter(w)
-	bc.await(c, "appends before the power loss", func() bool { return w.acked() >= 50 })
+	w.awaitAcked(bc, c, "appends before the power loss", 50)
 	for _, nd := range bc.nodes {
 		bc.signal(nd, syscall.SIGKILL)
 	}
@@ -60,7 +60,7 @@ func TestClusterPowerLoss(t *testing.T) {
 		bc.start(nd)
 	}
 	bc.awaitStatus(c, "a leader after the restart", allUp)
-	bc.await(c, "appends after the restart", func() bool { return w.acked() >= before+50 })
+	w.awaitAcked(bc, c, "appends after the restart", before+50)
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -78,15 +78,15 @@ func TestClusterLeaderPaused(t *testing.T) {
 	old := bc.node(st.Leader)
 
 	stop := startWriter(w)
-	bc.await(c, "appends before the pause", func() bool { return w.acked() >= 30 })
+	w.awaitAcked(bc, c, "appends before the pause", 30)
 	bc.signal(old, syscall.SIGSTOP)
 	paused := w.acked()
 	t.Logf("paused the leader %s after %d acknowledgements", old.id, paused)
 	bc.awaitStatus(c, "a new leader", func(st messages.ClusterStatus) bool { return st.Leader != "" && st.Leader != old.id })
-	bc.await(c, "appends through the new leader", func() bool { return w.acked() >= paused+30 })
+	w.awaitAcked(bc, c, "appends through the new leader", paused+30)
 	bc.signal(old, syscall.SIGCONT)
 	resumed := w.acked()
-	bc.await(c, "appends after the old leader resumed", func() bool { return w.acked() >= resumed+30 })
+	w.awaitAcked(bc, c, "appends after the old leader resumed", resumed+30)
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestClusterLeaderDamagedAtRuntime(t *testing.T) {
 	}
 	bc.awaitStatus(c, "a new leader", func(st messages.ClusterStatus) bool { return st.Leader != "" && st.Leader != ld.id })
 	after := w.acked()
-	bc.await(c, "appends through the new leader", func() bool { return w.acked() >= after+20 })
+	w.awaitAcked(bc, c, "appends through the new leader", after+20)
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}

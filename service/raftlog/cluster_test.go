@@ -3,6 +3,7 @@ package raftlog
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,14 +110,17 @@ func TestDuplicatesAndExpectedOffset(t *testing.T) {
 }
 
 // TestFailedLeaderStepsDown: a leader whose log fails stops taking
-// appends and hands the leadership over; the others go on.
+// appends and hands the leadership over; the others go on. The appends it
+// refuses meanwhile get 503, which a client retries on the next leader,
+// not the 500 of a single node whose log failed.
 func TestFailedLeaderStepsDown(t *testing.T) {
 	c := newCluster(t, 3, nil)
 	c.mustDo(app("", "a"))
 	old := c.leader()
 	old.log.failure.Fail(errors.New("fdatasync: input/output error"))
-	if err := old.log.Append(app("", "b")); !errors.Is(err, service.ErrLogFailed) {
-		t.Fatalf("append on the failed log: %v", err)
+	err := old.log.Append(app("", "b"))
+	if !errors.Is(err, service.ErrUnavailable) || errors.Is(err, service.ErrLogFailed) || !strings.Contains(err.Error(), "failed") {
+		t.Fatalf("append on the failed log: %v, want ErrUnavailable saying the node failed", err)
 	}
 	waitFor(t, 15*time.Second, "another leader", func() bool {
 		for _, nd := range c.running() {

@@ -120,7 +120,10 @@ func (l *Log) Append(a *service.Append) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.Err(); err != nil {
-		return err
+		// This node has failed for good, the cluster need not have:
+		// the others elect a leader that takes the append. So 503, which
+		// a client retries elsewhere, not a failed single node's 500.
+		return fmt.Errorf("%w: this node has failed and takes no appends (%v)", service.ErrUnavailable, err)
 	}
 	if l.closed {
 		return fmt.Errorf("%w: log is closed", service.ErrUnavailable)
