@@ -14,11 +14,13 @@
 // with an expected offset checked against the next offset, under the lock
 // that assigns offsets, so that neither check races another append. A
 // duplicate is queued like any append, behind its original, and delivered
-// with the original's offsets once that has committed. Close saves the
-// table as a checkpoint in the segment log's directory (dedup's
-// checkpoint, in the file append-ids), and New loads it when the log is
-// as Close left it; otherwise, as after a crash, New rebuilds the table
-// from the ids stamped on the records of the log's tail (ids.go).
+// with the original's offsets once that has committed. The table is
+// saved as a checkpoint in the segment log's directory (dedup's
+// checkpoint, in the file append-ids) at each roll of a segment, by a
+// goroutine of the Log's (saver.go), and at Close; New loads the last one
+// and reads the records appended since. When there is none it can use,
+// New rebuilds the table from the ids stamped on the records of the log's
+// tail (ids.go).
 //
 // An append that fails after writing part of its records, or a failed
 // sync, fails the Log for good (Failed, Err): acknowledging later records
