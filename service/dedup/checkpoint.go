@@ -136,13 +136,36 @@ func LoadCheckpoint(path string, cfg Config, accept func(CheckpointKey) error) (
 	}
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
-			if rerr := os.Remove(path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			if rerr := RemoveCheckpoint(path); rerr != nil {
 				err = errors.Join(err, rerr)
 			}
 		}
 		return nil, err
 	}
 	return t, nil
+}
+
+// RemoveCheckpoint removes the checkpoint at path, if any, durably: a
+// checkpoint refused once must not come back after a power loss, when the
+// log may hold other records at its offsets by then.
+func RemoveCheckpoint(path string) error {
+	if err := os.Remove(path); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("remove append ids: %w", err)
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err == nil {
+		err = d.Sync()
+		if cerr := d.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("sync the directory of %s: %w", path, err)
+	}
+	return nil
 }
 
 // readBounded reads the file at path, refusing one longer than limit, so

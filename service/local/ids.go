@@ -74,7 +74,7 @@ func loadIDs(l *segment.Log, cfg dedup.Config, logger *slog.Logger) (t *dedup.Ta
 // be saved costs the next start a rebuild, nothing more.
 func saveIDs(l *segment.Log, t *dedup.Table, failed error, logger *slog.Logger) {
 	if failed != nil {
-		if err := os.Remove(filepath.Join(l.Dir(), idsFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := dedup.RemoveCheckpoint(filepath.Join(l.Dir(), idsFile)); err != nil {
 			logger.Warn("append id checkpoint not removed", "error", err)
 		}
 		return

@@ -14,8 +14,8 @@ import (
 )
 
 // idsFile, beside the applied file, is the dedup table's checkpoint
-// (dedup.SaveCheckpoint), which a clean close saves, a failed node removes
-// and an open loads, reading the records applied since.
+// (dedup.SaveCheckpoint), which a clean close saves and an open loads and
+// removes.
 const idsFile = "append-ids"
 
 // loadIDs returns the dedup table of the segment log l: the checkpoint in
@@ -26,6 +26,11 @@ const idsFile = "append-ids"
 func loadIDs(dir string, l *segment.Log, cfg dedup.Config, last int64, logger *slog.Logger) (*dedup.Table, error) {
 	t, from, err := dedup.LoadLogCheckpoint(filepath.Join(dir, idsFile), l, cfg)
 	if err == nil {
+		// Used once: a node saves its checkpoint only at a clean close,
+		// so after a crash its open reads the window again, which
+		// refuses it at once if the window is damaged, as a node that
+		// failed for damage and was killed before its close must be.
+		removeIDs(dir, logger)
 		// Reading the records since the checkpoint must cost less than
 		// reading the window, which it does unless the checkpoint is
 		// older than the window: a cluster node's, saved at its last
@@ -57,7 +62,7 @@ func loadIDs(dir string, l *segment.Log, cfg dedup.Config, last int64, logger *s
 
 // removeIDs removes the checkpoint in dir, if any.
 func removeIDs(dir string, logger *slog.Logger) {
-	if err := os.Remove(filepath.Join(dir, idsFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := dedup.RemoveCheckpoint(filepath.Join(dir, idsFile)); err != nil {
 		logger.Warn("append id checkpoint not removed", "error", err)
 	}
 }
