@@ -194,6 +194,18 @@ func idsSession(t *testing.T, dir string, logs *servicetest.Buffer, first, n int
 	return spans
 }
 
+// checkpointAhead appends more to the log in dir and returns the
+// checkpoint saved then, with dir put back as it was before: a checkpoint
+// of records the log no longer holds.
+func checkpointAhead(t *testing.T, dir string, logs *servicetest.Buffer) []byte {
+	t.Helper()
+	before := copyTree(t, dir)
+	idsSession(t, dir, logs, 20, 5)
+	ahead := readFile(t, filepath.Join(dir, idsFile))
+	replaceTree(t, before, dir)
+	return ahead
+}
+
 // TestIDsAcrossRestart: a retry after a restart is answered as a
 // duplicate with its original's offsets, whether the table comes from the
 // checkpoint a clean stop saved, from an older one and the records since,
@@ -229,19 +241,12 @@ func TestIDsAcrossRestart(t *testing.T) {
 		{"checkpoint past the log's end", func(t *testing.T, dir string, logs *servicetest.Buffer) []*service.Append {
 			// A power loss took records that a checkpoint was saved
 			// after.
-			before := copyTree(t, dir)
-			idsSession(t, dir, logs, 20, 5)
-			ahead := readFile(t, filepath.Join(dir, idsFile))
-			replaceTree(t, before, dir)
-			writeFile(t, filepath.Join(dir, idsFile), ahead)
+			writeFile(t, filepath.Join(dir, idsFile), checkpointAhead(t, dir, logs))
 			return nil
 		}, "append id checkpoint not used"},
 		{"checkpoint of records lost and replaced", func(t *testing.T, dir string, logs *servicetest.Buffer) []*service.Append {
 			// As above, and then other records took the lost offsets.
-			before := copyTree(t, dir)
-			idsSession(t, dir, logs, 20, 5)
-			ahead := readFile(t, filepath.Join(dir, idsFile))
-			replaceTree(t, before, dir)
+			ahead := checkpointAhead(t, dir, logs)
 			other := idsSession(t, dir, logs, 20, 5)
 			writeFile(t, filepath.Join(dir, idsFile), ahead)
 			return other
