@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -113,4 +114,58 @@ func removeStaleTemps(path string) {
 			}
 		}
 	}
+}
+
+// Feed feeds a table the ids stamped on the records [from, next) of the
+// log it belongs to, in order; how to read them is the log's.
+type Feed func(t *Table, from, next uint64) error
+
+// LoadOrRebuild returns the table of cfg for the segment log l as of now,
+// the timestamp its next lookup is decided at: the checkpoint at path
+// (LoadLogCheckpoint) fed the records since, or, when there is none it can
+// take or reading the window costs less, a new table fed the records of
+// the window, found through l's time index. Both decide alike: the table
+// is a function of the records, and the checkpoint is that table as it
+// was. read says whether any record was fed.
+func LoadOrRebuild(path string, l *segment.Log, cfg Config, now int64, feed Feed, logger *slog.Logger) (t *Table, read bool, err error) {
+	t, from, err := LoadLogCheckpoint(path, l, cfg)
+	if err == nil {
+		// Reading the records since the checkpoint must cost less than
+		// reading the window, which it does unless the checkpoint is
+		// older than the window: one saved at a clean close long
+		// before a crash.
+		var start uint64
+		if start, err = l.OffsetAtTime(now - int64(t.Window())); err != nil {
+			return nil, false, err
+		}
+		if next := l.NextOffset(); from >= start {
+			if err := feed(t, from, next); err != nil {
+				return nil, false, fmt.Errorf("append ids since the checkpoint: %w", err)
+			}
+			logger.Info("loaded append ids", "ids", t.Len(), "records_read", next-from)
+			return t, from < next, nil
+		}
+		err = fmt.Errorf("the checkpoint ends at %d, before the window starts at %d", from, start)
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		// A stop that was not clean, or a config changed since: the
+		// records hold the truth.
+		logger.Info("append id checkpoint not used", "error", err)
+	}
+	if t, err = New(cfg); err != nil {
+		return nil, false, err
+	}
+	// The time index finds where the window starts without reading the
+	// records before it.
+	from, err = l.OffsetAtTime(now - int64(t.Window()))
+	if err == nil {
+		err = feed(t, from, l.NextOffset())
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("rebuild append ids: %w", err)
+	}
+	if n := t.Len(); n > 0 {
+		logger.Info("rebuilt append ids", "ids", n, "from_offset", from)
+	}
+	return t, true, nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -29,43 +28,14 @@ import (
 // end, and New loads.
 const idsFile = "append-ids"
 
-// loadIDs returns the table of append ids of l: the last checkpoint saved
-// of l, with the records appended since, or else a table rebuilt from l's
-// records within the window. It says whether it read any record, which a
-// checkpoint saved now would spare the next start after a crash.
-func loadIDs(l *segment.Log, cfg dedup.Config, logger *slog.Logger) (t *dedup.Table, read bool, err error) {
-	now := time.Now().UnixNano()
-	t, from, err := dedup.LoadLogCheckpoint(filepath.Join(l.Dir(), idsFile), l, cfg)
-	if err == nil {
-		// Reading the records since the checkpoint must cost less than
-		// reading the window, which it does unless the checkpoint is
-		// older than the window: a cluster node's, saved at its last
-		// clean close, after a crash.
-		var start uint64
-		if start, err = l.OffsetAtTime(now - int64(t.Window())); err != nil {
-			return nil, false, err
-		}
-		if next := l.NextOffset(); from >= start {
-			if err := observeRange(l, t, from, next, logger); err != nil {
-				return nil, false, fmt.Errorf("append ids since the checkpoint: %w", err)
-			}
-			logger.Info("loaded append ids", "ids", t.Len(), "records_read", next-from)
-			return t, from < next, nil
-		}
-		err = fmt.Errorf("the checkpoint ends at %d, before the window starts at %d", from, start)
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		// A stop that was not clean, or a config changed since: the
-		// records hold the truth.
-		logger.Info("append id checkpoint not used", "error", err)
-	}
-	if t, err = dedup.New(cfg); err != nil {
-		return nil, false, err
-	}
-	if err := rebuildIDs(l, t, logger, now); err != nil {
-		return nil, false, fmt.Errorf("rebuild append ids: %w", err)
-	}
-	return t, true, nil
+// loadIDs returns the table of append ids of l as of now (the wall
+// clock): the last checkpoint saved of l, fed the records appended since,
+// or else a table rebuilt from l's records within the window. It says
+// whether it read any record, which a checkpoint saved now would spare the
+// next start after a crash.
+func loadIDs(l *segment.Log, cfg dedup.Config, logger *slog.Logger) (*dedup.Table, bool, error) {
+	feed := func(t *dedup.Table, from, next uint64) error { return observeRange(l, t, from, next, logger) }
+	return dedup.LoadOrRebuild(filepath.Join(l.Dir(), idsFile), l, cfg, time.Now().UnixNano(), feed, logger)
 }
 
 // saveIDs saves t's checkpoint for the next New. Once the log failed it
@@ -86,32 +56,6 @@ func saveIDs(l *segment.Log, t *dedup.Table, failed error, logger *slog.Logger) 
 
 // rebuildBatch is how many records the rebuild reads at a time.
 const rebuildBatch = 1024
-
-// rebuildIDs fills t from the records of l that are within t's window at
-// now.
-func rebuildIDs(l *segment.Log, t *dedup.Table, logger *slog.Logger, now int64) error {
-	low, err := l.LowestOffset()
-	if err != nil {
-		return err
-	}
-	next := l.NextOffset()
-	if low >= next {
-		return nil
-	}
-	// The time index finds where the window starts without reading the
-	// records before it.
-	from, err := l.OffsetAtTime(now - int64(t.Window()))
-	if err != nil {
-		return err
-	}
-	if err := observeRange(l, t, from, next, logger); err != nil {
-		return err
-	}
-	if n := t.Len(); n > 0 {
-		logger.Info("rebuilt append ids", "ids", n, "from_offset", from)
-	}
-	return nil
-}
 
 // observeRange feeds t the ids stamped on l's records [from, next),
 // decoding only the batches that hold the id header at all.

@@ -10,7 +10,6 @@ import (
 	"github.com/evlog/evlog/segment"
 	"github.com/evlog/evlog/segment/snapshot"
 	"github.com/evlog/evlog/service"
-	"github.com/evlog/evlog/service/dedup"
 )
 
 // Limits of one batch written while restoring: memory stays at about
@@ -55,14 +54,11 @@ func (f *fsm) restoreRecords(r io.Reader, st snapState) error {
 		f.onFail(err)
 		return err
 	}
-	ids, err := dedup.New(f.dedupCfg)
+	ids, err := loadIDs(f.dir, f.seg, f.dedupCfg, st.LastTS, f.logger)
 	if err != nil {
-		return err
-	}
-	if err := rebuildIDs(f.seg, ids, st.LastTS, f.logger); err != nil {
 		// The log is the snapshot's now, the table still the old one's:
 		// nothing may decide from it, nor save it.
-		err = fmt.Errorf("restore: rebuild append ids: %w", err)
+		err = fmt.Errorf("restore: %w", err)
 		f.onFail(err)
 		return err
 	}
